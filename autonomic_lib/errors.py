@@ -1,0 +1,53 @@
+"""The kit's exception tree, so callers catch one family instead of third-party errors.
+
+    AutonomicError
+    ├── ConfigError            settings, keys, sites: names the variable, never the key
+    ├── CatalogError           assets/metadata.csv and assets/tags.csv: names the file, row and column
+    ├── SandboxError           the embedded sandbox could not start, or its state is unusable
+    ├── QueryError             a metric query could not be parsed or evaluated
+    │   └── UnsupportedQueryError   valid Datadog syntax the sandbox does not imitate
+    └── IntakeError            a payload the intake refuses (status code + message, as Datadog answers)
+"""
+
+from __future__ import annotations
+
+
+class AutonomicError(Exception):
+    """Root of every error the kit raises on purpose."""
+
+
+class ConfigError(AutonomicError):
+    """Settings are missing or wrong; the message names the variable and the site or host."""
+
+
+class CatalogError(AutonomicError):
+    """The metric catalogue is malformed, or a metric/tag is not in it."""
+
+    def __init__(self, message: str, *, file: str | None = None, row: int | None = None, column: str | None = None):
+        where = ", ".join(p for p in (file, f"row {row}" if row is not None else None, f"column {column!r}" if column else None) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.file, self.row, self.column = file, row, column
+
+
+class SandboxError(AutonomicError):
+    """The sandbox cannot start or its state folder is unusable."""
+
+
+class QueryError(AutonomicError):
+    """A metric query is invalid; `position` is the character offset when known."""
+
+    def __init__(self, message: str, *, query: str | None = None, position: int | None = None):
+        super().__init__(message)
+        self.query, self.position = query, position
+
+
+class UnsupportedQueryError(QueryError):
+    """Valid Datadog syntax that the sandbox refuses rather than answer wrongly."""
+
+
+class IntakeError(AutonomicError):
+    """A submission the intake rejects; carries the HTTP status Datadog would answer with."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
