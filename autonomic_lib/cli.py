@@ -1,0 +1,81 @@
+"""`python -m autonomic_lib`: the kit's one command line (sandbox, demo; more subcommands as the kit grows)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .errors import AutonomicError
+
+log = logging.getLogger("autonomic_lib")
+_API_KEY = re.compile(r"[0-9a-f]{32}")
+_APP_KEY = re.compile(r"[0-9a-f]{40}")
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from .sandbox.app import SandboxConfig
+    from .sandbox.server import SandboxServer, generate_keys, mask
+
+    if args.api_key is not None and not _API_KEY.fullmatch(args.api_key):
+        raise AutonomicError("--api-key must be 32 lower-case hex characters, like a Datadog API key")
+    if args.app_key is not None and not _APP_KEY.fullmatch(args.app_key):
+        raise AutonomicError("--app-key must be 40 lower-case hex characters, like a Datadog application key")
+    api_key, app_key = generate_keys()
+    config = SandboxConfig(api_key=args.api_key or api_key, app_key=args.app_key or app_key,
+                           data_dir=Path(args.data_dir).resolve(), late_data=tuple(args.late_data),
+                           memory_limit=args.memory_limit)
+    server = SandboxServer(config, port=args.port)
+    state_file = config.data_dir / "sandbox.json"
+    print(f"Datadog sandbox listening on {server.url}  (data: {config.data_dir})", flush=True)
+    print(f"  API key {mask(config.api_key)}, application key {mask(config.app_key)}; full keys in {state_file} "
+          "(mode 0600)", flush=True)
+    print(f"  Point any datadog-api-client program at it with DD_HOST={server.url} and the keys above. "
+          "Ctrl-C stops it.", flush=True)
+    server.serve_forever()
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(out_dir=Path(args.out), scenario=args.scenario, seed=args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m autonomic_lib", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sb = sub.add_parser("sandbox", help="run the local Datadog-compatible sandbox in the foreground")
+    sb.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: a free port)")
+    sb.add_argument("--data-dir", default=".sandbox", help="folder for the durable store and sandbox.json")
+    sb.add_argument("--api-key", help="API key to accept (32 hex); generated when omitted")
+    sb.add_argument("--app-key", help="application key to accept (40 hex); generated when omitted")
+    sb.add_argument("--late-data", action="append", default=[], metavar="GLOB",
+                    help="enable historical ingestion (points older than 1 h) for metrics matching GLOB, "
+                         "as Datadog's per-metric Late Data setting; repeatable, e.g. --late-data 'autonomic.*'")
+    sb.add_argument("--memory-limit", default="256MB", help="DuckDB memory limit (default 256MB)")
+    sb.set_defaults(run=_sandbox)
+
+    demo = sub.add_parser("demo", help="run the demo on the sandbox (or Datadog when keys are set) and write reports")
+    demo.add_argument("--out", default="reports", help="folder for the rendered reports (default: reports)")
+    demo.add_argument("--scenario", default="seed-demo", help="traffic scenario (default: seed-demo)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.run(args))
+    except AutonomicError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
