@@ -1,0 +1,25 @@
+# The two commands of the README. Both create .venv and install requirements.txt on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench clean
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+demo: $(STAMP)  ## run the whole demo on the sandbox and write reports/
+	$(PY) -m autonomic_lib demo --out reports
+
+test: $(STAMP)  ## run the test suite
+	$(PY) -m pytest
+
+bench: $(STAMP)  ## print the ingest/query benchmark (not part of the tests)
+	$(PY) bench/ingest_query.py
+
+clean:
+	rm -rf $(VENV) reports .sandbox .pytest_cache

@@ -1,0 +1,55 @@
+"""Shared fixtures: an environment without Datadog variables, and real sandbox servers on free ports."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from datadog_api_client import ApiClient, Configuration
+
+from autonomic_lib.sandbox.app import SandboxConfig
+from autonomic_lib.sandbox.server import SandboxServer, generate_keys
+
+
+@pytest.fixture(autouse=True)
+def no_datadog_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may see (or send to) a developer's real Datadog org."""
+    for name in ("DD_API_KEY", "DD_APP_KEY", "DD_SITE", "DD_HOST", "DD_APPLICATION_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def start_sandbox(data_dir: Path | None, **config: object) -> SandboxServer:
+    """A real sandbox server in a background thread, with fresh keys."""
+    api_key, app_key = generate_keys()
+    return SandboxServer(SandboxConfig(api_key=api_key, app_key=app_key, data_dir=data_dir, **config)).start()  # type: ignore[arg-type]
+
+
+def client_for(server: SandboxServer, *, api_key: str | None = None, app_key: str | None = None) -> ApiClient:
+    """The official client pointed at `server`, type checking on (the default), no retries."""
+    configuration = Configuration(host=server.url, api_key={
+        "apiKeyAuth": api_key if api_key is not None else server.config.api_key,
+        "appKeyAuth": app_key if app_key is not None else server.config.app_key,
+    })
+    return ApiClient(configuration)
+
+
+@pytest.fixture(scope="session")
+def session_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
+    """One durable sandbox for the whole session; tests use distinct metric names to stay independent."""
+    server = start_sandbox(tmp_path_factory.mktemp("sandbox"), late_data=("test.late.*",))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def api_client(session_sandbox: SandboxServer) -> Iterator[ApiClient]:
+    with client_for(session_sandbox) as client:
+        yield client
+
+
+@pytest.fixture
+def now() -> int:
+    """A minute-aligned 'now' a little in the past, so whole buckets are complete."""
+    return int(time.time()) // 60 * 60 - 60
