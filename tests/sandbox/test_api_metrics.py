@@ -71,6 +71,11 @@ def v1_points(client: ApiClient, query: str, start: int, end: int) -> dict[tuple
     return {tuple(s.tag_set): [(int(p.value[0] // 1000), p.value[1]) for p in s.pointlist] for s in response.series}
 
 
+def plain(attrs) -> tuple[list[int], list[list[float | None]]]:
+    """times and values of a v2 timeseries response as plain lists (the client wraps them in model lists)."""
+    return list(attrs.times.value), [list(v.value) for v in attrs.values.value]
+
+
 def raw_post(server: SandboxServer, path: str, body: bytes, headers: dict[str, str] | None = None,
              api_key: str | None = "default") -> urllib3.BaseHTTPResponse:
     """A hand-built request, for payloads the client cannot produce (bad JSON, size bombs, ...)."""
@@ -100,8 +105,8 @@ def test_submitted_points_come_back_from_v1_and_v2_queries(api_client: ApiClient
                 data_source=MetricsDataSource.METRICS, name="a", query=f"avg:{metric}{{host:web-01}}")])),
     ))
     attrs = MetricsApi(api_client).query_timeseries_data(body=body).data.attributes
-    assert attrs.times == [(now - 60) * 1000] and attrs.values == [[2.0]]
-    assert attrs.series[0].unit[0].name == "second"
+    assert plain(attrs) == ([(now - 60) * 1000], [[2.0]])
+    assert attrs.series.value[0].unit[0].name == "second"
 
 
 def test_v1_intake_accepts_tuple_points_and_string_types(api_client: ApiClient, now: int) -> None:
@@ -200,7 +205,7 @@ def test_query_semantics_over_http(api_client: ApiClient, now: int) -> None:
 
 def test_v2_formulas_and_scalar_queries(api_client: ApiClient, now: int) -> None:
     ok, failed = unique("ok"), unique("failed")
-    start = now - 120
+    start = (now - 120) // 120 * 120  # buckets align to UNIX time
     submit(api_client,
            series(ok, [(start + 10, 3.0), (start + 70, 1.0)], ["agent_id:a1"], kind=COUNT),
            series(failed, [(start + 20, 1.0)], ["agent_id:a1"], kind=COUNT))
@@ -212,7 +217,7 @@ def test_v2_formulas_and_scalar_queries(api_client: ApiClient, now: int) -> None
             _from=start * 1000, to=now * 1000, interval=120_000,
             queries=TimeseriesFormulaRequestQueries(queries), formulas=[QueryFormula(formula="s / (s + f) * 100")])))
     attrs = MetricsApi(api_client).query_timeseries_data(body=body).data.attributes
-    assert attrs.times == [start * 1000] and attrs.values == [[80.0]]
+    assert plain(attrs) == ([start * 1000], [[80.0]])
 
     scalar = ScalarFormulaQueryRequest(data=ScalarFormulaRequest(
         type=ScalarFormulaRequestType.SCALAR_REQUEST,
@@ -231,7 +236,7 @@ def test_validate_checks_the_api_key(session_sandbox: SandboxServer) -> None:
     with client_for(session_sandbox, api_key="0" * 32) as client:
         with pytest.raises(ForbiddenException) as info:
             AuthenticationApi(client).validate()
-    assert info.value.status == 403 and orjson.loads(info.value.body) == {"errors": ["Forbidden"]}
+    assert info.value.status == 403 and info.value.body == {"errors": ["Forbidden"]}
 
 
 def test_missing_api_key_is_refused_with_datadog_message(session_sandbox: SandboxServer) -> None:
@@ -264,7 +269,7 @@ def test_payload_over_512_kb_is_refused_with_413(api_client: ApiClient, now: int
     big = series(metric, [(now - 3000 + i % 3000, float(i)) for i in range(15_000)], ["env:demo"])
     with pytest.raises(ApiException) as info:
         submit(api_client, big)
-    assert info.value.status == 413 and "errors" in orjson.loads(info.value.body)
+    assert info.value.status == 413 and "errors" in info.value.body
     assert v1_points(api_client, f"avg:{metric}{{*}}", now - 3600, now) == {}
 
 
@@ -296,7 +301,7 @@ def bad_payloads(now: int) -> list[tuple[str, bytes, dict[str, str], str]]:
          "more than 1 hour in the past"),
         ("future", body({"metric": "test.bad.x", "points": [{"timestamp": now + 3600, "value": 1}]}), {},
          "in the future"),
-        ("corrupt gzip", b"\x1f\x8b\x08\x00garbage", {"Content-Encoding": "gzip"}, "not valid gzip"),
+        ("corrupt gzip", b"\x1f\x8b\x08\x00garbage-that-is-not-deflate", {"Content-Encoding": "gzip"}, "gzip data"),
         ("truncated deflate", zlib.compress(body())[:-6], {"Content-Encoding": "deflate"}, "deflate"),
         ("unknown encoding", body(), {"Content-Encoding": "br"}, "Unsupported Content-Encoding"),
     ]
@@ -328,7 +333,7 @@ def test_bad_queries_get_400_naming_the_problem(api_client: ApiClient, now: int,
     with pytest.raises(ApiException) as info:
         MetricsApiV1(api_client).query_metrics(_from=now - 60, to=now, query=query)
     assert info.value.status == 400
-    assert fragment in orjson.loads(info.value.body)["errors"][0]
+    assert fragment in info.value.body["errors"][0]
 
 
 def test_v2_query_with_wrong_type_is_refused_like_datadog(session_sandbox: SandboxServer, now: int) -> None:
