@@ -6,10 +6,17 @@ import logging
 import re
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator, Mapping
+from urllib.parse import urlencode
 
 from datadog_api_client import ApiClient, Configuration
-from datadog_api_client.exceptions import ApiException, ForbiddenException, UnauthorizedException
+from datadog_api_client.exceptions import (
+    ApiException,
+    ForbiddenException,
+    NotFoundException,
+    ServiceException,
+    UnauthorizedException,
+)
 from datadog_api_client.rest import ClientRetry
 from datadog_api_client.v1.api.authentication_api import AuthenticationApi
 from datadog_api_client.v1.api.metrics_api import MetricsApi
@@ -136,3 +143,32 @@ def validate_keys(settings: Settings) -> None:
             with auth_errors(settings, "DD_APP_KEY"):
                 MetricsApi(api).query_metrics(_from=now - 60, to=now, query=_VALIDATE_QUERY)
     log.info("keys accepted by %s (%s)", settings.target, "API + application" if settings.app_key else "API only")
+
+
+def raw_request(api_client: ApiClient, method: str, path: str, *, body: bytes | None = None,
+                params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
+                app_key: bool = False) -> bytes:
+    """Send one request through the ApiClient's connection pool, auth and retry policy; return the body bytes.
+
+    For bulk paths where the generated API's per-item model objects cost more than the work itself
+    (series submission, long query-backs). Errors raise the same exception classes as the generated API.
+    """
+    config = api_client.configuration
+    all_headers = dict(api_client.default_headers)
+    all_headers.update({"Accept": "application/json"})
+    if body is not None:
+        all_headers["Content-Type"] = "application/json"
+    all_headers.update(headers or {})
+    auth = config.auth_settings()
+    for scheme in ("apiKeyAuth", "appKeyAuth") if app_key else ("apiKeyAuth",):
+        if scheme in auth and auth[scheme].get("value"):
+            all_headers[auth[scheme]["key"]] = auth[scheme]["value"]
+    url = config.host.rstrip("/") + path + (f"?{urlencode(params)}" if params else "")
+    response = api_client.rest_client.pool_manager.request(
+        method, url, body=body, headers=all_headers, preload_content=True, timeout=config.request_timeout or 60)
+    if not 200 <= response.status <= 299:
+        for status, cls in ((401, UnauthorizedException), (403, ForbiddenException), (404, NotFoundException)):
+            if response.status == status:
+                raise cls(http_resp=response)
+        raise (ServiceException if response.status >= 500 else ApiException)(http_resp=response)
+    return response.data

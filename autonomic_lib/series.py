@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import orjson
 from datadog_api_client import ApiClient
-from datadog_api_client.exceptions import (
-    ApiException,
-    ForbiddenException,
-    NotFoundException,
-    ServiceException,
-    UnauthorizedException,
-)
+
+from .client import raw_request
 
 MAX_COMPRESSED = 512_000  # Datadog's v2 limit on the (compressed) body
 MAX_DECOMPRESSED = 5_242_880  # ... and on the decompressed body
@@ -81,7 +78,7 @@ def _compress(raw: bytes, encoding: str) -> bytes:
     return zstandard.ZstdCompressor(level=3).compress(raw)
 
 
-def encode_payloads(series: Iterable[Series], *, encoding: str = "gzip", points_per_payload: int = 40_000
+def encode_payloads(series: Iterable[Series], *, encoding: str = "zstd1", points_per_payload: int = 40_000
                     ) -> Iterator[tuple[bytes, int]]:
     """Yield (compressed body, point count) pairs, each under Datadog's v2 size limits.
 
@@ -143,29 +140,36 @@ def _halve(chunk: list[dict[str, object]]) -> list[tuple[list[dict[str, object]]
 
 def post_payload(api_client: ApiClient, body: bytes, *, encoding: str) -> None:
     """POST one encoded v2 series payload with the client's pool, auth headers and retry policy."""
-    config = api_client.configuration
-    headers = dict(api_client.default_headers)
-    headers.update({"Content-Type": "application/json", "Accept": "application/json", "Content-Encoding": encoding})
-    auth = config.auth_settings().get("apiKeyAuth")
-    if auth and auth.get("value"):
-        headers[auth["key"]] = auth["value"]
-    response = api_client.rest_client.pool_manager.request(
-        "POST", config.host.rstrip("/") + "/api/v2/series", body=body, headers=headers, preload_content=True,
-        timeout=config.request_timeout or 60)
-    if not 200 <= response.status <= 299:
-        # same exception classes as the generated API methods raise
-        for status, cls in ((401, UnauthorizedException), (403, ForbiddenException), (404, NotFoundException)):
-            if response.status == status:
-                raise cls(http_resp=response)
-        raise (ServiceException if response.status >= 500 else ApiException)(http_resp=response)
+    raw_request(api_client, "POST", "/api/v2/series", body=body, headers={"Content-Encoding": encoding})
 
 
-def submit_series(api_client: ApiClient, series: Iterable[Series], *, encoding: str = "gzip") -> SubmitReport:
-    """Send every point of `series` in as few compressed requests as Datadog's limits allow."""
+def submit_series(api_client: ApiClient, series: Iterable[Series], *, encoding: str = "zstd1",
+                  concurrency: int = 2) -> SubmitReport:
+    """Send every point of `series` in as few compressed requests as Datadog's limits allow.
+
+    Encoding the next payload overlaps with posting the previous ones (`concurrency` requests in flight),
+    so neither the encoder nor the backend waits on the other. The first failed request raises after
+    the ones in flight finish; the report counts only acknowledged points.
+    """
     report = SubmitReport()
-    for body, n in encode_payloads(series, encoding=encoding):
-        post_payload(api_client, body, encoding=encoding)
+    in_flight: deque[tuple[Future[None], bytes, int]] = deque()
+
+    def settle(oldest: tuple[Future[None], bytes, int]) -> None:
+        future, body, n = oldest
+        future.result()
         report.points += n
         report.requests += 1
         report.bytes_sent += len(body)
+
+    with ThreadPoolExecutor(max_workers=max(concurrency, 1), thread_name_prefix="submit") as pool:
+        try:
+            for body, n in encode_payloads(series, encoding=encoding):
+                in_flight.append((pool.submit(post_payload, api_client, body, encoding=encoding), body, n))
+                if len(in_flight) > concurrency:
+                    settle(in_flight.popleft())
+            while in_flight:
+                settle(in_flight.popleft())
+        finally:
+            for future, _, _ in in_flight:
+                future.cancel()
     return report

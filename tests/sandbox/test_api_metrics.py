@@ -173,7 +173,7 @@ def test_restart_keeps_data(tmp_path, now: int) -> None:
 # ------------------------------------------------------------------------------------------ query semantics
 def test_query_semantics_over_http(api_client: ApiClient, now: int) -> None:
     verdicts, latency = unique("verdict"), unique("latency")
-    start = now - 120
+    start = (now - 120) // 120 * 120  # buckets align to UNIX time
     submit(api_client,
            series(verdicts, [(start + 10 * i, 1.0) for i in range(12)], ["verdict:pass", "agent_id:a1"], kind=COUNT),
            series(verdicts, [(start + 10 * i, 1.0) for i in range(4)], ["verdict:fail", "agent_id:a1"], kind=COUNT),
