@@ -171,9 +171,11 @@ class MetricStore:
             except BaseException:
                 for s in new_series:
                     self._series_by_key.pop((s.metric, s.tags), None)
-                for s in updated:  # restore what is really stored
-                    self._series_by_key[(s.metric, s.tags)] = next(
-                        x for x in self._series_by_metric[s.metric] if x.id == s.id)
+                new_ids = {s.id for s in new_series}
+                for s in updated:  # restore what is really stored (a series new in this batch is not)
+                    if s.id not in new_ids:
+                        self._series_by_key[(s.metric, s.tags)] = next(
+                            x for x in self._series_by_metric[s.metric] if x.id == s.id)
                 raise
             for s in new_series + updated:
                 self._remember(s)
