@@ -6,15 +6,18 @@ Notebooks run in their own kernels, so the sandbox publishes its address and key
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import secrets
+import signal
 import socket
 import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 import uvicorn
@@ -70,6 +73,26 @@ def _write_state(state: SandboxState) -> None:
     os.replace(tmp, path)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, except that SIGINT/SIGTERM stop it and return instead of re-raising the signal.
+
+    uvicorn re-raises a caught signal after its graceful shutdown, which would kill the process
+    before the store is checkpointed and the state file removed.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # only the main thread may handle signals; threaded servers are stopped by stop()
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
 def _bind(port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -106,7 +129,7 @@ class SandboxServer:
         self.url = f"http://{HOST}:{self.port}"
         uv_config = uvicorn.Config(create_app(self.sandbox), log_level="warning", access_log=False, lifespan="off",
                                    timeout_keep_alive=30)
-        self._server = uvicorn.Server(uv_config)
+        self._server = _Server(uv_config)
         self._thread: threading.Thread | None = None
 
     def _publish(self) -> None:

@@ -1,0 +1,128 @@
+"""`python -m autonomic_lib`: the sandbox as its own process, and the demo command end to end."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from datadog_api_client.v1.api.authentication_api import AuthenticationApi
+
+from autonomic_lib.cli import main
+from autonomic_lib.client import make_api_client
+from autonomic_lib.sandbox.server import STATE_FILE, SandboxState, generate_keys, read_state
+from autonomic_lib.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+HEX_KEY = re.compile(r"\b[0-9a-f]{32}(?:[0-9a-f]{8})?\b")
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "autonomic_lib", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def wait_for_state(data_dir: Path, proc: subprocess.Popen[str]) -> SandboxState:
+    for _ in range(300):
+        state = read_state(data_dir)
+        if state is not None:
+            return state
+        if proc.poll() is not None:
+            raise AssertionError(f"sandbox exited early: {proc.stderr.read() if proc.stderr else ''}")
+        time.sleep(0.05)
+    raise AssertionError("sandbox wrote no state file")
+
+
+@pytest.fixture
+def sandbox_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    proc = subprocess.Popen([sys.executable, "-m", "autonomic_lib", "sandbox", "--data-dir", str(tmp_path)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    yield proc, tmp_path
+    if proc.poll() is None:
+        proc.terminate()
+    proc.communicate(timeout=30)  # also closes the pipes
+
+
+def test_sandbox_process_generates_keys_and_never_prints_them(sandbox_process) -> None:
+    proc, data_dir = sandbox_process
+    state = wait_for_state(data_dir, proc)
+    assert re.fullmatch(r"[0-9a-f]{32}", state.api_key) and re.fullmatch(r"[0-9a-f]{40}", state.app_key)
+    assert stat.S_IMODE(os.stat(data_dir / STATE_FILE).st_mode) == 0o600
+    assert state.url.startswith("http://127.0.0.1:")
+    settings = Settings(api_key=state.api_key, app_key=state.app_key, host=state.url)
+    with make_api_client(settings) as client:
+        assert AuthenticationApi(client).validate().valid is True
+    proc.terminate()
+    out, err = proc.communicate(timeout=30)
+    assert state.api_key not in out + err and state.app_key not in out + err
+    assert f"****{state.api_key[-4:]}" in out and state.url in out
+    assert proc.returncode == 0
+    assert not (data_dir / STATE_FILE).exists(), "a stopped sandbox must not leave a state file behind"
+    assert (data_dir / "metrics.duckdb").exists()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_sandbox_uses_the_given_port_and_keys(tmp_path: Path) -> None:
+    api_key, app_key = generate_keys()
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "autonomic_lib", "sandbox", "--port", str(port), "--data-dir",
+                             str(tmp_path), "--api-key", api_key, "--app-key", app_key],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        state = wait_for_state(tmp_path, proc)
+        assert state.url == f"http://127.0.0.1:{port}"
+        with make_api_client(Settings(api_key=api_key, app_key=app_key, host=state.url)) as client:
+            assert AuthenticationApi(client).validate().valid is True
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--api-key", "not-a-key"], "--api-key must be 32"),
+    (["--app-key", "abc123"], "--app-key must be 40"),
+])
+def test_sandbox_refuses_malformed_keys_without_echoing_them(tmp_path: Path, args: list[str], fragment: str) -> None:
+    result = run_cli("sandbox", "--data-dir", str(tmp_path), *args)
+    assert result.returncode == 2 and fragment in result.stderr
+    assert args[1] not in result.stderr
+
+
+def test_second_sandbox_on_the_same_data_dir_is_refused(sandbox_process) -> None:
+    proc, data_dir = sandbox_process
+    state = wait_for_state(data_dir, proc)
+    result = run_cli("sandbox", "--data-dir", str(data_dir))
+    assert result.returncode == 2
+    assert "in use" in result.stderr and state.url in result.stderr
+    assert state.api_key not in result.stderr + result.stdout
+
+
+def test_port_already_taken_gives_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = run_cli("sandbox", "--port", str(port), "--data-dir", str(tmp_path))
+    assert result.returncode == 2 and f"127.0.0.1:{port}" in result.stderr
+
+
+def test_demo_writes_a_self_contained_report_without_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--out", str(tmp_path / "reports")]) == 0
+    page = (tmp_path / "reports" / "index.html").read_text()
+    assert "nothing lost" in page and "data:image/png;base64," in page
+    assert "http://" not in page.replace("http://127.0.0.1", "")  # nothing to fetch: images are embedded
+    assert not HEX_KEY.search(page), "a key-shaped string reached the report"
+    out = capsys.readouterr().out
+    assert "OK:" in out and str(tmp_path / "reports" / "index.html") in out
