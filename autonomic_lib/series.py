@@ -12,7 +12,7 @@ import gzip
 import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
@@ -25,6 +25,7 @@ MAX_COMPRESSED = 512_000  # Datadog's v2 limit on the (compressed) body
 MAX_DECOMPRESSED = 5_242_880  # ... and on the decompressed body
 INTAKE_TYPES = {"unspecified": 0, "count": 1, "rate": 2, "gauge": 3}
 ENCODINGS = ("gzip", "deflate", "zstd1")
+MAX_CONCURRENCY = 4  # the ApiClient's urllib3 pool keeps 4 connections per host
 _HEADROOM = 0.92  # stay a little under the limits: JSON framing varies per chunk
 
 
@@ -41,10 +42,17 @@ class Series:
     unit: str | None = None
 
     def __post_init__(self) -> None:
-        self.timestamps = np.asarray(self.timestamps, dtype=np.int64)
+        raw_ts = np.asarray(self.timestamps)
+        self.timestamps = raw_ts.astype(np.int64)
         self.values = np.asarray(self.values, dtype=np.float64)
         if self.timestamps.shape != self.values.shape or self.timestamps.ndim != 1:
             raise ValueError(f"series {self.metric}: timestamps and values must be 1-D arrays of equal length")
+        if not np.array_equal(self.timestamps, raw_ts):
+            raise ValueError(f"series {self.metric}: timestamps must be whole epoch seconds")
+        if not np.isfinite(self.values).all():
+            raise ValueError(f"series {self.metric}: values must be finite (Datadog has no NaN or infinity)")
+        if isinstance(self.tags, str):
+            raise ValueError(f"series {self.metric}: tags must be a list of 'key:value' strings, not one string")
         if self.type not in INTAKE_TYPES:
             raise ValueError(f"series {self.metric}: type {self.type!r} is not one of {', '.join(INTAKE_TYPES)}")
 
@@ -56,7 +64,6 @@ class SubmitReport:
     points: int = 0
     requests: int = 0
     bytes_sent: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 def _header(s: Series) -> dict[str, object]:
@@ -84,9 +91,13 @@ def encode_payloads(series: Iterable[Series], *, encoding: str = "zstd1", points
 
     A series longer than a payload is split across payloads (same metric and tags, later points).
     """
-    if encoding not in ENCODINGS:
+    if encoding not in ENCODINGS:  # checked now, not when the first payload is pulled
         raise ValueError(f"encoding {encoding!r} is not one of {', '.join(ENCODINGS)}")
-    budget = max(int(points_per_payload), 1)
+    return _encode(series, encoding, max(int(points_per_payload), 1))
+
+
+def _encode(series: Iterable[Series], encoding: str, points_per_payload: int) -> Iterator[tuple[bytes, int]]:
+    budget = points_per_payload
     pending: list[dict[str, object]] = []
     count = 0
 
@@ -151,6 +162,8 @@ def submit_series(api_client: ApiClient, series: Iterable[Series], *, encoding: 
     so neither the encoder nor the backend waits on the other. The first failed request raises after
     the ones in flight finish; the report counts only acknowledged points.
     """
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise ValueError(f"concurrency must be between 1 and {MAX_CONCURRENCY} (the ApiClient's connection pool size)")
     report = SubmitReport()
     in_flight: deque[tuple[Future[None], bytes, int]] = deque()
 
@@ -161,7 +174,7 @@ def submit_series(api_client: ApiClient, series: Iterable[Series], *, encoding: 
         report.requests += 1
         report.bytes_sent += len(body)
 
-    with ThreadPoolExecutor(max_workers=max(concurrency, 1), thread_name_prefix="submit") as pool:
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="submit") as pool:
         try:
             for body, n in encode_payloads(series, encoding=encoding):
                 in_flight.append((pool.submit(post_payload, api_client, body, encoding=encoding), body, n))

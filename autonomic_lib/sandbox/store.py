@@ -119,14 +119,18 @@ class MetricStore:
         return list(self._series_by_metric.get(metric, ()))
 
     def metric_type(self, metric: str) -> str:
-        """The intake type last declared for the metric: gauge, count, rate or unspecified."""
+        """The intake type declared for the metric: gauge, count, rate or unspecified.
+
+        Datadog keeps one type per metric; if series disagree, the alphabetically first wins so the
+        answer is at least stable.
+        """
         types = {s.type for s in self._series_by_metric.get(metric, ()) if s.type != "unspecified"}
         if not types:
             return "unspecified"
         return sorted(types)[0] if len(types) > 1 else types.pop()
 
     def metric_unit(self, metric: str) -> str | None:
-        """The unit sent with the metric's points, if any."""
+        """The unit sent with the metric's points (of its most recently created series declaring one), if any."""
         units = [s.unit for s in self._series_by_metric.get(metric, ()) if s.unit]
         return units[-1] if units else None
 
