@@ -178,7 +178,7 @@ def test_series_without_points_send_nothing() -> None:
 
 def test_unknown_encoding_is_refused_naming_the_supported_ones() -> None:
     with pytest.raises(ValueError, match=r"'br' is not one of gzip, deflate, zstd1"):
-        list(encode_payloads([Series("test.x", [T0], [1.0])], encoding="br"))
+        encode_payloads([Series("test.x", [T0], [1.0])], encoding="br")
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -186,9 +186,12 @@ def test_unknown_encoding_is_refused_naming_the_supported_ones() -> None:
     ({"timestamps": [T0], "values": [1.0, 2.0]}, "timestamps and values must be 1-D arrays of equal length"),
     ({"timestamps": [[T0], [T0]], "values": [[1.0], [2.0]]}, "1-D"),
     ({"timestamps": [T0], "values": [1.0], "type": "distribution"}, "type 'distribution' is not one of"),
+    ({"timestamps": [T0 + 0.5], "values": [1.0]}, "whole epoch seconds"),
+    ({"timestamps": [T0], "values": [float("nan")]}, "values must be finite"),
+    ({"timestamps": [T0], "values": [1.0], "tags": "env:demo"}, "not one string"),
 ])
 def test_malformed_series_are_refused_naming_the_problem(kwargs: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=r"test\.bad: .*" + message.replace("(", r"\(")):
+    with pytest.raises(ValueError, match=r"test\.bad: .*" + message.replace("(", r"\(").replace(")", r"\)")):
         Series("test.bad", **kwargs)
 
 
