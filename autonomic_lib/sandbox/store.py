@@ -11,14 +11,14 @@ retried request never doubles a count.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import duckdb
 import numpy as np
 import pandas as pd
+
+from .database import Database, open_database
 
 ROLLUP_METHODS = ("avg", "sum", "min", "max", "count", "last")
 _SQL_AGGREGATE = {
@@ -78,20 +78,17 @@ class MetricStore:
         sid, bucket, value = store.rollup(ids, t - 60, t + 60, 20, "avg")
     """
 
-    def __init__(self, path: Path | None = None, *, memory_limit: str = "256MB", threads: int = 2):
-        self.path = path
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = duckdb.connect(str(path) if path else ":memory:")
-        self._con.execute(f"SET memory_limit = '{memory_limit}'")
-        self._con.execute(f"SET threads = {int(threads)}")
-        self._con.execute("SET preserve_insertion_order = false")
+    def __init__(self, path: Path | None = None, *, memory_limit: str = "256MB", threads: int = 2,
+                 database: Database | None = None):
+        self._db = database or open_database(path, memory_limit=memory_limit, threads=threads)
+        self.path = self._db.path
+        self._con = self._db.con
         self._con.execute(
             "CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, metric VARCHAR NOT NULL, "
             "tags VARCHAR[] NOT NULL, type VARCHAR NOT NULL, interval INTEGER, unit VARCHAR)"
         )
         self._con.execute("CREATE TABLE IF NOT EXISTS points (series_id INTEGER NOT NULL, ts BIGINT NOT NULL, value DOUBLE NOT NULL)")
-        self._write_lock = threading.Lock()
+        self._write_lock = self._db.write_lock
         self._series_by_key: dict[tuple[str, tuple[str, ...]], Series] = {}
         self._series_by_metric: dict[str, list[Series]] = {}
         for sid, metric, tags, mtype, interval, unit in self._con.execute(
@@ -263,11 +260,8 @@ class MetricStore:
             cur.close()
 
     def close(self) -> None:
-        """Checkpoint and release the database file."""
-        with self._write_lock:
-            if self.path is not None:
-                self._con.execute("CHECKPOINT")
-            self._con.close()
+        """Checkpoint and release the database file (shared with the other stores of the sandbox)."""
+        self._db.close()
 
 
 def _keep_last(sid: np.ndarray, ts: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,36 @@
+"""One DuckDB file per sandbox, shared by every store in it (metrics, documents), with one write lock."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+
+@dataclass
+class Database:
+    """An open DuckDB connection and the lock that serialises writers (readers use their own cursors)."""
+
+    con: duckdb.DuckDBPyConnection
+    path: Path | None
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def close(self) -> None:
+        """Checkpoint (so a restart replays no WAL) and close."""
+        with self.write_lock:
+            if self.path is not None:
+                self.con.execute("CHECKPOINT")
+            self.con.close()
+
+
+def open_database(path: Path | None, *, memory_limit: str = "256MB", threads: int = 2) -> Database:
+    """Open (or create) the database at `path`; None keeps everything in memory (tests)."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path) if path else ":memory:")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET threads = {int(threads)}")
+    con.execute("SET preserve_insertion_order = false")
+    return Database(con, path)
