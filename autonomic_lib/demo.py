@@ -28,6 +28,7 @@ from .settings import Settings
 
 log = logging.getLogger("autonomic_lib")
 CHECK_MINUTES = 30
+KIT_LATE_DATA = ("autonomic.*",)  # backfilled scenarios reach hours back, as Datadog's Late Data setting allows
 
 
 @dataclass
@@ -53,7 +54,8 @@ def sandbox_settings(workdir: Path) -> Iterator[Settings]:
     from .sandbox.server import SandboxServer, generate_keys
 
     api_key, app_key = generate_keys()
-    with SandboxServer(SandboxConfig(api_key=api_key, app_key=app_key, data_dir=workdir)) as server:
+    config = SandboxConfig(api_key=api_key, app_key=app_key, data_dir=workdir, late_data=KIT_LATE_DATA)
+    with SandboxServer(config) as server:
         yield Settings(api_key=api_key, app_key=app_key, host=server.url)  # type: ignore[arg-type]
 
 
