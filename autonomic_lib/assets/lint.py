@@ -24,7 +24,7 @@ SANDBOX_ACTIONS = frozenset({
 })
 SANDBOX_TRIGGERS = frozenset({"monitorTrigger"})
 # Sensible monitor thresholds per unit: (low exclusive, high inclusive, the mistake it catches).
-UNIT_RANGES = {"dollar": (0.0, 10.0, "a per-message cost in dollars (0.1 = 10 cents), not cents"),
+UNIT_RANGES = {"dollar": (0.0, 5.0, "a per-message cost in dollars (0.1 = 10 cents), not cents"),
                "second": (0.0, 600.0, "seconds, not milliseconds")}
 _MENTION = re.compile(r"@workflow-([A-Za-z0-9_.-]+)(\(([^)]*)\))?")
 _MENTION_ARG = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=")
@@ -142,7 +142,8 @@ class Linter:
             group_by.update(mq.group_by)
         options = body.get("options") or {}
         thresholds = options.get("thresholds") or {}
-        if thresholds.get("critical") != parsed.threshold:
+        critical = thresholds.get("critical")
+        if (critical is None or isinstance(critical, (int, float))) and critical != parsed.threshold:
             self.add(asset, f"{base}.options.thresholds.critical",
                      f"critical threshold {thresholds.get('critical')} differs from the query's {parsed.threshold:g}",
                      f"set options.thresholds.critical to {parsed.threshold:g}", "threshold-mismatch")
