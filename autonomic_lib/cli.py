@@ -45,6 +45,59 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(out_dir=Path(args.out), scenario=args.scenario, seed=args.seed)
 
 
+def _lint(args: argparse.Namespace) -> int:
+    from .assets import lint_assets
+
+    _, problems = lint_assets([Path(p) for p in args.paths] or None)
+    for problem in problems:
+        print(problem, file=sys.stderr if problem.severity == "error" else sys.stdout)
+    errors = sum(p.severity == "error" for p in problems)
+    print(f"{errors} error(s), {len(problems) - errors} warning(s)" if problems else "assets lint clean")
+    return 1 if errors else 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from datadog_api_client.exceptions import ApiException
+
+    from .assets import AssetError, backend_settings, format_table, import_assets, load_assets
+    from .client import describe_api_error
+
+    try:
+        load_assets([Path(p) for p in args.paths] or None)  # refuse before connecting anywhere
+    except AssetError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    with backend_settings() as (settings, label):
+        try:
+            changes = import_assets(settings, [Path(p) for p in args.paths] or None, dry_run=args.dry_run,
+                                    case_project=args.case_project)
+        except ApiException as exc:  # a refusal is a failure (exit 1) with the backend's words, not a traceback
+            print(f"error: import into {label} failed: {describe_api_error(exc, settings)}", file=sys.stderr)
+            return 1
+        print(f"{'Dry run against' if args.dry_run else 'Imported into'} {label}:")
+        print(format_table(changes))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from datadog_api_client.exceptions import ApiException
+
+    from .assets import backend_settings, export_assets
+    from .client import describe_api_error
+
+    with backend_settings() as (settings, label):
+        try:
+            written = export_assets(settings, Path(args.out) if args.out else None)
+        except ApiException as exc:
+            print(f"error: export from {label} failed: {describe_api_error(exc, settings)}", file=sys.stderr)
+            return 1
+    print(f"Exported {len(written)} asset(s) from {label}:")
+    for path in written:
+        print(f"  {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m autonomic_lib", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
@@ -66,6 +119,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scenario", default="seed-demo", help="traffic scenario (default: seed-demo)")
     demo.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
     demo.set_defaults(run=_demo)
+
+    lint = sub.add_parser("lint", help="check the dashboard, monitors and workflow (or the given files)")
+    lint.add_argument("paths", nargs="*", help="asset files (default: assets/dashboards, monitors, workflows)")
+    lint.set_defaults(run=_lint)
+
+    imp = sub.add_parser("import", help="create or update the assets in the backend (sandbox without keys)")
+    imp.add_argument("paths", nargs="*", help="asset files (default: the kit's own)")
+    imp.add_argument("--dry-run", action="store_true", help="show the differences with the backend; send nothing")
+    imp.add_argument("--case-project", metavar="UUID", help="Case Management project the workflow opens cases in")
+    imp.set_defaults(run=_import)
+
+    exp = sub.add_parser("export", help="write the managed assets the backend holds back to files")
+    exp.add_argument("--out", help="folder to write dashboards/, monitors/, workflows/ into (default: assets)")
+    exp.set_defaults(run=_export)
     return parser
 
 

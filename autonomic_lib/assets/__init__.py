@@ -10,13 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from ..catalog import Catalog, load_catalog
+from ..catalog import ASSETS_DIR, Catalog, load_catalog
+from ..settings import Settings
 from .lint import SANDBOX_ACTIONS, Linter
 from .model import (MANAGED_TAG, Asset, AssetError, Problem, check_layout, check_model, load,
                     shipped_paths)
+from .sync import Change, backend_settings, export, format_table, sync
 
-__all__ = ["Asset", "AssetError", "MANAGED_TAG", "Problem", "SANDBOX_ACTIONS", "lint_assets", "load_assets",
-           "shipped_paths"]
+__all__ = ["Asset", "AssetError", "Change", "MANAGED_TAG", "Problem", "SANDBOX_ACTIONS", "backend_settings",
+           "export_assets", "format_table", "import_assets", "lint_assets", "load_assets", "shipped_paths"]
 
 
 def lint_assets(paths: Sequence[Path] | None = None, catalog: Catalog | None = None) -> tuple[list[Asset], list[Problem]]:
@@ -53,3 +55,25 @@ def load_assets(paths: Sequence[Path] | None = None) -> list[Asset]:
     if any(p.severity == "error" for p in problems):
         raise AssetError(problems)
     return assets
+
+
+def import_assets(settings: Settings, paths: Sequence[Path] | None = None, *, dry_run: bool = False,
+                  case_project: str | None = None) -> list[Change]:
+    """Lint, then create or update the assets in the backend `settings` points at.
+
+    Args:
+        settings: The target, with both keys.
+        paths: Asset files; default the kit's own.
+        dry_run: Compare with the backend and report, sending nothing.
+        case_project: Case Management project UUID the workflow opens cases in (its project_id default).
+
+    Raises:
+        AssetError: Any lint error; nothing is sent then.
+        ConfigError: The backend refused the keys.
+    """
+    return sync(load_assets(paths), settings, dry_run=dry_run, case_project=case_project)
+
+
+def export_assets(settings: Settings, out_dir: Path | None = None) -> list[Path]:
+    """Write the managed assets the backend holds to out_dir (default the kit's assets/) in the same layout."""
+    return export(settings, Path(out_dir) if out_dir is not None else ASSETS_DIR, load(shipped_paths(), []))
