@@ -61,6 +61,8 @@ def diff(local: Any, remote: Any, path: str = "$") -> list[str]:
     """Differences where the local asset disagrees with the backend; keys only the backend has are ignored."""
     if isinstance(local, dict) and isinstance(remote, dict):
         return [line for key, value in local.items() for line in diff(value, remote.get(key), f"{path}.{key}")]
+    if path.endswith(".tags") and isinstance(local, list) and isinstance(remote, list):
+        local, remote = sorted(map(str, local)), sorted(map(str, remote))  # tags are a set; backends sort them
     if isinstance(local, list) and isinstance(remote, list) and len(local) == len(remote):
         return [line for i, (a, b) in enumerate(zip(local, remote)) for line in diff(a, b, f"{path}[{i}]")]
     if _same(local, remote):
