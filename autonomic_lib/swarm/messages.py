@@ -94,7 +94,7 @@ def injections(scenario: Scenario, seed: int, start: float) -> dict[str, list[tu
             if not isinstance(fault, PromptInjection):
                 continue
             end = phase.duration if fault.end is None else min(fault.end, phase.duration)
-            times = np.sort(rng.uniform(start + offset + fault.start, start + offset + end, fault.count))
+            times = start + offset + np.sort(rng.uniform(fault.start, end, fault.count))
             targets = rng.choice(list(fault.agents or ids), fault.count)
             tokens = np.rint(rng.lognormal(np.log(fault.input_tokens), 0.15, fault.count)).astype(np.int64)
             for t, a, k in zip(times.tolist(), targets.tolist(), tokens.tolist()):
@@ -109,7 +109,7 @@ def draw_messages(scenario: Scenario, agent_index: int, seed: int, start: float,
     for p, (offset, phase) in enumerate(zip(scenario.phase_starts(), scenario.phases)):
         rng = np.random.default_rng([seed, _STREAM_MESSAGES, p, agent_index])
         n = int(rng.poisson(phase.rate * phase.duration))
-        times = np.sort(rng.uniform(start + offset, start + offset + phase.duration, n))
+        times = start + offset + np.sort(rng.uniform(0.0, phase.duration, n))
         chat_in, chat_out, chat_think = MODELS["chatbot"].tokens(rng, n)
         mine = [(t, k) for t, k, q in injected if q == p]
         if mine:  # attacker messages: a huge prompt, the rest of the call as usual

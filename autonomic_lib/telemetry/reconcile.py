@@ -98,8 +98,7 @@ def _read_points(api: ApiClient, metric: str, env: str, keys: list[str], start: 
         b = min(a + step, end)
         frame = query_frame(api, _query(metric, env, keys, "sum", FLUSH_INTERVAL), a, b)
         frame = frame[frame["value"].notna()]
-        secs = frame["time"].astype("int64") // 1_000_000_000 if len(frame) else frame["time"]
-        frame = frame.assign(ts=secs)
+        frame = frame.assign(ts=_epoch_seconds(frame["time"]))
         frame = frame[(frame["ts"] >= a) & (frame["ts"] < b)]
         for tags, part in _groups(frame).items():
             parts.setdefault(tags, []).append(part)
@@ -109,6 +108,11 @@ def _read_points(api: ApiClient, metric: str, env: str, keys: list[str], start: 
         frame = pd.concat(chunks).sort_values("ts")
         out[tags] = (frame["ts"].to_numpy(np.int64), frame["value"].to_numpy(np.float64))
     return out
+
+
+def _epoch_seconds(times: pd.Series) -> pd.Series:
+    """UTC datetimes as epoch seconds, whatever resolution pandas chose for them."""
+    return ((times - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).astype("int64")
 
 
 def _compare_totals(ledger: Ledger, api: ApiClient, metric: str, tag_sets: list[tuple[str, ...]], keys: list[str],
