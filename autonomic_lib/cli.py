@@ -98,6 +98,61 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _traffic(args: argparse.Namespace) -> int:
+    import pandas as pd
+    from tqdm import tqdm
+
+    from .client import make_api_client
+    from .swarm import get_scenario, run_scenario
+    from .swarm.backend import traffic_backend
+    from .swarm.run import expected_messages
+    from .telemetry import Backfill, Live, reconcile
+
+    scenario = get_scenario(args.scenario)
+    expected = expected_messages(scenario)
+    bars = {name: tqdm(total=n, desc=f"{name:<22}", unit="msg", position=i, leave=True, dynamic_ncols=True)
+            for i, (name, n) in enumerate(expected.items())}
+
+    points_sent = dict.fromkeys(bars, 0)
+
+    def progress(phase: str, messages: int, points: int) -> None:
+        bar = bars[phase]
+        bar.total = max(bar.total or 0, bar.n + messages)  # the expected count is a Poisson mean
+        points_sent[phase] += points
+        bar.set_postfix(points=f"{points_sent[phase]:,}", refresh=False)
+        bar.update(messages)
+
+    pacing = Backfill() if args.pacing == "backfill" else Live(history_max_age=3300 if args.no_late_data else None)
+    with traffic_backend(Path(args.data_dir) if args.data_dir else None) as (settings, label):
+        print(f"Sending scenario {scenario.name!r} (seed {args.seed}, {args.pacing}) to {label}", flush=True)
+        with make_api_client(settings) as client:
+            ledger = run_scenario(scenario, args.seed, api_client=client, pacing=pacing, progress=progress)
+            for bar in bars.values():
+                bar.close()
+            table = ledger.summary().T.astype(object)
+            for row in table.index:
+                table.loc[row] = [f"{v:,.4g}" if "latency" in row or "cost" in row else f"{int(v):,}"
+                                  for v in table.loc[row]]
+            with pd.option_context("display.width", 200, "display.max_columns", 50):
+                print("\nPer-phase summary (latency in s, cost in USD):")
+                print(table.to_string())
+            print(f"\n{ledger.points:,} points in {ledger.requests} requests, {ledger.log_count:,} logs and "
+                  f"{len(ledger.events)} event(s) acknowledged.")
+            cardinality = ledger.cardinality()
+            print(f"Custom-metric cardinality: {int(cardinality['series'].sum())} series over "
+                  f"{len(cardinality)} metrics (max {int(cardinality['series'].max())} for "
+                  f"{cardinality['series'].idxmax()})")
+            if args.reconcile:
+                result = reconcile(ledger, client)
+                bad = result.table[~result.table["match"]]
+                print(f"Reconciliation: {'everything agrees' if result.ok else f'{len(bad)} row(s) differ'} "
+                      f"({len(result.table)} series/log groups/events compared)")
+                if not result.ok:
+                    print(bad.to_string())
+                    return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m autonomic_lib", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
@@ -133,6 +188,19 @@ def build_parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("export", help="write the managed assets the backend holds back to files")
     exp.add_argument("--out", help="folder to write dashboards/, monitors/, workflows/ into (default: assets)")
     exp.set_defaults(run=_export)
+    tr = sub.add_parser("traffic", help="simulate a scenario's swarm traffic and send it (sandbox without keys)")
+    tr.add_argument("--scenario", default="seed-demo", help="built-in scenario name or a .yaml/.json file "
+                                                             "(default: seed-demo)")
+    tr.add_argument("--seed", type=int, default=7, help="random seed (default: 7); same seed -> same ledger")
+    tr.add_argument("--pacing", choices=("backfill", "live"), default="backfill",
+                    help="backfill: the timeline ends now, sent at once; live: history backfilled, incident "
+                         "phases sent in real time")
+    tr.add_argument("--data-dir", help="sandbox folder: use the sandbox running there, or start one keeping its "
+                                       "data there (default: .sandbox if running, else a temporary sandbox)")
+    tr.add_argument("--no-late-data", action="store_true",
+                    help="live pacing on real Datadog without Late Data: send only the last 55 min of history")
+    tr.add_argument("--reconcile", action="store_true", help="read everything back and check nothing was lost")
+    tr.set_defaults(run=_traffic)
     return parser
 
 
