@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from ..catalog import Catalog, load_catalog
 from ..errors import CatalogError
-from . import logs_events_api, metrics_api, resources_api
+from . import automation_api, cases_api, evaluation_api, logs_events_api, metrics_api, resources_api
 from .database import open_database
 from .documents import DocumentStore
 from .evaluate import MetricKind
@@ -78,7 +78,10 @@ class Sandbox:
 
 def create_app(sandbox: Sandbox) -> Starlette:
     """The ASGI application serving `sandbox`; the caller owns the sandbox's lifetime."""
-    app = Starlette(routes=[*metrics_api.ROUTES, *logs_events_api.ROUTES, *resources_api.ROUTES], exception_handlers={HTTPException: http_error, Exception: server_error})
+    app = Starlette(routes=[
+        *metrics_api.ROUTES, *logs_events_api.ROUTES, *resources_api.ROUTES, *cases_api.ROUTES,
+        *automation_api.ROUTES, *evaluation_api.ROUTES,
+    ], exception_handlers={HTTPException: http_error, Exception: server_error})
     app.state.sandbox = sandbox
     return app
 
