@@ -380,7 +380,7 @@ class _Reader:
     def loop(self, data: Any, path: str) -> LoopConfig:
         d = self.mapping(data, path, LoopConfig)
         base = LoopConfig()
-        return LoopConfig(
+        config = LoopConfig(
             window=self.number(d, "window", path, base.window, low=1, integer=True),
             min_failed_cases=self.number(d, "min_failed_cases", path, base.min_failed_cases, low=1, integer=True),
             test_cases=self.number(d, "test_cases", path, base.test_cases, low=1, integer=True),
@@ -389,6 +389,9 @@ class _Reader:
             retry_cooldown=self.number(d, "retry_cooldown", path, base.retry_cooldown, duration=True),
             max_failed_optimizations=self.number(d, "max_failed_optimizations", path, base.max_failed_optimizations,
                                                  low=1, integer=True))
+        if config.min_failed_cases > config.window:
+            raise self.fail(_join(path, "min_failed_cases"), f"must be <= window ({config.window})")
+        return config
 
 
 def _join(path: str, key: str) -> str:
