@@ -138,6 +138,8 @@ def _traffic(args: argparse.Namespace) -> int:
                 print(table.to_string())
             print(f"\n{ledger.points:,} points in {ledger.requests} requests, {ledger.log_count:,} logs and "
                   f"{len(ledger.events)} event(s) acknowledged.")
+            for reason, count in ledger.skipped.items():
+                print(f"Not sent, Datadog would refuse them: {count:,} {reason}")
             cardinality = ledger.cardinality()
             print(f"Custom-metric cardinality: {int(cardinality['series'].sum())} series over "
                   f"{len(cardinality)} metrics (max {int(cardinality['series'].max())} for "

@@ -26,6 +26,7 @@ from .logbook import event_body, log_item, message_logs
 from .scenario import Scenario, get_scenario
 
 Progress = Callable[[str, int, int], None]  # (phase, messages done, points acknowledged), as increments
+MAX_LOG_AGE = 18 * 3600 - 300  # Datadog refuses logs and events more than 18 h old; keep 5 min of margin
 
 
 def expected_messages(scenario: Scenario) -> dict[str, int]:
@@ -59,7 +60,7 @@ def run_scenario(scenario: Scenario | str, seed: int = 7, *, api_client: Any = N
     ledger = Ledger(scenario.name, seed, scenario.env, pacing.name, int(start), int(timeline.end),
                     {n: PhaseSummary(n, int(a), int(b)) for n, a, b in zip(names, timeline.starts, ends)},
                     keep_points=keep_points)
-    sender = _Sender(sink, ledger, names, progress)
+    sender = _Sender(sink, ledger, names, progress, oldest_log=now - MAX_LOG_AGE)
     buf = PointBuffer(scenario.env)
     logs: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
@@ -142,8 +143,10 @@ def _per_phase(messages: list[tuple[np.ndarray, np.ndarray]], names: Sequence[st
 class _Sender:
     """Sends phase by phase and writes the ledger after each acknowledgement."""
 
-    def __init__(self, sink: Sink, ledger: Ledger, names: Sequence[str], progress: Progress | None):
+    def __init__(self, sink: Sink, ledger: Ledger, names: Sequence[str], progress: Progress | None,
+                 oldest_log: float):
         self.sink, self.ledger, self.names, self.progress = sink, ledger, names, progress
+        self.oldest_log_ms = oldest_log * 1000
 
     def send(self, series: Sequence[Series], logs: Sequence[dict[str, Any]], messages: dict[str, int]) -> None:
         by_phase: dict[str, list[Series]] = {n: [] for n in self.names}
@@ -151,6 +154,9 @@ class _Sender:
             by_phase[tag_value(tuple(s.tags), "phase") or self.names[0]].append(s)
         logs_by_phase: dict[str, list[dict[str, Any]]] = {n: [] for n in self.names}
         for item in logs:
+            if item["timestamp"] < self.oldest_log_ms:  # Datadog would refuse it; say so instead of failing
+                self.ledger.skipped["logs older than 18 h"] = self.ledger.skipped.get("logs older than 18 h", 0) + 1
+                continue
             logs_by_phase[item["phase"]].append(item)
         for name in self.names:
             points = 0
@@ -165,6 +171,9 @@ class _Sender:
                 self.progress(name, messages.get(name, 0), points)
 
     def event(self, body: dict[str, Any]) -> None:
+        if body["date_happened"] * 1000 < self.oldest_log_ms:
+            self.ledger.skipped["events older than 18 h"] = self.ledger.skipped.get("events older than 18 h", 0) + 1
+            return
         self.ledger.record_event(body, self.sink.send_event(body))
 
 

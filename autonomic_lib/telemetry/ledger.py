@@ -88,6 +88,7 @@ class Ledger:
     events: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
     bytes_sent: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)  # not sent because Datadog would refuse them (reason -> n)
 
     # --- recording (only after the backend acknowledged) ---
     def record_series(self, series: Sequence[Series], requests: int = 0, bytes_sent: int = 0) -> None:

@@ -1,0 +1,139 @@
+"""Swarm benchmark: 100 agents x 24 h x 1 msg/s (8.64 M messages) simulated, aggregated, sent, queried back.
+
+Prints, measured side by side in one run (these machines are shared and noisy):
+  (a) the vectorised engine + flush aggregation alone, in messages/s, and the same work done by a
+      plain per-message Python loop (`swarm/reference.py`) on a sample of the same run: the ratio;
+  (b) the whole run against a sandbox in its own process: simulate + aggregate + send (metrics and
+      logs; every point acknowledged) + reconcile (ledger vs query-back of every series), wall time;
+  (c) peak memory of this process and the sandbox's RSS.
+Tests never assert these figures; they go in the issue note.
+
+Run: `.venv/bin/python bench/swarm.py [--agents 100 --hours 24 --rate 1]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import subprocess
+from contextlib import contextmanager
+from typing import Iterator
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from autonomic_lib.client import make_api_client  # noqa: E402
+from autonomic_lib.swarm import run_scenario, steady_swarm  # noqa: E402
+from autonomic_lib.swarm.engine import Timeline, run_agent, simulate  # noqa: E402
+from autonomic_lib.swarm.messages import draw_messages, injections  # noqa: E402
+from autonomic_lib.swarm.prices import price_for  # noqa: E402
+from autonomic_lib.swarm.reference import reference_points, run_agent_reference  # noqa: E402
+from autonomic_lib.swarm.run import aggregate_run  # noqa: E402
+from autonomic_lib.telemetry import reconcile  # noqa: E402
+from autonomic_lib.sandbox.server import read_state  # noqa: E402
+from autonomic_lib.settings import Settings  # noqa: E402
+from autonomic_lib.telemetry.points import PointBuffer  # noqa: E402
+
+
+@contextmanager
+def sandbox_process(data_dir: str) -> Iterator[tuple[Settings, subprocess.Popen]]:
+    """`python -m autonomic_lib sandbox` in its own process with Late Data for autonomic.* (as bench/ingest_query.py)."""
+    proc = subprocess.Popen([sys.executable, "-m", "autonomic_lib", "sandbox", "--data-dir", data_dir,
+                             "--late-data", "autonomic.*", "--memory-limit", "512MB"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(300):
+            state = read_state(Path(data_dir))
+            if state:
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("sandbox did not start: " + proc.stderr.read().decode()[-500:])  # type: ignore[union-attr]
+        yield Settings(api_key=state.api_key, app_key=state.app_key, host=state.url), proc  # type: ignore[arg-type]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=120)
+
+
+def engine_only(agents: int, hours: float, rate: float) -> tuple[int, float]:
+    """Messages and seconds for simulate + aggregate of the whole scenario, nothing sent."""
+    scenario = steady_swarm(agents, hours, rate)
+    buf = PointBuffer(scenario.env)
+    t0 = time.perf_counter()
+    n = 0
+    for run in simulate(scenario, 7, 1_800_000_000 - int(scenario.duration)):
+        aggregate_run(buf, run, scenario, ["steady"])
+        n += len(run.messages)
+        buf.clear()
+    return n, time.perf_counter() - t0
+
+
+def sample_ratio(rate: float, sample_hours: float = 2.0, sample_agents: int = 2) -> tuple[int, float, float]:
+    """Same sample through the engine and the per-message loop: (messages, engine s, loop s)."""
+    scenario = steady_swarm(sample_agents, sample_hours, rate)
+    start = 1_800_000_000 - int(scenario.duration)
+    timeline, price = Timeline(scenario, start), price_for()
+    attacks = injections(scenario, 7, start)
+    batches = [lambda i=i, a=a: draw_messages(scenario, i, 7, start, price, attacks[a.agent_id], timeline.windows)
+               for i, a in enumerate(scenario.agents)]
+    fast = slow = 0.0
+    n = 0
+    for i, draw in enumerate(batches):
+        m = draw()
+        n += len(m)
+        t0 = time.perf_counter()
+        run = run_agent(scenario, timeline, i, m, 7, price)
+        aggregate_run(PointBuffer(scenario.env), run, scenario, timeline.names)
+        fast += time.perf_counter() - t0
+        m = draw()
+        t0 = time.perf_counter()
+        run = run_agent_reference(scenario, timeline, i, m, 7, price)
+        reference_points(run, timeline.names, scenario.env, scenario.budget_usd)
+        slow += time.perf_counter() - t0
+    return n, fast, slow
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--agents", type=int, default=100)
+    parser.add_argument("--hours", type=float, default=24.0)
+    parser.add_argument("--rate", type=float, default=1.0, help="messages per second per agent")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores; scenario: {args.agents} agents x {args.hours:g} h x {args.rate:g} msg/s")
+
+    n, seconds = engine_only(args.agents, args.hours, args.rate)
+    sn, fast, slow = sample_ratio(args.rate)
+    print(f"(a) engine + aggregation          : {n / seconds:>12,.0f} messages/s  ({n:,} messages in {seconds:.1f} s)")
+    print(f"    per-message Python loop       : {sn / slow:>12,.0f} messages/s  (sample of {sn:,} messages; "
+          f"engine on the same sample {sn / fast:,.0f}/s)  -> engine {slow / fast:.0f}x faster")
+
+    scenario = steady_swarm(args.agents, args.hours, args.rate)
+    with tempfile.TemporaryDirectory(prefix="bench-swarm-") as tmp, sandbox_process(tmp) as (settings, proc):
+        with make_api_client(settings) as client:
+            t0 = time.perf_counter()
+            ledger = run_scenario(scenario, 7, api_client=client, keep_points=False)
+            t_send = time.perf_counter() - t0
+            result = reconcile(ledger, client)
+            t_all = time.perf_counter() - t0
+        rss = psutil.Process(proc.pid).memory_info().rss
+    total = int(ledger.summary()["messages"].sum())
+    print(f"(b) simulate + aggregate + send   : {t_send:6.1f} s  ({total:,} messages -> {ledger.points:,} points in "
+          f"{ledger.requests} requests, {ledger.log_count:,} logs, all acknowledged; {total / t_send:,.0f} messages/s)")
+    print(f"    + reconcile (query back)      : {t_all - t_send:6.1f} s  ({len(result.table)} series and log groups; "
+          f"{'everything agrees' if result.ok else 'MISMATCH'})")
+    print(f"    total                         : {t_all:6.1f} s  (target: 60 s)")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if ledger.skipped:
+        print(f"    not sent (Datadog would refuse them): {ledger.skipped}")
+    print(f"(c) peak RSS of this process {peak:,.0f} MB; sandbox process RSS {rss / 2**20:,.0f} MB (target: < 1 GB)")
+
+
+if __name__ == "__main__":
+    main()
