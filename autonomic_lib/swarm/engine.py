@@ -169,7 +169,3 @@ def _collect(run: AgentRun, outcome: Outcome) -> None:
     run.logs.extend(outcome.logs)
     run.events.extend(outcome.events)
 
-
-def scenario_price(scenario: Scenario) -> Price:
-    """The price row the scenario's model uses."""
-    return price_for(scenario.model)

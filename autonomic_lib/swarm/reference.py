@@ -21,7 +21,7 @@ from .engine import _STREAM_LOOP, AgentRun, Timeline, _apply, _collect
 from .loop import AgentState, Outcome, optimize
 from .messages import MessageBatch
 from .prices import Price
-from .scenario import Scenario
+from .scenario import Regression, Scenario
 
 Points = dict[tuple[str, tuple[str, ...]], tuple[list[int], list[float]]]
 
@@ -60,7 +60,7 @@ def run_agent_reference(scenario: Scenario, timeline: Timeline, index: int, m: M
     return run
 
 
-def _regression(regressions: list, t: float):  # type: ignore[no-untyped-def]
+def _regression(regressions: list[tuple[float, float, Regression]], t: float) -> Regression | None:
     return next((f for a, b, f in regressions if a <= t < b), None)
 
 
