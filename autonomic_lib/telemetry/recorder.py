@@ -8,6 +8,8 @@
 
 The same aggregation (10 s flush, Agent histogram rules), catalogue checks, sink and ledger as the
 simulation; a metric or tag the catalogue does not allow raises CatalogError when it is recorded.
+Record with the current time (the default): a record timestamped into a window already flushed
+would send a second point for that window, and Datadog keeps only the last one.
 """
 
 from __future__ import annotations
