@@ -19,8 +19,9 @@ demo: $(STAMP)  ## run the whole demo on the sandbox and write reports/
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest
 
-bench: $(STAMP)  ## print the ingest/query benchmark (not part of the tests)
+bench: $(STAMP)  ## print the benchmarks (never part of the tests)
 	$(PY) bench/ingest_query.py
+	$(PY) bench/swarm.py
 
 clean:
 	rm -rf $(VENV) reports .sandbox .pytest_cache

@@ -8,6 +8,8 @@ from .client import make_api_client, validate_keys
 from .errors import AutonomicError, CatalogError, ConfigError, QueryError, SandboxError
 from .series import Series, submit_series
 from .settings import Settings
+from .swarm import run_scenario
+from .telemetry import Recorder, reconcile
 
 __all__ = [
     "AutonomicError",
@@ -15,12 +17,15 @@ __all__ = [
     "CatalogError",
     "ConfigError",
     "QueryError",
+    "Recorder",
     "SandboxError",
     "Series",
     "Settings",
     "load_catalog",
     "make_api_client",
     "query_frame",
+    "reconcile",
+    "run_scenario",
     "submit_series",
     "validate_keys",
 ]

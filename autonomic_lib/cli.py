@@ -59,7 +59,8 @@ def _lint(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from datadog_api_client.exceptions import ApiException
 
-    from .assets import AssetError, backend_settings, format_table, import_assets, load_assets
+    from .assets import AssetError, format_table, import_assets, load_assets
+    from .backend import connect
     from .client import describe_api_error
 
     try:
@@ -68,7 +69,7 @@ def _import(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 1
-    with backend_settings() as (settings, label):
+    with connect() as (settings, label):
         try:
             changes = import_assets(settings, [Path(p) for p in args.paths] or None, dry_run=args.dry_run,
                                     case_project=args.case_project)
@@ -83,10 +84,11 @@ def _import(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from datadog_api_client.exceptions import ApiException
 
-    from .assets import backend_settings, export_assets
+    from .assets import export_assets
+    from .backend import connect
     from .client import describe_api_error
 
-    with backend_settings() as (settings, label):
+    with connect() as (settings, label):
         try:
             written = export_assets(settings, Path(args.out) if args.out else None)
         except ApiException as exc:
@@ -104,13 +106,15 @@ def _traffic(args: argparse.Namespace) -> int:
 
     from .client import make_api_client
     from .swarm import get_scenario, run_scenario
-    from .swarm.backend import traffic_backend
+    from .backend import connect
     from .swarm.run import expected_messages
     from .telemetry import Backfill, Live, reconcile
 
     scenario = get_scenario(args.scenario)
     expected = expected_messages(scenario)
-    bars = {name: tqdm(total=n, desc=f"{name:<22}", unit="msg", position=i, leave=True, dynamic_ncols=True)
+    quiet = not sys.stderr.isatty()  # no cursor games in logs and CI output; the summary still prints
+    bars = {name: tqdm(total=n, desc=f"{name:<22}", unit="msg", position=i, leave=True, dynamic_ncols=True,
+                       disable=quiet)
             for i, (name, n) in enumerate(expected.items())}
 
     points_sent = dict.fromkeys(bars, 0)
@@ -123,7 +127,7 @@ def _traffic(args: argparse.Namespace) -> int:
         bar.update(messages)
 
     pacing = Backfill() if args.pacing == "backfill" else Live(history_max_age=3300 if args.no_late_data else None)
-    with traffic_backend(Path(args.data_dir) if args.data_dir else None) as (settings, label):
+    with connect(Path(args.data_dir) if args.data_dir else None) as (settings, label):
         print(f"Sending scenario {scenario.name!r} (seed {args.seed}, {args.pacing}) to {label}", flush=True)
         with make_api_client(settings) as client:
             ledger = run_scenario(scenario, args.seed, api_client=client, pacing=pacing, progress=progress)

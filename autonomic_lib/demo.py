@@ -14,13 +14,12 @@ import io
 import logging
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
+from .backend import sandbox_settings
 from .catalog import Catalog, load_catalog
 from .client import make_api_client, validate_keys
 from .series import Series, submit_series
@@ -28,7 +27,6 @@ from .settings import Settings
 
 log = logging.getLogger("autonomic_lib")
 CHECK_MINUTES = 30
-KIT_LATE_DATA = ("autonomic.*",)  # backfilled scenarios reach hours back, as Datadog's Late Data setting allows
 
 
 @dataclass
@@ -45,18 +43,6 @@ class MetricCheck:
     @property
     def ok(self) -> bool:
         return self.sent_points == self.read_points and np.isclose(self.sent_sum, self.read_sum, rtol=1e-9, atol=1e-12)
-
-
-@contextmanager
-def sandbox_settings(workdir: Path) -> Iterator[Settings]:
-    """Settings pointing at a fresh sandbox served from a thread of this process."""
-    from .sandbox.app import SandboxConfig
-    from .sandbox.server import SandboxServer, generate_keys
-
-    api_key, app_key = generate_keys()
-    config = SandboxConfig(api_key=api_key, app_key=app_key, data_dir=workdir, late_data=KIT_LATE_DATA)
-    with SandboxServer(config) as server:
-        yield Settings(api_key=api_key, app_key=app_key, host=server.url)  # type: ignore[arg-type]
 
 
 def check_data(catalog: Catalog, seed: int, end: int) -> list[Series]:

@@ -5,6 +5,7 @@
     ├── CatalogError           assets/metadata.csv and assets/tags.csv: names the file, row and column
     ├── AssetError             (autonomic_lib.assets) dashboards/monitors/workflows failing lint or model
     │                          validation: every problem with its file, JSON path and fix
+    ├── ScenarioError          (autonomic_lib.swarm) a scenario definition is invalid: names the file and field
     ├── SandboxError           the embedded sandbox could not start, or its state is unusable
     ├── QueryError             a metric query could not be parsed or evaluated
     │   └── UnsupportedQueryError   valid Datadog syntax the sandbox does not imitate

@@ -16,7 +16,6 @@ Run: `make bench` or `.venv/bin/python bench/ingest_query.py [--quick]`.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sqlite3
 import statistics

@@ -15,9 +15,9 @@ from ..settings import Settings
 from .lint import SANDBOX_ACTIONS, Linter
 from .model import (MANAGED_TAG, Asset, AssetError, Problem, check_layout, check_model, load,
                     shipped_paths)
-from .sync import Change, backend_settings, export, format_table, sync
+from .sync import Change, export, format_table, sync
 
-__all__ = ["Asset", "AssetError", "Change", "MANAGED_TAG", "Problem", "SANDBOX_ACTIONS", "backend_settings",
+__all__ = ["Asset", "AssetError", "Change", "MANAGED_TAG", "Problem", "SANDBOX_ACTIONS",
            "export_assets", "format_table", "import_assets", "lint_assets", "load_assets", "shipped_paths"]
 
 

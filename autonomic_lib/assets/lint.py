@@ -128,7 +128,7 @@ class Linter:
         tags = body.get("tags") or []
         if MANAGED_TAG not in tags or INTEGRATION_TAG not in tags:
             self.add(asset, f"{base}.tags", f"the monitor lacks {MANAGED_TAG} or {INTEGRATION_TAG}",
-                     f"add both tags so import and the dashboard's monitor list find it", "managed")
+                     "add both tags so import and the dashboard's monitor list find it", "managed")
         if not str(body.get("name", "")).startswith(NAME_PREFIX):
             self.add(asset, f"{base}.name", f"the name does not start with {NAME_PREFIX!r}",
                      f"prefix the name with {NAME_PREFIX}", "managed")

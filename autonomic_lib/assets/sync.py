@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
-import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Callable, Literal
 
 from datadog_api_client import ApiClient
 from datadog_api_client.model_utils import model_to_dict, validate_and_convert_types
@@ -27,7 +24,6 @@ from datadog_api_client.v2.api.workflow_automation_api import WorkflowAutomation
 from datadog_api_client.v2.model.update_workflow_request import UpdateWorkflowRequest
 
 from ..client import auth_errors, make_api_client
-from ..sandbox.server import read_state
 from ..settings import Settings
 from .model import _CONFIG, FOLDERS, MANAGED_TAG, NAME_PREFIX, Asset, Kind, to_model
 
@@ -237,39 +233,6 @@ def export(settings: Settings, out_dir: Path, local: list[Asset], *,
                 path.write_text(json.dumps(to_file(kind, remote, mine), indent=2) + "\n", encoding="utf-8")  # type: ignore[arg-type]
                 written.append(path)
     return written
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-@contextmanager
-def backend_settings(settings: Settings | None = None, state_dir: Path = Path(".sandbox")) -> Iterator[tuple[Settings, str]]:
-    """Where import and export talk to, with a label for the user.
-
-    With keys (environment or .env): that target, both keys required. Without: the sandbox whose
-    state file is in `state_dir` when its process is alive, else a fresh in-process sandbox that
-    lives only as long as the command (useful to try an import, not to keep the result).
-    """
-    settings = settings or Settings.from_env()
-    if settings.api_key is not None or settings.app_key is not None:
-        yield settings.require(), settings.target
-        return
-    state = read_state(state_dir)
-    if state is not None and _alive(state.pid):
-        yield (Settings(api_key=state.api_key, app_key=state.app_key, host=state.url),  # type: ignore[arg-type]
-               f"sandbox {state.url} (found in {state_dir / 'sandbox.json'})")
-        return
-    from ..demo import sandbox_settings
-
-    with tempfile.TemporaryDirectory(prefix="autonomic-assets-") as tmp, sandbox_settings(Path(tmp)) as sandbox:
-        yield sandbox, f"{sandbox.target} (no keys and no running sandbox: started one for this command only)"
 
 
 def format_table(changes: list[Change], *, show_diff: bool = True) -> str:
