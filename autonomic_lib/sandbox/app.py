@@ -21,6 +21,7 @@ from . import automation_api, cases_api, evaluation_api, logs_events_api, metric
 from .database import open_database
 from .documents import DocumentStore
 from .evaluate import MetricKind
+from .evaluation_api import MonitorEvaluator
 from .http import error_response
 from .intake import IntakePolicy
 from .store import MetricStore
@@ -49,6 +50,7 @@ class Sandbox:
     documents: DocumentStore = field(init=False)
     policy: IntakePolicy = field(init=False)
     catalog: Catalog | None = field(init=False)
+    evaluator: MonitorEvaluator = field(init=False)
 
     def __post_init__(self) -> None:
         path = self.config.data_dir / "metrics.duckdb" if self.config.data_dir else None
@@ -61,6 +63,7 @@ class Sandbox:
         except CatalogError as exc:  # the sandbox still serves arbitrary metrics, typed by their intake
             log.warning("metric catalogue not loaded, using intake types only: %s", exc)
             self.catalog = None
+        self.evaluator = MonitorEvaluator(self)  # started and stopped by the server (SandboxServer)
 
     def kind(self, metric: str) -> MetricKind:
         """Type and unit of a metric: the catalogue's when it knows the metric, else what the intake declared."""
@@ -73,6 +76,7 @@ class Sandbox:
                           intervals[-1] if intervals else None)
 
     def close(self) -> None:
+        self.evaluator.stop()
         self.store.close()
 
 

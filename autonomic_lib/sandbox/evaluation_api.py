@@ -1,7 +1,295 @@
-"""Sandbox-only routes under /sandbox/ for monitor evaluation status and history (filled by the monitor-evaluator work)."""
+"""The sandbox's monitor evaluation service and its sandbox-only routes under /sandbox/ (Datadog has no equivalent).
+
+`MonitorEvaluator` owns evaluation inside a running sandbox: it keeps each monitor's group states durably (document
+kind "monitor_evaluation"), writes what the API shows (the monitor's overall_state and state.groups), records every
+transition (kind "monitor_transition") and a monitor event in the events stream, and calls the notifications hook.
+A background thread runs it once ingest has been quiet for `quiet_seconds` (so minutes whose data is still arriving
+are not judged) and at least once per wall-clock minute; `POST /sandbox/evaluate` runs it synchronously.
+
+Sandbox-only routes (documented as such; keys as for the API):
+- `POST /sandbox/evaluate`: evaluate now; returns what was evaluated per monitor.
+- `GET /sandbox/evaluation`: per monitor, the minute evaluated up to, the state, each group's status and reason.
+- `GET /sandbox/monitors/{id}/history[?group=&from=&to=]`: the monitor's transitions with values and thresholds.
+- `GET /sandbox/monitors/{id}/band?from=&to=`: the expected band of an anomaly monitor (time, value, lower, upper).
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
-ROUTES: list[Route] = []
+from ..errors import IntakeError, QueryError
+from .http import error_response, json_response, route
+from .monitor_eval import (MAX_CATCHUP, GroupState, MonitorEvalError, Transition, first_data_time, iso,
+                           overall_state, plan_monitor, run_monitor, state_from_json, state_to_json)
+
+if TYPE_CHECKING:
+    from .app import Sandbox
+
+log = logging.getLogger("autonomic_lib.sandbox")
+Notify = Callable[[dict[str, Any], Transition], None]
+_EVENT_TITLES = {"Alert": "Triggered", "Warn": "Warn", "OK": "Recovered", "No Data": "No data"}
+_ALERT_TYPES = {"Alert": "error", "Warn": "warning", "OK": "success", "No Data": "warning"}
+
+
+def _no_notify(monitor: dict[str, Any], transition: Transition) -> None:
+    return None
+
+
+class MonitorEvaluator:
+    """Evaluates the sandbox's monitors; thread-safe (one run at a time).
+
+    Usage::
+
+        evaluator = MonitorEvaluator(sandbox, notify=lambda monitor, transition: ...)
+        evaluator.start()          # background catch-up after ingest goes quiet
+        evaluator.run()            # or synchronously, e.g. from POST /sandbox/evaluate
+        evaluator.stop()
+    """
+
+    def __init__(self, sandbox: Sandbox, *, notify: Notify | None = None, quiet_seconds: float = 1.0):
+        self.sandbox = sandbox
+        self.notify: Notify = notify or _default_notify(sandbox)
+        self.quiet_seconds = quiet_seconds
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._written = 0  # ingest generation, bumped by every metric write
+        self._done = -1
+        self._last_write = 0.0
+        self._last_minute = -1
+        self._watch_store()
+
+    def _watch_store(self) -> None:
+        """Learn of new data: the metric intake writes through store.write, which is wrapped here."""
+        store = self.sandbox.store
+        original = store.write
+
+        def write(batch: Any) -> int:
+            written = original(batch)
+            self._written += 1
+            self._last_write = time.monotonic()
+            return written
+
+        store.write = write  # type: ignore[method-assign]
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="sandbox-evaluator", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _loop(self) -> None:
+        monitors = -1
+        while not self._stop.wait(0.25):
+            try:
+                quiet = time.monotonic() - self._last_write >= self.quiet_seconds
+                minute = int(self.sandbox.policy.clock()) // 60
+                count = self.sandbox.documents.count("monitor")
+                if quiet and (self._written != self._done or minute != self._last_minute or count != monitors):
+                    monitors = count
+                    self.run()
+            except Exception:  # the thread must survive anything; the error is in the log
+                log.exception("monitor evaluation failed")
+
+    # ------------------------------------------------------------------------------------------ evaluation
+    def run(self, now: float | None = None) -> list[dict[str, Any]]:
+        """Evaluate every monitor up to the current minute; returns per monitor what was evaluated."""
+        with self._lock:
+            generation = self._written
+            clock = int(now if now is not None else self.sandbox.policy.clock())
+            summary, transitions = [], []
+            for monitor in sorted(self.sandbox.documents.list("monitor"), key=lambda d: d["id"]):
+                report, made = self._run_one(monitor, clock)
+                summary.append(report)
+                transitions += [(t, monitor) for t in made]
+            transitions.sort(key=lambda pair: (pair[0].at, pair[0].monitor_id, pair[0].group))
+            for transition, monitor in transitions:
+                try:
+                    self.notify(monitor, transition)
+                except Exception:
+                    log.exception("notification of monitor %s failed", transition.monitor_id)
+            self._done, self._last_minute = generation, clock // 60
+            return summary
+
+    def _run_one(self, monitor: dict[str, Any], clock: int) -> tuple[dict[str, Any], list[Transition]]:
+        docs, monitor_id = self.sandbox.documents, monitor["id"]
+        record = docs.get("monitor_evaluation", monitor_id) or {"monitor_id": monitor_id, "evaluated_until": None,
+                                                                 "groups": {}, "error": None}
+        report: dict[str, Any] = {"monitor_id": monitor_id, "from": None, "to": None, "transitions": 0}
+        try:
+            plan = plan_monitor(monitor, kinds=self.sandbox.kind, store=self.sandbox.store)
+            last = clock // 60 * 60
+            if record["evaluated_until"] is not None:
+                first = int(record["evaluated_until"]) + 60
+            else:
+                start = first_data_time(plan, self.sandbox.store, clock, self.sandbox.kind)
+                if start is None:
+                    return report, []
+                first = max(-(-(start + plan.evaluation_delay + 1) // 60) * 60, last - MAX_CATCHUP)
+            if first > last:
+                return report, []
+            states = {k: state_from_json(v) for k, v in record["groups"].items()}
+            made = run_monitor(plan, self.sandbox.store, first, last, states, self.sandbox.kind)
+            record.update(evaluated_until=last, groups={k: state_to_json(v) for k, v in states.items()}, error=None)
+        except (MonitorEvalError, QueryError) as exc:
+            record["error"] = str(exc)
+            docs.put("monitor_evaluation", monitor_id, record)
+            report["error"] = str(exc)
+            return report, []
+        self._persist(monitor_id, record, states, made)
+        report.update({"from": first, "to": last, "transitions": len(made)})
+        return report, made
+
+    def _persist(self, monitor_id: int, record: dict[str, Any], states: dict[str, GroupState],
+                 made: list[Transition]) -> None:
+        docs = self.sandbox.documents
+        docs.put_many("monitor_transition", [(f"{monitor_id}:{t.at}:{t.group}", t.at, _transition_json(t))
+                                             for t in made])
+        monitor = docs.get("monitor", monitor_id)  # re-read: a PUT may have changed it meanwhile
+        if monitor is None:
+            return
+        groups = {key: {"name": key, "status": s.status, "last_triggered_ts": s.last_triggered_ts,
+                        "last_notified_ts": s.last_notified_ts, "last_resolved_ts": s.last_resolved_ts,
+                        "last_nodata_ts": s.last_nodata_ts} for key, s in sorted(states.items()) if s.status}
+        overall = overall_state(states, monitor.get("overall_state") or "No Data") if groups else \
+            monitor.get("overall_state") or "No Data"
+        if overall != monitor.get("overall_state"):
+            changed_at = max((t.at for t in made), default=int(self.sandbox.policy.clock()))
+            monitor["overall_state_modified"] = iso(changed_at)
+        monitor["overall_state"] = overall
+        monitor["state"] = {**(monitor.get("state") or {}), "groups": groups}
+        docs.put("monitor", monitor_id, monitor)
+        docs.put("monitor_evaluation", monitor_id, record)
+        self._events(monitor, made)
+
+    def _events(self, monitor: dict[str, Any], made: list[Transition]) -> None:
+        """Monitor alert/recovery events in the events stream, stored as logs_events_api stores posted events.
+
+        Shape (title prefix, alert_type per state, source "monitor", tags) follows Datadog's monitor events as
+        commonly seen; the exact title wording is UNCONFIRMED.
+        """
+        docs = self.sandbox.documents
+        for t in made:
+            scope = f" on {{{t.group}}}" if t.group != "*" else ""
+            value = "no data" if t.value is None else f"{t.value:g}"
+            threshold = "" if t.threshold is None else f" (threshold {t.threshold:g})"
+            event = {"id": docs.next_id("event"), "title": f"[{_EVENT_TITLES[t.current]}{scope}] {monitor.get('name')}",
+                     "text": f"%%% \nMonitor {monitor['id']} went from {t.previous} to {t.current}: value {value}"
+                             f"{threshold} over {iso(t.window_start)} to {iso(t.window_end)}.\n %%%",
+                     "date_happened": t.at, "priority": "normal", "alert_type": _ALERT_TYPES[t.current],
+                     "source_type_name": "monitor", "aggregation_key": f"monitor:{monitor['id']}:{t.group}",
+                     "tags": sorted({*monitor.get("tags", []), *t.group_tags, f"monitor:{monitor['id']}",
+                                     f"monitor_id:{monitor['id']}"})}
+            docs.put("event", event["id"], event, ts=t.at * 1000)
+
+    # ------------------------------------------------------------------------------------------ reading
+    def status(self) -> list[dict[str, Any]]:
+        """Per monitor: evaluated up to, overall state, groups (status, value, reason), and any error."""
+        out = []
+        for monitor in sorted(self.sandbox.documents.list("monitor"), key=lambda d: d["id"]):
+            record = self.sandbox.documents.get("monitor_evaluation", monitor["id"]) or {}
+            groups = {k: {x: v.get(x) for x in ("status", "value", "reason", "first_seen", "last_data")}
+                      for k, v in (record.get("groups") or {}).items()}
+            out.append({"monitor_id": monitor["id"], "name": monitor.get("name"),
+                        "evaluated_until": record.get("evaluated_until"), "overall_state": monitor.get("overall_state"),
+                        "groups": groups, "error": record.get("error")})
+        return out
+
+    def history(self, monitor_id: int, *, group: str | None = None, since: int | None = None,
+                until: int | None = None) -> list[dict[str, Any]]:
+        """The monitor's transitions in time order (optionally one group, [since, until))."""
+        rows = self.sandbox.documents.list("monitor_transition", since=since if since is not None else 0,
+                                           until=until if until is not None else 2 ** 40)
+        return [r for r in rows if r["monitor_id"] == monitor_id and (group is None or r["group"] == group)]
+
+
+def _default_notify(sandbox: Sandbox) -> Notify:
+    """The notifications module's hook when it exists (rendering messages, starting workflows), else a no-op."""
+    try:
+        from . import notifications  # type: ignore[attr-defined]
+    except ImportError:
+        return _no_notify
+    except Exception:  # a broken notifications module must not stop monitors from being evaluated
+        log.exception("notifications module failed to import; monitor transitions will not notify")
+        return _no_notify
+    hook = getattr(notifications, "on_transition", None)
+    if hook is None:
+        return _no_notify
+    return lambda monitor, transition: hook(sandbox, monitor, transition)
+
+
+def _transition_json(t: Transition) -> dict[str, Any]:
+    return {"monitor_id": t.monitor_id, "group": t.group, "group_tags": list(t.group_tags), "previous": t.previous,
+            "current": t.current, "at": t.at, "value": t.value, "threshold": t.threshold,
+            "window_start": t.window_start, "window_end": t.window_end}
+
+
+# ---------------------------------------------------------------------------------------------------- routes
+def _int_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.lstrip("-").isdigit():
+        raise IntakeError(400, f"The parameter '{name}' must be an integer POSIX timestamp, not {raw!r}")
+    return int(raw)
+
+
+async def evaluate_now(request: Request, sandbox: Sandbox) -> Response:
+    return json_response({"evaluated": await run_in_threadpool(sandbox.evaluator.run)})
+
+
+async def evaluation_status(request: Request, sandbox: Sandbox) -> Response:
+    return json_response({"monitors": await run_in_threadpool(sandbox.evaluator.status)})
+
+
+async def monitor_history(request: Request, sandbox: Sandbox) -> Response:
+    monitor_id = request.path_params["monitor_id"]
+    if sandbox.documents.get("monitor", monitor_id) is None:
+        return error_response(404, "Monitor not found")
+    rows = await run_in_threadpool(sandbox.evaluator.history, monitor_id, group=request.query_params.get("group"),
+                                   since=_int_param(request, "from"), until=_int_param(request, "to"))
+    return json_response({"monitor_id": monitor_id, "transitions": rows})
+
+
+async def monitor_band(request: Request, sandbox: Sandbox) -> Response:
+    from .anomaly import anomaly_band
+    monitor = sandbox.documents.get("monitor", request.path_params["monitor_id"])
+    if monitor is None:
+        return error_response(404, "Monitor not found")
+    start, end = _int_param(request, "from"), _int_param(request, "to")
+    if start is None or end is None:
+        raise IntakeError(400, "The parameters 'from' and 'to' (epoch seconds) are required")
+    if "anomalies(" not in monitor["query"]:
+        raise IntakeError(400, f"Monitor {monitor['id']} is not an anomaly monitor; it has no expected band")
+    frame = await run_in_threadpool(anomaly_band, sandbox.store, monitor["query"], start, end, kinds=sandbox.kind)
+    frame = frame.astype(object).where(frame.notna(), None)
+    return json_response({"monitor_id": monitor["id"], "columns": list(frame.columns),
+                          "points": [[_plain(v) for v in row] for row in frame.itertuples(index=False)]})
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+ROUTES: list[Route] = [
+    route("/sandbox/evaluate", "POST", evaluate_now, app_key=True),
+    route("/sandbox/evaluation", "GET", evaluation_status, app_key=True),
+    route("/sandbox/monitors/{monitor_id:int}/history", "GET", monitor_history, app_key=True),
+    route("/sandbox/monitors/{monitor_id:int}/band", "GET", monitor_band, app_key=True),
+]

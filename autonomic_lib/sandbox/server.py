@@ -148,12 +148,14 @@ class SandboxServer:
                 self.stop()
                 raise SandboxError(f"the sandbox did not start on {self.url} within {timeout:.0f} s")
             time.sleep(0.01)
+        self.sandbox.evaluator.start()
         self._publish()
         return self
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until SIGINT/SIGTERM, then close the store cleanly."""
         self._publish()
+        self.sandbox.evaluator.start()
         try:
             self._server.run(sockets=[self._sock])
         finally:
@@ -167,6 +169,7 @@ class SandboxServer:
         self._cleanup()
 
     def _cleanup(self) -> None:
+        self.sandbox.evaluator.stop()
         try:
             self._sock.close()
         except OSError:
