@@ -119,8 +119,8 @@ async def cancel_instance(request: Request, sandbox: Sandbox) -> Response:
     doc = sandbox.documents.get("workflow_instance", request.path_params["instance_id"])
     if doc is None or doc["workflow_id"] != workflow["id"]:
         raise wm.WorkflowError(["instance not found"], 404)
-    raise wm.WorkflowError([f"instance {doc['id']} already finished "
-                            f"({doc['attributes']['instanceStatus']['displayName']}); it cannot be canceled"])
+    status = doc["attributes"]["instanceStatus"]["displayName"]
+    raise wm.WorkflowError([f"instance {doc['id']} already finished ({status}); it cannot be canceled"])
 
 
 async def list_notifications(request: Request, sandbox: Sandbox) -> Response:

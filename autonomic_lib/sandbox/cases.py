@@ -16,8 +16,9 @@ from __future__ import annotations
 import re
 import shlex
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from .documents import DocumentStore
 
@@ -46,7 +47,7 @@ class CaseError(Exception):
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _user(user_id: str | None) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
@@ -40,8 +40,8 @@ TITLES = {"Alert": "Triggered", "Warn": "Warn", "No Data": "No data", "OK": "Rec
 ALERT_TYPES = {"Alert": "error", "Warn": "warning", "No Data": "info", "OK": "success", "Unknown": "info"}
 EVENT_SOURCE = "Monitor Alert"
 _TOKEN = re.compile(r"\{\{\{?\s*([#^/]?)\s*((?:[^}\"']|\"[^\"]*\"|'[^']*')*?)\s*\}?\}\}")
-_RAW = re.compile(r"\{\{\{\{\s*raw\s*\}\}\}\}(.*?)\{\{\{\{\s*/raw\s*\}\}\}\}", re.S)
-_COMMENT = re.compile(r"\{\{!--.*?--\}\}|\{\{![^}]*\}\}", re.S)
+_RAW = re.compile(r"\{\{\{\{\s*raw\s*\}\}\}\}(.*?)\{\{\{\{\s*/raw\s*\}\}\}\}", re.DOTALL)
+_COMMENT = re.compile(r"\{\{!--.*?--\}\}|\{\{![^}]*\}\}", re.DOTALL)
 _ARGS = re.compile(r"\"([^\"]*)\"|'([^']*)'|(\S+)")
 _COMPARATOR = re.compile(r"(>=|<=|==|!=|>|<)\s*-?[\d.]+\s*$")
 _HANDLE = re.compile(r"(?<![\w.+-])@([\w.+-]+@[\w-]+(?:\.[\w-]+)+|[A-Za-z][\w-]*(?:-[\w.-]*)?)")
@@ -201,7 +201,7 @@ def message_context(monitor: dict[str, Any], transition: Transition) -> MessageC
                  "warn_threshold": _number(thresholds.get("warning")),
                  "ok_threshold": _number(thresholds.get("critical_recovery", thresholds.get("ok"))),
                  "comparator": comparator.group(1) if comparator else "",
-                 "last_triggered_at": datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                 "last_triggered_at": datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
                  "last_triggered_at_epoch": str(int(at * 1000))}
     return MessageContext(transition.previous, transition.current, group_tag_values(transition.group_tags),
                           variables, monitor.get("priority"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -95,11 +95,11 @@ def render_png(sandbox: Sandbox, doc: dict[str, Any]) -> bytes:
     for query in doc["queries"]:
         result = evaluate_query(query, sandbox.store, doc["start"], doc["end"], kinds=sandbox.kind)
         for series in result.series:
-            times = [datetime.fromtimestamp(int(t), timezone.utc) for t in series.times]
+            times = [datetime.fromtimestamp(int(t), UTC) for t in series.times]
             axes.plot(times, series.values, linewidth=1.2, label=series.scope)
             drawn += 1
-    axes.set_xlim(datetime.fromtimestamp(doc["start"], timezone.utc), datetime.fromtimestamp(doc["end"], timezone.utc))
-    axes.xaxis.set_major_formatter(DateFormatter("%H:%M", tz=timezone.utc))
+    axes.set_xlim(datetime.fromtimestamp(doc["start"], UTC), datetime.fromtimestamp(doc["end"], UTC))
+    axes.xaxis.set_major_formatter(DateFormatter("%H:%M", tz=UTC))
     axes.tick_params(labelsize=7)
     axes.grid(True, linewidth=0.3, alpha=0.6)
     axes.set_title(doc["title"] or ", ".join(doc["queries"]), fontsize=8)

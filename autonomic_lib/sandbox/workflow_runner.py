@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from . import cases
 from .cases import iso
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 MAX_STEPS = 1000  # a loop through outbound edges stops here instead of spinning
 MAX_SLEEP_S = 86400
 STATUS = {"SUCCEEDED": "Succeeded", "FAILED": "Failed", "IN_PROGRESS": "Running", "CANCELED": "Canceled"}
-_EXPR = re.compile(r"\{\{\s*((?:(?!\}\}).)*?)\s*\}\}", re.S)
+_EXPR = re.compile(r"\{\{\s*((?:(?!\}\}).)*?)\s*\}\}", re.DOTALL)
 _JS = re.compile(r"\$\{")
 _INTERVAL = re.compile(r"(\d+)s")
 _SEGMENT = re.compile(r"\[([^\]]*)\]|([^.\[\]]+)")

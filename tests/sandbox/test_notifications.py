@@ -13,8 +13,7 @@ from datadog_api_client import ApiClient
 from datadog_api_client.v1.api.events_api import EventsApi
 from datadog_api_client.v2.api.case_management_api import CaseManagementApi
 
-from autonomic_lib.sandbox.notifications import (Handle, MessageContext, notifies, on_transition, parse_handles,
-                                                 render)
+from autonomic_lib.sandbox.notifications import Handle, MessageContext, notifies, on_transition, parse_handles, render
 from autonomic_lib.sandbox.server import SandboxServer
 from tests.sandbox.test_cases_api import make_project
 from tests.sandbox.test_workflow_runner import Transition
@@ -144,7 +143,7 @@ def test_transitions_write_events_and_listable_notifications(session_sandbox: Sa
 def test_case_handle_opens_one_case_per_group_and_comments_after(session_sandbox: SandboxServer,
                                                                   api_client: ApiClient) -> None:
     api = CaseManagementApi(api_client)
-    project_id, key = make_project(api)
+    _, key = make_project(api)
     monitor_id = 800_000 + uuid.uuid4().int % 100_000
     monitor = {"id": monitor_id, "name": "Stuck agent", "query": "sum(last_5m):sum:m{*} by {agent_id} >= 1",
                "message": f"Agent {{{{agent_id.name}}}} @case-{key.lower()}", "tags": [], "priority": 1,
