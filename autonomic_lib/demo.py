@@ -1,152 +1,190 @@
-"""`python -m autonomic_lib demo`: start the sandbox, run what exists of the demo, write reports/index.html.
+"""`python -m autonomic_lib demo`: the seed's story on the sandbox (or Datadog with keys), then reports/index.html.
 
-Today the demo checks the foundation end to end: every catalogue metric is sent through the kit's
-bulk path and read back through the official client's v1 and v2 queries, and the report says
-whether anything was lost. The swarm, assets and notebooks replace this check as they land; the
-command, its options and its output folder stay the same.
+Until the notebooks take over (they will run the same steps through papermill), the demo drives the
+library directly: lint and import the assets, send the scenario's traffic, reconcile the backend
+against the ledger, pull the metrics back and check the seed's "What to Expect" list. The command,
+its options and its output folder stay the same when the notebooks land.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import logging
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
 
-from .backend import sandbox_settings
-from .catalog import Catalog, load_catalog
-from .client import make_api_client, validate_keys
-from .series import Series, submit_series
+from .analysis import metric_series, optimization_rate, pass_rate
+from .assets import Change, import_assets
+from .backend import connect, sandbox_settings
+from .client import make_api_client
+from .render import Panel, figure_data_uri, phase_spans, timeline
 from .settings import Settings
+from .swarm import run_scenario
+from .telemetry import Backfill, Ledger, Live, Reconciliation, reconcile
 
 log = logging.getLogger("autonomic_lib")
-CHECK_MINUTES = 30
+BUDGET = 0.10
+SPIKE_LATENCY = 15.0  # s: a minute whose mean user latency passes this is part of a spike
 
 
 @dataclass
-class MetricCheck:
-    """One catalogue metric sent and read back."""
+class Expectation:
+    """One line of the seed's "What to Expect", checked against what happened."""
 
-    metric: str
-    type: str
-    sent_points: int
-    sent_sum: float
-    read_points: int
-    read_sum: float
-
-    @property
-    def ok(self) -> bool:
-        return self.sent_points == self.read_points and np.isclose(self.sent_sum, self.read_sum, rtol=1e-9, atol=1e-12)
+    expectation: str
+    observed: str
+    held: bool | None  # None: not checkable yet
 
 
-def check_data(catalog: Catalog, seed: int, end: int) -> list[Series]:
-    """Seeded points for every catalogue metric: one per 10 s over the last CHECK_MINUTES minutes."""
-    rng = np.random.default_rng(seed)
-    timestamps = np.arange(end - CHECK_MINUTES * 60, end, 10, dtype=np.int64)
-    out = []
-    for spec in catalog.metrics.values():
-        values = rng.integers(0, 5, len(timestamps)).astype(float) if spec.type == "count" else rng.gamma(2.0, 0.5, len(timestamps))
-        out.append(Series(spec.name, timestamps, values, tags=["env:kit-check", "service:autonomic-chatbot"],
-                          type=spec.type if spec.type in ("count", "rate", "gauge") else "gauge",
-                          interval=spec.interval, unit=spec.unit))
-    return out
+@dataclass
+class DemoRun:
+    """Everything the report shows."""
+
+    target: str
+    changes: list[Change]
+    ledger: Ledger
+    reconciliation: Reconciliation
+    expectations: list[Expectation]
+    chart: str  # data URI
 
 
-def round_trip(settings: Settings, catalog: Catalog, seed: int) -> tuple[list[MetricCheck], dict[str, float]]:
-    """Send the check data and read every metric back; returns per-metric results and timings."""
-    from datadog_api_client.v1.api.metrics_api import MetricsApi
+def latency_spikes(latency: pd.Series, threshold: float = SPIKE_LATENCY) -> int:
+    """How many separate runs of minutes have a mean user latency above `threshold`."""
+    above = (latency > threshold).astype(int)
+    return int(((above.diff().fillna(above) == 1)).sum())
 
-    end = int(time.time()) // 60 * 60
-    data = check_data(catalog, seed, end)
-    checks, timings = [], {}
+
+def check_expectations(ledger: Ledger, result: Reconciliation, changes: list[Change], latency: pd.Series
+                       ) -> list[Expectation]:
+    """The seed's demo flow, phase by phase, as verdicts."""
+    phases = ledger.summary()
+
+    def value(phase: str, column: str) -> float:
+        return float(phases.loc[phase, column]) if phase in phases.index else float("nan")
+
+    baseline_pass = value("baseline", "pass") / max(value("baseline", "messages"), 1)
+    spikes = latency_spikes(latency)
+    return [
+        Expectation("The assets (dashboard, 3 monitors, workflow) are imported",
+                    f"{len(changes)} assets: " + ", ".join(sorted({c.action for c in changes})), len(changes) == 5),
+        Expectation("Normal traffic establishes a baseline",
+                    f"{int(value('baseline', 'messages')):,} messages, pass rate {100 * baseline_pass:.1f} %",
+                    value("baseline", "messages") > 0 and baseline_pass > 0.95),
+        Expectation("The loop heals an agent: a new version is deployed",
+                    f"{int(phases['deployments'].sum())} deployment(s)", phases["deployments"].sum() >= 1),
+        Expectation("Budget breach (3x): messages cost more than $0.10",
+                    f"{int(value('budget_breach', 'budget_breaches'))} breaches, max ${value('budget_breach', 'cost_max'):.3f}",
+                    value("budget_breach", "budget_breaches") == 3 and value("budget_breach", "cost_max") > BUDGET),
+        Expectation("Latency spikes (3x) near 25 s",
+                    f"{spikes} spike(s) of mean user latency > {SPIKE_LATENCY:.0f} s; phase p95 "
+                    f"{value('latency_spike', 'user_latency_p95'):.1f} s",
+                    spikes == 3 and value("latency_spike", "user_latency_p95") >= 20),
+        Expectation("Optimization failure (2x): the Refiner gives up",
+                    f"{int(value('optimization_failure', 'optimization_failures'))} failure(s)",
+                    value("optimization_failure", "optimization_failures") == 2),
+        Expectation("Nothing is lost: the backend holds exactly what was acknowledged",
+                    f"{len(result.table)} series/log groups/events compared, "
+                    f"{int((~result.table['match']).sum())} differ", result.ok),
+        Expectation("The three monitors alert at their incidents, the workflow opens a Case",
+                    "not checked yet: the sandbox's monitor evaluator and workflow runner are being built", None),
+    ]
+
+
+def run_story(settings: Settings, scenario: str, seed: int, pacing: Backfill | Live) -> DemoRun:
+    """Import, traffic, reconciliation and query-back against one backend."""
+    changes = import_assets(settings)  # lints first; AssetError (every problem) and nothing sent if any fails
     with make_api_client(settings) as client:
-        t0 = time.perf_counter()
-        report = submit_series(client, data)
-        timings["submit_s"] = time.perf_counter() - t0
-        timings["points"] = report.points
-        timings["requests"] = report.requests
-        api = MetricsApi(client)
-        t0 = time.perf_counter()
-        for s in data:
-            window = dict(_from=end - CHECK_MINUTES * 60 - 60, to=end)
-            count = api.query_metrics(query=f"sum:{s.metric}{{env:kit-check}}.rollup(count, 3600)", **window)
-            total = api.query_metrics(query=f"sum:{s.metric}{{env:kit-check}}.rollup(sum, 3600)", **window)
-            checks.append(MetricCheck(
-                s.metric, s.type, len(s.values), float(s.values.sum()),
-                int(sum(p.value[1] for series in count.series for p in series.pointlist)),
-                float(sum(p.value[1] for series in total.series for p in series.pointlist))))
-        timings["query_s"] = time.perf_counter() - t0
-    return checks, timings
+        ledger = run_scenario(scenario, seed, api_client=client, pacing=pacing)
+        result = reconcile(ledger, client)
+        scope = f"env:{ledger.env}"
+        start, end = int(ledger.start), int(ledger.end) + 60
+        latency = metric_series(client, f"avg:autonomic.agent.latency.avg{{{scope}}}.rollup(avg, 60)", start, end)
+        cost = metric_series(client, f"max:autonomic.agent.cost.max{{{scope}}}.rollup(max, 60)", start, end)
+        panels = [
+            Panel("Pass Rate % (Auditor)", {"pass rate %": pass_rate(client, scope, start, end)}, "%"),
+            Panel("User Facing Latency (mean per minute)", {"latency": latency}, "s"),
+            Panel("ChatBot Agent Cost (most expensive message per minute)", {"cost": cost}, "USD",
+                  threshold=BUDGET, threshold_label="budget $0.10"),
+            Panel("Optimization Rate % (cumulative)", {"optimization rate %": _hold_to(
+                optimization_rate(client, scope, start, end), end)}, "%", steps=True),
+        ]
+    chart = figure_data_uri(timeline(panels, phase_spans(ledger), title=f"{scenario} (seed {seed}), queried back"))
+    return DemoRun(settings.target, changes, ledger, result, check_expectations(ledger, result, changes, latency), chart)
 
 
-def _bar_chart_png(checks: list[MetricCheck]) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 5))
-    y = np.arange(len(checks))
-    ax.barh(y - 0.2, [c.sent_points for c in checks], height=0.4, label="sent", color="#632ca6")
-    ax.barh(y + 0.2, [c.read_points for c in checks], height=0.4, label="read back", color="#3ec28f")
-    ax.set_yticks(y, [c.metric for c in checks], fontsize=7)
-    ax.set_xlabel("points")
-    ax.set_title("Every catalogue metric: points sent vs points read back")
-    ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
+def _hold_to(series: pd.Series, end: int) -> pd.Series:
+    """Extend a step series with its last value up to `end`, so the chart shows where it stayed."""
+    if series.empty:
+        return series
+    last = pd.Series([series.iloc[-1]], index=[pd.Timestamp(end, unit="s", tz="UTC")])
+    return pd.concat([series, last])
 
 
-def write_index(out_dir: Path, target: str, checks: list[MetricCheck], timings: dict[str, float]) -> Path:
-    """A self-contained page (image embedded, no key) summarising the run."""
+def _number(v: float) -> str:
+    return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.4g}"
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(border=0, classes="grid", float_format=_number, na_rep="–")
+
+
+def write_index(out_dir: Path, run: DemoRun, scenario: str, seed: int) -> Path:
+    """A self-contained page (images embedded, no key) summarising the run."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    lost = [c for c in checks if not c.ok]
-    verdict = "nothing lost" if not lost else f"{len(lost)} metric(s) did not round-trip"
+    checked = [e for e in run.expectations if e.held is not None]
+    verdict = "every expectation held" if all(e.held for e in checked) else "an expectation did not hold"
     rows = "\n".join(
-        f"<tr><td>{html.escape(c.metric)}</td><td>{c.type}</td><td>{c.sent_points}</td><td>{c.read_points}</td>"
-        f"<td>{c.sent_sum:.6g}</td><td>{c.read_sum:.6g}</td><td>{'✔' if c.ok else '✘'}</td></tr>" for c in checks)
+        f"<tr><td>{html.escape(e.expectation)}</td><td>{html.escape(e.observed)}</td>"
+        f"<td class='{'ok' if e.held else 'bad' if e.held is False else 'todo'}'>"
+        f"{'held' if e.held else 'did not hold' if e.held is False else 'not checked yet'}</td></tr>"
+        for e in run.expectations)
+    assets = pd.DataFrame([{"kind": c.kind, "name": c.name, "action": c.action, "id": c.id} for c in run.changes])
+    summary = run.ledger.summary().T
+    cardinality = run.ledger.cardinality()
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>autonomic-kit report</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}}
-table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px solid #ccc;padding:3px 8px}}
-.ok{{color:#1a7f37}}.bad{{color:#cf222e}}</style></head><body>
+<style>body{{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;color:#222}}
+table{{border-collapse:collapse;font-size:13px;margin:0.5em 0 1.5em}}td,th{{border:1px solid #ccc;padding:3px 8px}}
+.ok{{color:#1a7f37;font-weight:600}}.bad{{color:#cf222e;font-weight:600}}.todo{{color:#8a8a8a}}
+img{{max-width:100%}}</style></head><body>
 <h1>autonomic-kit report</h1>
-<p>Backend: {html.escape(target)}. Generated {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}.</p>
-<h2 id="summary">Foundation check: <span class="{'ok' if not lost else 'bad'}">{verdict}</span></h2>
-<p>{int(timings['points'])} points for {len(checks)} catalogue metrics (synthetic check data tagged
-<code>env:kit-check</code>, not swarm traffic) were sent in {int(timings['requests'])} request(s) in
-{timings['submit_s']:.2f} s and read back with {2 * len(checks)} queries in {timings['query_s']:.2f} s.
-The swarm simulation, the Datadog assets and the notebooks are not part of the kit yet; this page
-grows into the full demo report as they land.</p>
-<img alt="points sent vs read back" src="data:image/png;base64,{_bar_chart_png(checks)}">
-<table><tr><th>metric</th><th>type</th><th>points sent</th><th>points read</th><th>sum sent</th><th>sum read</th><th></th></tr>
-{rows}</table></body></html>"""
+<p>Scenario <b>{html.escape(scenario)}</b>, seed {seed}, sent to {html.escape(run.target)}.
+Generated {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}.</p>
+<h2 id="summary">Verdict: <span class="{'ok' if all(e.held for e in checked) else 'bad'}">{verdict}</span></h2>
+<p>{run.ledger.points:,} metric points, {run.ledger.log_count:,} logs and {len(run.ledger.events)} event(s)
+acknowledged; {len(cardinality)} metrics in {int(cardinality['series'].sum())} series.</p>
+<table><tr><th>the seed expects</th><th>observed</th><th></th></tr>{rows}</table>
+<h2>The run, queried back from the backend</h2>
+<img alt="pass rate, latency, cost and optimization rate over the phases" src="{run.chart}">
+<h2>Per phase (from the ledger)</h2>{_table(summary)}
+<h2>Assets imported</h2>{_table(assets)}
+<h2>Custom-metric cardinality</h2>{_table(cardinality)}
+</body></html>"""
     path = out_dir / "index.html"
     path.write_text(page, encoding="utf-8")
     return path
 
 
 def run_demo(out_dir: Path, scenario: str = "seed-demo", seed: int = 7) -> int:
-    """Run the demo; 0 when every expectation held, 1 otherwise."""
-    catalog = load_catalog()
+    """Run the demo; 0 when every checkable expectation held, 1 otherwise."""
     settings = Settings.from_env()
-    if settings.api_key is not None and not settings.is_sandbox:
-        validate_keys(settings)
-        print(f"Keys valid for {settings.target}. The kit sends no data to a real org until the swarm "
-              f"scenario ({scenario!r}) exists; running the check on the embedded sandbox instead.")
-    with tempfile.TemporaryDirectory(prefix="autonomic-sandbox-") as workdir, sandbox_settings(Path(workdir)) as sbx:
-        checks, timings = round_trip(sbx, catalog, seed)
-        index = write_index(Path(out_dir), sbx.target, checks, timings)
-    ok = all(c.ok for c in checks)
-    print(f"{'OK' if ok else 'FAILED'}: {int(timings['points'])} points sent, "
-          f"{sum(c.read_points for c in checks)} read back. Report: {index.resolve()}")
-    return 0 if ok else 1
+    if settings.api_key is not None:
+        with connect(settings=settings) as (target, label):
+            pacing: Backfill | Live = Backfill() if target.is_sandbox else Live()
+            if not target.is_sandbox:
+                print(f"Sending to {label} with live pacing: the incident phases play in real time (about 95 min).")
+            run = run_story(target, scenario, seed, pacing)
+    else:
+        with tempfile.TemporaryDirectory(prefix="autonomic-demo-") as workdir, sandbox_settings(Path(workdir)) as sbx:
+            run = run_story(sbx, scenario, seed, Backfill())
+    index = write_index(Path(out_dir), run, scenario, seed)
+    failed = [e for e in run.expectations if e.held is False]
+    for e in run.expectations:
+        mark = "held" if e.held else "NOT HELD" if e.held is False else "not checked yet"
+        print(f"  [{mark}] {e.expectation}: {e.observed}")
+    print(f"{'OK' if not failed else 'FAILED'}: report at {index.resolve()}")
+    return 0 if not failed else 1

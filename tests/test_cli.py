@@ -121,7 +121,8 @@ def test_port_already_taken_gives_a_clear_error(tmp_path: Path) -> None:
 def test_demo_writes_a_self_contained_report_without_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--out", str(tmp_path / "reports")]) == 0
     page = (tmp_path / "reports" / "index.html").read_text()
-    assert "nothing lost" in page and "data:image/png;base64," in page
+    assert "every expectation held" in page and "data:image/png;base64," in page
+    assert "Nothing is lost" in page and page.count(">held<") >= 7
     assert "http://" not in page.replace("http://127.0.0.1", "")  # nothing to fetch: images are embedded
     assert not HEX_KEY.search(page), "a key-shaped string reached the report"
     out = capsys.readouterr().out
