@@ -15,9 +15,9 @@ Handles (parsed from the rendered text, so `@slack-{{service.name}}` works): `@w
 flag=true)` starts the published, monitor-triggerable workflow with the mention's parameters as trigger inputs
 and the monitor as `Source`; `@case-<project handle>` opens (or comments on) a case for the monitor group;
 emails and `@slack-`, `@pagerduty-`, `@webhook-`... are recorded, not delivered. Choices where Datadog is
-unconfirmed: the event title `[Triggered on {group}] <name>` (Recovered, Warn, No data), event source
-"Monitor Alert", `Source` fields beyond monitor.id/name/message/tag_value and url, and that `@case-` creates no
-case on a recovery. No Data transitions notify only with `notify_no_data` (so a new group's first OK is silent).
+unconfirmed: the title `[Triggered on {group}] <name>` (Recovered, Warn, No data), `Source` fields beyond
+monitor.id/name/message/tag_value and url, and that `@case-` creates no case on a recovery. Events are the
+evaluator's (evaluation_api.py writes one per transition). No Data transitions notify only with `notify_no_data` (so a new group's first OK is silent).
 """
 
 from __future__ import annotations
@@ -37,8 +37,6 @@ if TYPE_CHECKING:
     from .app import Sandbox
 
 TITLES = {"Alert": "Triggered", "Warn": "Warn", "No Data": "No data", "OK": "Recovered", "Unknown": "Unknown"}
-ALERT_TYPES = {"Alert": "error", "Warn": "warning", "No Data": "info", "OK": "success", "Unknown": "info"}
-EVENT_SOURCE = "Monitor Alert"
 _TOKEN = re.compile(r"\{\{\{?\s*([#^/]?)\s*((?:[^}\"']|\"[^\"]*\"|'[^']*')*?)\s*\}?\}\}")
 _RAW = re.compile(r"\{\{\{\{\s*raw\s*\}\}\}\}(.*?)\{\{\{\{\s*/raw\s*\}\}\}\}", re.DOTALL)
 _COMMENT = re.compile(r"\{\{!--.*?--\}\}|\{\{![^}]*\}\}", re.DOTALL)
@@ -297,20 +295,11 @@ def notifies(monitor: dict[str, Any], transition: Transition) -> bool:
     return no_data or "No Data" not in (transition.previous, transition.current)
 
 
-def write_event(sandbox: Sandbox, *, title: str, text: str, at: float, tags: list[str], alert_type: str,
-                source_type_name: str = EVENT_SOURCE, aggregation_key: str | None = None) -> dict[str, Any]:
-    """Store an event exactly as POST /api/v1/events stores it, so GET /api/v1/events lists it (shared helper)."""
-    event: dict[str, Any] = {"id": sandbox.documents.next_id("event"), "title": title, "text": text[:4000],
-                             "date_happened": int(at), "priority": "normal", "tags": tags, "alert_type": alert_type,
-                             "source_type_name": source_type_name}
-    if aggregation_key:
-        event["aggregation_key"] = aggregation_key[:100]
-    sandbox.documents.put("event", event["id"], event, ts=int(at) * 1000)
-    return event
-
-
 def on_transition(sandbox: Sandbox, monitor: dict[str, Any], transition: Transition) -> dict[str, Any] | None:
-    """Notify for one transition: render, dispatch handles, store the notification and its event.
+    """Notify for one transition: render, dispatch the handles, store the notification.
+
+    The evaluator (evaluation_api.MonitorEvaluator) writes the transition's event in the events stream itself,
+    for every transition, so this hook writes none (one event per transition, as on Datadog).
 
     Returns the stored notification, or None when Datadog would not notify (see `notifies`).
     """
@@ -321,15 +310,11 @@ def on_transition(sandbox: Sandbox, monitor: dict[str, Any], transition: Transit
     title = title_of(monitor, transition)
     source = monitor_source(sandbox, monitor, transition, text)
     results = [_dispatch(sandbox, monitor, transition, handle, source, title, text) for handle in parse_handles(text)]
-    tags = sorted(set(monitor.get("tags") or []) | set(transition.group_tags) | {f"monitor_id:{monitor['id']}"})
-    event = write_event(sandbox, title=title, text=text, at=transition.at, tags=tags,
-                        alert_type=ALERT_TYPES.get(transition.current, "info"),
-                        aggregation_key=f"monitor-{monitor['id']}-{transition.group}")
     doc = {"id": sandbox.documents.next_id("notification"), "monitor_id": monitor["id"],
            "monitor_name": monitor.get("name"), "group": transition.group, "group_tags": list(transition.group_tags),
            "previous": transition.previous, "current": transition.current, "at": float(transition.at),
            "value": transition.value, "threshold": transition.threshold, "title": title, "message": text,
-           "unknown_variables": sorted(set(ctx.unknown)), "handles": results, "event_id": event["id"]}
+           "unknown_variables": sorted(set(ctx.unknown)), "handles": results}
     sandbox.documents.put("notification", doc["id"], doc, ts=int(float(transition.at) * 1000))
     return doc
 
