@@ -262,3 +262,27 @@ def test_template_rendering_keeps_types_and_reports_unknown_paths() -> None:
     assert render("x{{ Trigger.missing }}y", run) == "xy" and run.unresolved == ["Trigger.missing"]
     with pytest.raises(StepError, match="JavaScript"):
         render("${ Trigger.n + 1 }", run)
+
+
+def test_real_evaluation_of_submitted_failures_opens_the_case(server: SandboxServer, client: ApiClient,
+                                                               kit: Kit) -> None:
+    """The whole chain: count points in, the evaluator alerts, notifications run the workflow, a case exists."""
+    from datadog_api_client.v2.api.metrics_api import MetricsApi
+    from datadog_api_client.v2.model.metric_intake_type import MetricIntakeType
+    from datadog_api_client.v2.model.metric_payload import MetricPayload
+    from datadog_api_client.v2.model.metric_point import MetricPoint
+    from datadog_api_client.v2.model.metric_series import MetricSeries
+
+    at = int(time.time()) // 60 * 60 - 300
+    MetricsApi(client).submit_metrics(body=MetricPayload(series=[MetricSeries(
+        metric="autonomic.optimization.failed", type=MetricIntakeType.COUNT, interval=10,
+        points=[MetricPoint(timestamp=at, value=1.0)],
+        tags=["env:demo", "agent_id:e1", "failure_reason:eval_rejected", "service:autonomic-refiner"])]))
+    deadline = time.time() + 20
+    while time.time() < deadline and not cases_of(client, "agent_id:e1"):
+        server.sandbox.evaluator.run()
+        time.sleep(0.2)
+    found = cases_of(client, "agent_id:e1")
+    assert len(found) == 1 and found[0].attributes.attributes["failure_reason"] == ["eval_rejected"]
+    listed = WorkflowAutomationApi(client).list_workflow_instances(kit.workflow_id, page_size=100).to_dict()
+    assert listed["meta"]["failedCount"] == 0
