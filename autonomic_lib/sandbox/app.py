@@ -51,6 +51,7 @@ class Sandbox:
     policy: IntakePolicy = field(init=False)
     catalog: Catalog | None = field(init=False)
     evaluator: MonitorEvaluator = field(init=False)
+    app_url: str = ""  # the sandbox's own base URL, for links it writes outside a request (set by the server)
 
     def __post_init__(self) -> None:
         path = self.config.data_dir / "metrics.duckdb" if self.config.data_dir else None

@@ -31,8 +31,8 @@ MAX_PAGE = 100
 
 def _remember_url(request: Request, sandbox: Sandbox) -> None:
     """Links the sandbox writes outside a request (monitor URLs in workflow context) use its own address."""
-    if not getattr(sandbox, "app_url", None):
-        sandbox.app_url = str(request.base_url).rstrip("/")  # type: ignore[attr-defined]
+    if not sandbox.app_url:  # a sandbox served without SandboxServer (an ASGI test client)
+        sandbox.app_url = str(request.base_url).rstrip("/")
 
 
 def _workflow_route(path: str, method: str, handler: Handler) -> Route:

@@ -259,7 +259,7 @@ def _param_value(raw: str) -> Any:
 # ------------------------------------------------------------------------------------------ dispatch
 def app_url(sandbox: Sandbox) -> str:
     """Base of the links the sandbox writes (monitor URLs); its own address once a request has shown it."""
-    return str(getattr(sandbox, "app_url", "") or "").rstrip("/")
+    return sandbox.app_url.rstrip("/")
 
 
 def monitor_source(sandbox: Sandbox, monitor: dict[str, Any], transition: Transition, text: str) -> dict[str, Any]:

@@ -127,6 +127,7 @@ class SandboxServer:
         self._sock = _bind(port)
         self.port = self._sock.getsockname()[1]
         self.url = f"http://{HOST}:{self.port}"
+        self.sandbox.app_url = self.url  # monitor and log links in cases and notifications point back here
         uv_config = uvicorn.Config(create_app(self.sandbox), log_level="warning", access_log=False, lifespan="off",
                                    timeout_keep_alive=30)
         self._server = _Server(uv_config)
