@@ -13,24 +13,25 @@ approximations of that behaviour, and every place where the sandbox chooses is l
   60 s points); spikes shorter than that stay anomalous.
 - **robust**: "seasonal-trend decomposition, stable". Same shape as agile, but the level is the median of one whole
   previous season, so slow shifts stay anomalous for a long time (Datadog: "slow to adopt intended shifts").
-- agile/robust need `MIN_SEASONS` (3) full seasons before they show a band (hourly: 3 h, daily: 3 days, weekly: 3
+- agile/robust need `MIN_SEASONS` (3) full seasons (plus 45 points of residuals) before they show a band (hourly: 3 h, daily: 3 days, weekly: 3
   weeks) and use at most `MAX_SEASONS` seasons (Datadog: up to 6 weeks; the sandbox keeps 12 h for hourly, 14 days
-  for daily, 6 weeks for weekly). With less history there is no band, and the monitor says so instead of guessing.
-- the band width: bounds x a robust standard deviation (1.4826 x the median absolute residual) of the past residuals
-  (value - prediction) over up to `MAX_SEASONS` seasons; the residuals are out-of-sample, so the band already
-  includes the model's own error. A floor of 1 % of the level keeps a perfectly flat series from alerting on noise.
+  for daily, 6 weeks for weekly). With less history there is no band, and the monitor says so instead of guessing;
+  a window is judged only once every point in it has a band (a half-formed band would judge a handful of points).
+- the band width: bounds x a robust standard deviation (1.4826 x the median absolute residual, from at least 45
+  points) of the past residuals (value - prediction) over up to `MAX_SEASONS` seasons; the residuals are
+  out-of-sample, so the band already includes the model's own error. A floor of 1 % of the level keeps a perfectly flat series from alerting on noise.
 - `seasonality` omitted on agile/robust defaults to weekly (sandbox choice); `interval` omitted defaults to 60 s
   (at most alert_window / 5, the documented rule).
 
-Measured (bench/monitors.py, seed-like 24 h latency: lognormal 1-2 s with noise and an hourly pattern, the kit's
-monitor `anomalies(..., 'agile', 2, ..., seasonality='hourly') >= 0.2` over a 15-minute window): see the figures in
-monitor_eval.py's docstring.
+Measured (bench/monitors.py --anomaly): false alerts on clean days and the detection delay of the seed's spikes are
+listed in monitor_eval.py's docstring.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -173,7 +174,7 @@ def expected_band(values: np.ndarray, spec: AnomalySpec) -> tuple[np.ndarray, np
         seasonal[seasons < MIN_SEASONS] = np.nan
         center = level + seasonal
         residual = (x - center).abs()
-        scale = _MAD_TO_SIGMA * residual.shift(1).rolling(k_max * p, min_periods=min(p, 30)).median()
+        scale = _MAD_TO_SIGMA * residual.shift(1).rolling(k_max * p, min_periods=min(p, 45)).median()
     center_np, scale_np = center.to_numpy(), scale.to_numpy()
     floor = np.maximum(_LEVEL_FLOOR * np.abs(center_np), 1e-12)
     with np.errstate(invalid="ignore"):
@@ -221,7 +222,7 @@ def anomaly_band(store: Any, query_text: str, start: int, end: int, *,
     last = -(-int(end) // iv) * iv
     rows: list[pd.DataFrame] = []
     for key, times, values in _series(evaluate_query, spec, store, first, last, kinds):
-        center, lower, upper = expected_band(values, spec)
+        _, lower, upper = expected_band(values, spec)
         keep = (times >= start) & (times < end)
         frame = pd.DataFrame({"time": times[keep], "value": values[keep], "lower": lower[keep], "upper": upper[keep],
                               "anomalous": anomalous_points(values, lower, upper, spec.direction)[keep]})

@@ -7,7 +7,8 @@ the evaluator saw gives the evaluator's transitions.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .evaluate import MetricKind
 from .monitor_eval import GroupState, Transition, plan_monitor, run_monitor

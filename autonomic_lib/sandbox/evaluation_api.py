@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from starlette.concurrency import run_in_threadpool
@@ -28,8 +29,20 @@ from starlette.routing import Route
 
 from ..errors import IntakeError, QueryError
 from .http import error_response, json_response, route
-from .monitor_eval import (MAX_CATCHUP, GroupState, MonitorEvalError, Transition, first_data_time, iso,
-                           overall_state, plan_monitor, run_monitor, state_from_json, state_to_json)
+from .monitor_eval import (
+    MAX_CATCHUP,
+    GroupState,
+    MonitorEvalError,
+    Transition,
+    first_data_time,
+    iso,
+    metric_names,
+    overall_state,
+    plan_monitor,
+    run_monitor,
+    state_from_json,
+    state_to_json,
+)
 
 if TYPE_CHECKING:
     from .app import Sandbox
@@ -55,7 +68,7 @@ class MonitorEvaluator:
         evaluator.stop()
     """
 
-    def __init__(self, sandbox: Sandbox, *, notify: Notify | None = None, quiet_seconds: float = 1.0):
+    def __init__(self, sandbox: Sandbox, *, notify: Notify | None = None, quiet_seconds: float = 2.0):
         self.sandbox = sandbox
         self.notify: Notify = notify or _default_notify(sandbox)
         self.quiet_seconds = quiet_seconds
@@ -66,6 +79,8 @@ class MonitorEvaluator:
         self._done = -1
         self._last_write = 0.0
         self._last_minute = -1
+        self._late_lock = threading.Lock()
+        self._oldest: dict[str, int] = {}  # metric -> oldest timestamp written since the last run
         self._watch_store()
 
     def _watch_store(self) -> None:
@@ -75,6 +90,11 @@ class MonitorEvaluator:
 
         def write(batch: Any) -> int:
             written = original(batch)
+            with self._late_lock:
+                for item in batch:
+                    if len(item.timestamps):
+                        oldest = int(item.timestamps.min())
+                        self._oldest[item.metric] = min(oldest, self._oldest.get(item.metric, oldest))
             self._written += 1
             self._last_write = time.monotonic()
             return written
@@ -112,10 +132,12 @@ class MonitorEvaluator:
         """Evaluate every monitor up to the current minute; returns per monitor what was evaluated."""
         with self._lock:
             generation = self._written
+            with self._late_lock:
+                oldest, self._oldest = self._oldest, {}
             clock = int(now if now is not None else self.sandbox.policy.clock())
             summary, transitions = [], []
             for monitor in sorted(self.sandbox.documents.list("monitor"), key=lambda d: d["id"]):
-                report, made = self._run_one(monitor, clock)
+                report, made = self._run_one(monitor, clock, oldest)
                 summary.append(report)
                 transitions += [(t, monitor) for t in made]
             transitions.sort(key=lambda pair: (pair[0].at, pair[0].monitor_id, pair[0].group))
@@ -127,48 +149,76 @@ class MonitorEvaluator:
             self._done, self._last_minute = generation, clock // 60
             return summary
 
-    def _run_one(self, monitor: dict[str, Any], clock: int) -> tuple[dict[str, Any], list[Transition]]:
+    def _run_one(self, monitor: dict[str, Any], clock: int, oldest: dict[str, int]
+                 ) -> tuple[dict[str, Any], list[Transition]]:
+        """Evaluate one monitor forward from where it left off; replay it when data landed in evaluated minutes.
+
+        A replay re-evaluates the monitor from its first minute with fresh states, so its history is what the full
+        data gives (determinism, whatever the arrival order); transitions that no longer happen are retracted from the
+        history and the events stream (a notification already delivered for them cannot be undone).
+        """
         docs, monitor_id = self.sandbox.documents, monitor["id"]
         record = docs.get("monitor_evaluation", monitor_id) or {"monitor_id": monitor_id, "evaluated_until": None,
-                                                                 "groups": {}, "error": None}
+                                                                 "origin": None, "groups": {}, "error": None}
         report: dict[str, Any] = {"monitor_id": monitor_id, "from": None, "to": None, "transitions": 0}
         try:
             plan = plan_monitor(monitor, kinds=self.sandbox.kind, store=self.sandbox.store)
             last = clock // 60 * 60
-            if record["evaluated_until"] is not None:
-                first = int(record["evaluated_until"]) + 60
+            late = min((oldest[m] for m in metric_names(plan) if m in oldest), default=None)
+            done = record["evaluated_until"]
+            replay = done is not None and late is not None and late < done - plan.evaluation_delay
+            if done is not None and not replay:
+                first = int(done) + 60
             else:
                 start = first_data_time(plan, self.sandbox.store, clock, self.sandbox.kind)
                 if start is None:
                     return report, []
                 first = max(-(-(start + plan.evaluation_delay + 1) // 60) * 60, last - MAX_CATCHUP)
+                if replay and record.get("origin") is not None:
+                    first = min(first, int(record["origin"]))
+                record["origin"] = first
             if first > last:
                 return report, []
-            states = {k: state_from_json(v) for k, v in record["groups"].items()}
+            states = {} if replay else {k: state_from_json(v) for k, v in record["groups"].items()}
             made = run_monitor(plan, self.sandbox.store, first, last, states, self.sandbox.kind)
             record.update(evaluated_until=last, groups={k: state_to_json(v) for k, v in states.items()}, error=None)
+            if replay:
+                record["replays"] = int(record.get("replays") or 0) + 1
+                made = self._retract(monitor_id, made)
         except (MonitorEvalError, QueryError) as exc:
             record["error"] = str(exc)
             docs.put("monitor_evaluation", monitor_id, record)
             report["error"] = str(exc)
             return report, []
         self._persist(monitor_id, record, states, made)
-        report.update({"from": first, "to": last, "transitions": len(made)})
+        report.update({"from": first, "to": last, "transitions": len(made), "replayed": replay})
         return report, made
+
+    def _retract(self, monitor_id: int, replayed: list[Transition]) -> list[Transition]:
+        """Drop stored transitions (and their events) the replay no longer makes; return the ones that are new."""
+        docs = self.sandbox.documents
+        stored = {(r["group"], r["at"], r["previous"], r["current"]): r for r in self.history(monitor_id)}
+        keep = {(t.group, t.at, t.previous, t.current) for t in replayed}
+        for key, row in stored.items():
+            if key not in keep:
+                docs.delete("monitor_transition", f"{monitor_id}:{row['at']}:{row['group']}")
+                if row.get("event_id") is not None:
+                    docs.delete("event", row["event_id"])
+        return [t for t in replayed if (t.group, t.at, t.previous, t.current) not in stored]
 
     def _persist(self, monitor_id: int, record: dict[str, Any], states: dict[str, GroupState],
                  made: list[Transition]) -> None:
         docs = self.sandbox.documents
-        docs.put_many("monitor_transition", [(f"{monitor_id}:{t.at}:{t.group}", t.at, _transition_json(t))
-                                             for t in made])
         monitor = docs.get("monitor", monitor_id)  # re-read: a PUT may have changed it meanwhile
         if monitor is None:
             return
+        event_ids = self._events(monitor, made)
+        docs.put_many("monitor_transition", [(f"{monitor_id}:{t.at}:{t.group}", t.at,
+                                              {**_transition_json(t), "event_id": e}) for t, e in zip(made, event_ids)])
         groups = {key: {"name": key, "status": s.status, "last_triggered_ts": s.last_triggered_ts,
                         "last_notified_ts": s.last_notified_ts, "last_resolved_ts": s.last_resolved_ts,
                         "last_nodata_ts": s.last_nodata_ts} for key, s in sorted(states.items()) if s.status}
-        overall = overall_state(states, monitor.get("overall_state") or "No Data") if groups else \
-            monitor.get("overall_state") or "No Data"
+        overall = overall_state(states) if groups else monitor.get("overall_state") or "No Data"
         if overall != monitor.get("overall_state"):
             changed_at = max((t.at for t in made), default=int(self.sandbox.policy.clock()))
             monitor["overall_state_modified"] = iso(changed_at)
@@ -176,15 +226,14 @@ class MonitorEvaluator:
         monitor["state"] = {**(monitor.get("state") or {}), "groups": groups}
         docs.put("monitor", monitor_id, monitor)
         docs.put("monitor_evaluation", monitor_id, record)
-        self._events(monitor, made)
 
-    def _events(self, monitor: dict[str, Any], made: list[Transition]) -> None:
+    def _events(self, monitor: dict[str, Any], made: list[Transition]) -> list[int]:
         """Monitor alert/recovery events in the events stream, stored as logs_events_api stores posted events.
 
         Shape (title prefix, alert_type per state, source "monitor", tags) follows Datadog's monitor events as
         commonly seen; the exact title wording is UNCONFIRMED.
         """
-        docs = self.sandbox.documents
+        docs, ids = self.sandbox.documents, []
         for t in made:
             scope = f" on {{{t.group}}}" if t.group != "*" else ""
             value = "no data" if t.value is None else f"{t.value:g}"
@@ -197,6 +246,8 @@ class MonitorEvaluator:
                      "tags": sorted({*monitor.get("tags", []), *t.group_tags, f"monitor:{monitor['id']}",
                                      f"monitor_id:{monitor['id']}"})}
             docs.put("event", event["id"], event, ts=t.at * 1000)
+            ids.append(event["id"])
+        return ids
 
     # ------------------------------------------------------------------------------------------ reading
     def status(self) -> list[dict[str, Any]]:

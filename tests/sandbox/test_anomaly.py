@@ -82,13 +82,14 @@ def test_basic_needs_little_history():
 
 
 def test_agile_adopts_a_level_shift_faster_than_robust():
-    values = seed_like(5 * 60, seed=2)
-    values[240:] += 3.0  # a lasting shift at minute 240
-    spec = dict(query="q", bounds=2, direction="above", alert_window=900, interval=60, seasonality="hourly")
+    values = seed_like(6 * 60, seed=2)
+    values[300:] += 3.0  # a lasting shift at minute 300
+    spec: dict[str, Any] = {"query": "q", "bounds": 2, "direction": "above", "alert_window": 900, "interval": 60,
+                            "seasonality": "hourly"}
     _, _, agile_upper = expected_band(values, AnomalySpec(algorithm="agile", **spec))
     _, _, robust_upper = expected_band(values, AnomalySpec(algorithm="robust", **spec))
-    anomalous_agile = int(np.sum(values[240:] > agile_upper[240:]))
-    anomalous_robust = int(np.sum(values[240:] > robust_upper[240:]))
+    anomalous_agile = int(np.sum(values[300:] > agile_upper[300:]))
+    anomalous_robust = int(np.sum(values[300:] > robust_upper[300:]))
     assert anomalous_agile < 25 < anomalous_robust
 
 

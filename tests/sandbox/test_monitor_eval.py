@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import numpy as np
@@ -247,10 +248,53 @@ def test_seed_demo_makes_the_three_kit_monitors_alert_at_their_incidents_and_rec
     budget = minute["Budget breach"]
     assert {g for _, g, _ in budget} == {"agent_id:agent-01", "agent_id:agent-02", "agent_id:agent-04"}
     assert all(240 < m <= 255 and state == "Alert" for m, _, state in budget)  # a gauge keeps its last state
-    latency = minute["Latency anomaly"]
-    assert [state for _, _, state in latency] == ["Alert", "OK"]
-    assert 258 < latency[0][0] <= 263 and 280 < latency[1][0] <= 300  # spike 1 starts at 258 min
+    latency = minute["Latency anomaly"]  # spike 1 starts at 258 min, spike 3 ends at 280 min
+    assert any(258 < m <= 263 and state == "Alert" for m, _, state in latency)
+    assert latency[-1][2] == "OK" and 280 < latency[-1][0] <= 300
+    # with the kit's 2 deviations a chance alert in the baseline is possible (~1 run in 6, see bench/monitors.py)
+    assert all(m > 225 for m, _, _ in latency)
     failure = minute["Optimization failure"]
     assert [state for _, _, state in failure] == ["Alert", "OK", "Alert", "OK"]
     assert all(285 < m <= 315 for m, _, _ in failure)
     assert {g for _, g, _ in failure} == {"agent_id:agent-02,failure_reason:hallucination_persists"}
+
+
+def test_the_background_evaluator_catches_up_once_ingest_is_quiet(server: SandboxServer):
+    import time
+
+    now = int(server.sandbox.policy.clock()) // 60 * 60
+    with client_for(server) as client:
+        mon = MonitorsApi(client).create_monitor(Monitor(
+            name="background", type=MonitorType.QUERY_ALERT, message="",
+            query="max(last_5m):max:eval.bg{env:demo} > 5"))
+        MetricsApi(client).submit_metrics(MetricPayload(series=[MetricSeries(
+            metric="eval.bg", type=MetricIntakeType.GAUGE, tags=["env:demo"],
+            points=[MetricPoint(timestamp=now - 600 + 60 * i, value=9.0) for i in range(5)])]))
+        deadline = time.monotonic() + 30  # a bound on waiting, not a timing assertion
+        while time.monotonic() < deadline:
+            got = MonitorsApi(client).get_monitor(mon.id, group_states="all")
+            if str(got.overall_state) == "Alert":
+                break
+            time.sleep(0.2)
+    assert str(got.overall_state) == "Alert"
+    assert got.state.groups["*"].last_triggered_ts == now - 540  # the first minute whose window holds a point
+
+
+def test_band_route_returns_the_expected_band_of_an_anomaly_monitor(server: SandboxServer):
+    now = int(server.sandbox.policy.clock()) // 60 * 60
+    start = now - 4 * 3600
+    rng = np.random.default_rng(0)
+    with client_for(server) as client:
+        MetricsApi(client).submit_metrics(MetricPayload(series=[MetricSeries(
+            metric="autonomic.band.test", type=MetricIntakeType.GAUGE, tags=["env:demo"],
+            points=[MetricPoint(timestamp=start + 60 * i, value=float(1.5 + rng.normal(0, 0.1))) for i in range(240)])]))
+        mon = MonitorsApi(client).create_monitor(Monitor(
+            name="band", type=MonitorType.QUERY_ALERT, message="",
+            query="avg(last_1h):anomalies(avg:autonomic.band.test{env:demo}, 'basic', 2, direction='both', "
+                  "alert_window='last_15m', interval=60, count_default_zero='true') >= 1",
+            options={"thresholds": {"critical": 1.0, "critical_recovery": 0.0},
+                     "threshold_windows": {"trigger_window": "last_15m", "recovery_window": "last_15m"}}))
+    body = _sandbox_get(server, f"/sandbox/monitors/{mon.id}/band?from={now - 3600}&to={now}")
+    assert body["columns"] == ["time", "value", "lower", "upper", "anomalous"]
+    rows = [dict(zip(body["columns"], p)) for p in body["points"]]
+    assert len(rows) == 60 and all(r["lower"] < 1.5 < r["upper"] for r in rows)
