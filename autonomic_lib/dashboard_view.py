@@ -238,7 +238,8 @@ def draw_dashboard(dashboard: dict[str, Any], groups: list[tuple[dict[str, Any],
     heights = [1.6 if all(w.kind == "query_value" or w.kind == "manage_status" for w in ws) else 2.4
                for _, ws in groups]
     fig = plt.figure(figsize=(15, 2.2 + 2.6 * sum(heights) / 1.9))
-    grid = fig.add_gridspec(len(groups), 1, height_ratios=heights, hspace=0.55)
+    grid = fig.add_gridspec(len(groups), 1, height_ratios=heights, hspace=0.55, top=0.93, bottom=0.04, left=0.06,
+                            right=0.98)
     for row, (group, widgets) in enumerate(groups):
         inner = grid[row].subgridspec(1, len(widgets), wspace=0.25,
                                       width_ratios=[0.6 if w.kind == "query_value" else 1.4 for w in widgets])

@@ -1,190 +1,203 @@
-"""`python -m autonomic_lib demo`: the seed's story on the sandbox (or Datadog with keys), then reports/index.html.
+"""`python -m autonomic_lib demo`: the whole demo as the four notebooks, run headless, rendered, summarised.
 
-Until the notebooks take over (they will run the same steps through papermill), the demo drives the
-library directly: lint and import the assets, send the scenario's traffic, reconcile the backend
-against the ledger, pull the metrics back and check the seed's "What to Expect" list. The command,
-its options and its output folder stay the same when the notebooks land.
+Starts a sandbox process (unless Datadog keys are set), runs 00_setup, 01_import_assets, 02_traffic and
+03_analysis with papermill (each in its own kernel, finding the sandbox and the run through the state
+folder), renders each to self-contained HTML, writes `index.html` from what the notebooks recorded, and
+stops the sandbox. Keys are never parameters and are scrubbed from every output. A failed notebook is
+still rendered with its error; the steps after it are not run, and the index says which step failed.
 """
 
 from __future__ import annotations
 
 import html
 import logging
+import shutil
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from .analysis import metric_series, optimization_rate, pass_rate
-from .assets import Change, import_assets
-from .backend import connect, sandbox_settings
-from .client import make_api_client
-from .render import Panel, figure_data_uri, phase_spans, timeline
+from .expectations import latency_spikes  # noqa: F401 - re-exported: the demo's spike count, used by tests
+from .notebook import NOTEBOOKS, NotebookRun, run_notebook, scrub
+from .sandbox.server import read_state
+from .session import project_root, start_sandbox_process, stop_sandbox_process
 from .settings import Settings
-from .swarm import run_scenario
-from .telemetry import Backfill, Ledger, Live, Reconciliation, reconcile
 
-log = logging.getLogger("autonomic_lib")
-BUDGET = 0.10
-SPIKE_LATENCY = 15.0  # s: a minute whose mean user latency passes this is part of a spike
-
-
-@dataclass
-class Expectation:
-    """One line of the seed's "What to Expect", checked against what happened."""
-
-    expectation: str
-    observed: str
-    held: bool | None  # None: not checkable yet
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1180px;margin:2em auto;color:#222;padding:0 1em}
+table{border-collapse:collapse;font-size:13px;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;
+text-align:left;vertical-align:top}.ok{color:#1a7f37;font-weight:600}.bad{color:#cf222e;font-weight:600}
+.na{color:#8a8a8a}img{max-width:100%;border:1px solid #eee}.cards{display:grid;grid-template-columns:
+repeat(auto-fill,minmax(250px,1fr));gap:10px;margin:1em 0}.card{border:1px solid #ddd;border-radius:6px;
+padding:8px 12px}.card h3{margin:0 0 4px;font-size:13px;color:#632ca6}.card p{margin:2px 0;font-size:14px}"""
 
 
-@dataclass
-class DemoRun:
-    """Everything the report shows."""
-
-    target: str
-    changes: list[Change]
-    ledger: Ledger
-    reconciliation: Reconciliation
-    expectations: list[Expectation]
-    chart: str  # data URI
+def _esc(value: Any) -> str:
+    return html.escape(str(value))
 
 
-def latency_spikes(latency: pd.Series, threshold: float = SPIKE_LATENCY) -> int:
-    """How many separate runs of minutes have a mean user latency above `threshold`."""
-    above = (latency > threshold).astype(int)
-    return int(((above.diff().fillna(above) == 1)).sum())
+def _num(value: Any, fmt: str = ",.1f", unit: str = "") -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    return "–" if number != number else f"{number:{fmt}}{unit}"
 
 
-def check_expectations(ledger: Ledger, result: Reconciliation, changes: list[Change], latency: pd.Series
-                       ) -> list[Expectation]:
-    """The seed's demo flow, phase by phase, as verdicts."""
-    phases = ledger.summary()
+def _frame_html(rows: list[dict[str, Any]] | None, columns: list[str] | None = None) -> str:
+    frame = pd.DataFrame(rows or [])
+    if frame.empty:
+        return "<p class='na'>nothing recorded</p>"
+    if columns:
+        frame = frame[[c for c in columns if c in frame]]
+    return frame.to_html(index=False, border=0, na_rep="–", float_format=lambda v: f"{v:,.4g}")
 
-    def value(phase: str, column: str) -> float:
-        return float(phases.loc[phase, column]) if phase in phases.index else float("nan")
 
-    baseline_pass = value("baseline", "pass") / max(value("baseline", "messages"), 1)
-    spikes = latency_spikes(latency)
-    return [
-        Expectation("The assets (dashboard, 3 monitors, workflow) are imported",
-                    f"{len(changes)} assets: " + ", ".join(sorted({c.action for c in changes})), len(changes) == 5),
-        Expectation("Normal traffic establishes a baseline",
-                    f"{int(value('baseline', 'messages')):,} messages, pass rate {100 * baseline_pass:.1f} %",
-                    value("baseline", "messages") > 0 and baseline_pass > 0.95),
-        Expectation("The loop heals an agent: a new version is deployed",
-                    f"{int(phases['deployments'].sum())} deployment(s)", phases["deployments"].sum() >= 1),
-        Expectation("Budget breach (3x): messages cost more than $0.10",
-                    f"{int(value('budget_breach', 'budget_breaches'))} breaches, max ${value('budget_breach', 'cost_max'):.3f}",
-                    value("budget_breach", "budget_breaches") == 3 and value("budget_breach", "cost_max") > BUDGET),
-        Expectation("Latency spikes (3x) near 25 s",
-                    f"{spikes} spike(s) of mean user latency > {SPIKE_LATENCY:.0f} s; phase p95 "
-                    f"{value('latency_spike', 'user_latency_p95'):.1f} s",
-                    spikes == 3 and value("latency_spike", "user_latency_p95") >= 20),
-        Expectation("Optimization failure (2x): the Refiner gives up",
-                    f"{int(value('optimization_failure', 'optimization_failures'))} failure(s)",
-                    value("optimization_failure", "optimization_failures") == 2),
-        Expectation("Nothing is lost: the backend holds exactly what was acknowledged",
-                    f"{len(result.table)} series/log groups/events compared, "
-                    f"{int((~result.table['match']).sum())} differ", result.ok),
-        Expectation("The three monitors alert at their incidents, the workflow opens a Case",
-                    "not checked yet: the sandbox's monitor evaluator and workflow runner are being built", None),
+PHASE_ROWS = ("messages", "pass", "fail", "pass rate %", "deployments", "optimization failures", "optimization rate %",
+              "cost p50 $", "cost p95 $", "cost max $", "user latency p50 s", "user latency p95 s")
+
+
+def _phase_html(rows: list[dict[str, Any]] | None) -> str:
+    """The per-phase table with phases as columns, the headline measures first."""
+    frame = pd.DataFrame(rows or [])
+    if frame.empty or "phase" not in frame:
+        return "<p class='na'>nothing recorded</p>"
+    table = frame.set_index("phase").T
+    order = [r for r in PHASE_ROWS if r in table.index] + sorted(r for r in table.index if r not in PHASE_ROWS)
+    return table.loc[order].to_html(border=0, na_rep="–", float_format=lambda v: f"{v:,.4g}")
+
+
+def _cards(records: dict[str, Any]) -> str:
+    """The summary: monitors fired with times, the Case, pass and optimization rates, cost, latency, nothing lost."""
+    head = records.get("headline") or {}
+    alerts = [r for r in records.get("monitor_history") or [] if r.get("to") == "Alert"]
+    fired: dict[str, list[str]] = {}
+    for row in alerts:
+        fired.setdefault(row["monitor"], []).append(str(row["at"])[11:16])
+    cases = records.get("cases") or []
+    costs = {r["item"]: r for r in records.get("cost_estimate") or []}
+    delays = {r["monitor"]: r for r in records.get("detection_delays") or []}
+    monitors = "".join(
+        f"<p><b>{_esc(m)}</b>: {_esc(', '.join(t))} UTC"
+        f"{' (detected ' + _num(delays[m].get('detection delay min'), '.1f', ' min') + ' after its signal)' if m in delays else ''}</p>"
+        for m, t in fired.items()) or "<p class='bad'>no monitor fired</p>"
+    case = "".join(f"<p><b>{_esc(c.get('key'))}</b> {_esc(c.get('title'))}: agent {_esc(c.get('agent_id'))}, "
+                   f"{_esc(c.get('failure_reason'))}, {_esc(c.get('status'))}</p>" for c in cases) \
+        or "<p class='bad'>no Case opened</p>"
+    lost = records.get("reconciled")
+    cards = [
+        ("Monitors fired (UTC)", monitors),
+        ("The Case", case),
+        ("Pass rate", f"<p>{_num(head.get('pass rate %'), '.1f', ' %')} of {_num(head.get('messages'), ',.0f')} "
+                      "audited messages</p>"),
+        ("Optimization rate", f"<p>{_num(head.get('optimization rate %'), '.1f', ' %')}: "
+                              f"{_num(head.get('deployments'), ',.0f')} deployed, "
+                              f"{_num(head.get('optimization failures'), ',.0f')} failed</p>"),
+        ("Cost", f"<p>LLM spend of the run ${_num(head.get('LLM cost $'), ',.2f')}</p><p>this telemetry on Datadog "
+                 f"≈ ${_num((costs.get('total') or {}).get('per month $'), ',.2f')}/month "
+                 f"({_num(records.get('cardinality'), ',.0f')} custom metrics; list-price assumption)</p>"),
+        ("Latency", f"<p>mean {_num(head.get('user latency mean s'), '.1f', ' s')}, worst-minute p95 "
+                    f"{_num(head.get('user latency p95 s (worst minute)'), '.1f', ' s')}</p>"),
+        ("Nothing lost", f"<p class='{'ok' if lost else 'bad'}'>{'everything agrees' if lost else 'differences found'}"
+                         f"</p><p>{_num(records.get('compared'), ',.0f')} series, log groups and events compared</p>"
+         if lost is not None else "<p class='na'>not checked</p>"),
     ]
+    return "<div class='cards'>" + "".join(f"<div class='card'><h3>{t}</h3>{b}</div>" for t, b in cards) + "</div>"
 
 
-def run_story(settings: Settings, scenario: str, seed: int, pacing: Backfill | Live) -> DemoRun:
-    """Import, traffic, reconciliation and query-back against one backend."""
-    changes = import_assets(settings)  # lints first; AssetError (every problem) and nothing sent if any fails
-    with make_api_client(settings) as client:
-        ledger = run_scenario(scenario, seed, api_client=client, pacing=pacing)
-        result = reconcile(ledger, client)
-        scope = f"env:{ledger.env}"
-        start, end = int(ledger.start), int(ledger.end) + 60
-        latency = metric_series(client, f"avg:autonomic.agent.latency.avg{{{scope}}}.rollup(avg, 60)", start, end)
-        cost = metric_series(client, f"max:autonomic.agent.cost.max{{{scope}}}.rollup(max, 60)", start, end)
-        panels = [
-            Panel("Pass Rate % (Auditor)", {"pass rate %": pass_rate(client, scope, start, end)}, "%"),
-            Panel("User Facing Latency (mean per minute)", {"latency": latency}, "s"),
-            Panel("ChatBot Agent Cost (most expensive message per minute)", {"cost": cost}, "USD",
-                  threshold=BUDGET, threshold_label="budget $0.10"),
-            Panel("Optimization Rate % (cumulative)", {"optimization rate %": _hold_to(
-                optimization_rate(client, scope, start, end), end)}, "%", steps=True),
-        ]
-    chart = figure_data_uri(timeline(panels, phase_spans(ledger), title=f"{scenario} (seed {seed}), queried back"))
-    return DemoRun(settings.target, changes, ledger, result, check_expectations(ledger, result, changes, latency), chart)
-
-
-def _hold_to(series: pd.Series, end: int) -> pd.Series:
-    """Extend a step series with its last value up to `end`, so the chart shows where it stayed."""
-    if series.empty:
-        return series
-    last = pd.Series([series.iloc[-1]], index=[pd.Timestamp(end, unit="s", tz="UTC")])
-    return pd.concat([series, last])
-
-
-def _number(v: float) -> str:
-    return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.4g}"
-
-
-def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(border=0, classes="grid", float_format=_number, na_rep="–")
-
-
-def write_index(out_dir: Path, run: DemoRun, scenario: str, seed: int) -> Path:
-    """A self-contained page (images embedded, no key) summarising the run."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    checked = [e for e in run.expectations if e.held is not None]
-    verdict = "every expectation held" if all(e.held for e in checked) else "an expectation did not hold"
-    rows = "\n".join(
-        f"<tr><td>{html.escape(e.expectation)}</td><td>{html.escape(e.observed)}</td>"
-        f"<td class='{'ok' if e.held else 'bad' if e.held is False else 'todo'}'>"
-        f"{'held' if e.held else 'did not hold' if e.held is False else 'not checked yet'}</td></tr>"
-        for e in run.expectations)
-    assets = pd.DataFrame([{"kind": c.kind, "name": c.name, "action": c.action, "id": c.id} for c in run.changes])
-    summary = run.ledger.summary().T
-    cardinality = run.ledger.cardinality()
+def write_index(out_dir: Path, runs: list[NotebookRun], *, scenario: str, seed: int, target: str,
+                secrets: list[str]) -> tuple[Path, bool]:
+    """The self-contained summary page (images embedded, no key); returns (path, everything held)."""
+    records: dict[str, Any] = {}
+    for run in runs:
+        records.update(run.records)
+    failed = next((r for r in runs if not r.ok), None)
+    verdicts = records.get("verdicts") or []
+    broken = [v for v in verdicts if v.get("verdict") == "did not hold"]
+    good = failed is None and verdicts and not broken
+    headline = ("every expectation held" if good else f"step {failed.name} failed" if failed
+                else f"{len(broken)} expectation(s) did not hold" if broken else "no verdict recorded")
+    steps = "".join(
+        f"<tr><td>{i}</td><td>{_esc(r.name)}</td><td class='{'ok' if r.ok else 'bad' if r.html else 'na'}'>"
+        f"{'ok' if r.ok else 'FAILED' if r.html else 'not run (an earlier step failed)'}</td>"
+        f"<td>{r.seconds:.1f} s</td><td>{f'<a href={chr(39)}{r.html.name}{chr(39)}>{r.html.name}</a>' if r.html else ''}"
+        f"</td><td>{_esc(r.error or '')}</td></tr>" for i, r in enumerate(runs))
+    rows = "".join(f"<tr><td>{_esc(v['the seed expects'])}</td><td>{_esc(v['observed'])}</td><td class='"
+                   f"{'ok' if v['verdict'] == 'held' else 'bad' if v['verdict'] == 'did not hold' else 'na'}'>"
+                   f"{_esc(v['verdict'])}</td></tr>" for v in verdicts)
+    images = "".join(f"<h2>{title}</h2><img alt='{title}' src='{records[key]}'>"
+                     for key, title in (("story_png", "The run over time, queried back"),
+                                        ("dashboard_png", "The Ops Center dashboard, drawn from its JSON"))
+                     if str(records.get(key, "")).startswith("data:image/png;base64,"))
     page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>autonomic-kit report</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;color:#222}}
-table{{border-collapse:collapse;font-size:13px;margin:0.5em 0 1.5em}}td,th{{border:1px solid #ccc;padding:3px 8px}}
-.ok{{color:#1a7f37;font-weight:600}}.bad{{color:#cf222e;font-weight:600}}.todo{{color:#8a8a8a}}
-img{{max-width:100%}}</style></head><body>
+<html lang="en"><head><meta charset="utf-8"><title>autonomic-kit report</title><style>{STYLE}</style></head><body>
 <h1>autonomic-kit report</h1>
-<p>Scenario <b>{html.escape(scenario)}</b>, seed {seed}, sent to {html.escape(run.target)}.
-Generated {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}.</p>
-<h2 id="summary">Verdict: <span class="{'ok' if all(e.held for e in checked) else 'bad'}">{verdict}</span></h2>
-<p>{run.ledger.points:,} metric points, {run.ledger.log_count:,} logs and {len(run.ledger.events)} event(s)
-acknowledged; {len(cardinality)} metrics in {int(cardinality['series'].sum())} series.</p>
-<table><tr><th>the seed expects</th><th>observed</th><th></th></tr>{rows}</table>
-<h2>The run, queried back from the backend</h2>
-<img alt="pass rate, latency, cost and optimization rate over the phases" src="{run.chart}">
-<h2>Per phase (from the ledger)</h2>{_table(summary)}
-<h2>Assets imported</h2>{_table(assets)}
-<h2>Custom-metric cardinality</h2>{_table(cardinality)}
+<p>Scenario <b>{_esc(scenario)}</b>, seed {seed}, on {_esc(target)}. Generated
+{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}.</p>
+<section id="summary"><h2>Verdict: <span class="{'ok' if good else 'bad'}">{_esc(headline)}</span></h2>
+{_cards(records)}</section>
+<h2>The four notebooks</h2>
+<table><tr><th>#</th><th>step</th><th>status</th><th>time</th><th>rendered</th><th>error</th></tr>{steps}</table>
+<h2>The seed's "What to Expect"</h2>
+<table id="verdicts"><tr><th>the seed expects</th><th>observed</th><th>verdict</th></tr>{rows}</table>
+{images}
+<h2>Per phase, queried back</h2>{_phase_html(records.get('phase_table'))}
+<h2>Monitor transitions</h2>{_frame_html(records.get('monitor_history'), ['monitor', 'group', 'from', 'to', 'at', 'value'])}
+<h2>Workflow runs</h2>{_frame_html(records.get('workflow_runs'))}
+<h2>Assets imported</h2>{_frame_html(records.get('assets'), ['kind', 'name', 'action', 'id'])}
 </body></html>"""
+    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "index.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+    path.write_text(scrub(page, secrets), encoding="utf-8")
+    return path, bool(good)
 
 
-def run_demo(out_dir: Path, scenario: str = "seed-demo", seed: int = 7) -> int:
-    """Run the demo; 0 when every checkable expectation held, 1 otherwise."""
+def run_demo(out_dir: Path, scenario: str = "seed-demo", seed: int = 7, *, progress: bool = True,
+             notebooks_dir: Path | None = None) -> int:
+    """Run the four notebooks and write the reports; 0 when every step ran and every expectation held."""
+    out_dir = Path(out_dir).resolve()
+    logging.getLogger("papermill").setLevel(logging.WARNING)  # its per-notebook INFO lines repeat ours
     settings = Settings.from_env()
-    if settings.api_key is not None:
-        with connect(settings=settings) as (target, label):
-            pacing: Backfill | Live = Backfill() if target.is_sandbox else Live()
-            if not target.is_sandbox:
-                print(f"Sending to {label} with live pacing: the incident phases play in real time (about 95 min).")
-            run = run_story(target, scenario, seed, pacing)
-    else:
-        with tempfile.TemporaryDirectory(prefix="autonomic-demo-") as workdir, sandbox_settings(Path(workdir)) as sbx:
-            run = run_story(sbx, scenario, seed, Backfill())
-    index = write_index(Path(out_dir), run, scenario, seed)
-    failed = [e for e in run.expectations if e.held is False]
-    for e in run.expectations:
-        mark = "held" if e.held else "NOT HELD" if e.held is False else "not checked yet"
-        print(f"  [{mark}] {e.expectation}: {e.observed}")
-    print(f"{'OK' if not failed else 'FAILED'}: report at {index.resolve()}")
-    return 0 if not failed else 1
+    keys = settings.api_key is not None or settings.app_key is not None
+    state = Path(tempfile.mkdtemp(prefix="autonomic-demo-"))
+    secrets: list[str] = [k.reveal() for k in (settings.api_key, settings.app_key) if k is not None]
+    runs: list[NotebookRun] = []
+    target = settings.target
+    try:
+        if keys:
+            print(f"Keys are set: the demo runs against {target} with live pacing (the incident phases play in real "
+                  "time, about 95 min for seed-demo).", flush=True)
+        else:
+            sandbox = start_sandbox_process(state / "sandbox")
+            sandbox_state = read_state(state / "sandbox")
+            secrets += [sandbox_state.api_key, sandbox_state.app_key] if sandbox_state else []
+            target = sandbox.target
+            print(f"Sandbox started: {target} (data in {state / 'sandbox'})", flush=True)
+        base = {"SANDBOX_DIR": str(state / "sandbox")}
+        for number, name in enumerate(NOTEBOOKS):
+            source = (notebooks_dir or NOTEBOOKS_DIR) / f"{name}.ipynb"
+            if runs and not runs[-1].ok:
+                runs.append(NotebookRun(name, out_dir / f"{name}.ipynb"))
+                print(f"[{number + 1}/{len(NOTEBOOKS)}] {name}: not run (an earlier step failed)", flush=True)
+                continue
+            print(f"[{number + 1}/{len(NOTEBOOKS)}] {name} ...", flush=True)
+            parameters = {**base, "SCENARIO": scenario, "SEED": seed} if name == "00_setup" else base
+            run = run_notebook(source, out_dir, parameters, secrets=secrets, cwd=project_root(), progress=progress)
+            runs.append(run)
+            print(f"      {'ok' if run.ok else 'FAILED'} in {run.seconds:.1f} s -> {run.html}"
+                  + (f"\n      {run.error}" if run.error else ""), flush=True)
+    finally:
+        if not keys:
+            stop_sandbox_process(state / "sandbox")
+        shutil.rmtree(state, ignore_errors=True)
+    index, good = write_index(out_dir, runs, scenario=scenario, seed=seed, target=target, secrets=secrets)
+    records: dict[str, Any] = {}
+    for run in runs:
+        records.update(run.records)
+    for v in records.get("verdicts") or []:
+        mark = {"held": "held", "did not hold": "NOT HELD"}.get(v["verdict"], v["verdict"])
+        print(f"  [{mark}] {v['the seed expects']}: {v['observed']}")
+    print(f"{'OK' if good else 'FAILED'}: report at {index}")
+    return 0 if good else 1

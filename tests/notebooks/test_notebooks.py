@@ -1,0 +1,98 @@
+"""The four notebooks, headless with papermill against a sandbox fixture, on a short version of the seed's story;
+assertions on what each notebook records (read back as the report index reads them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autonomic_lib.notebook import KEY_PATTERN, render_html
+from autonomic_lib.sandbox.server import SandboxServer
+from tests.notebooks.conftest import SHORT_STORY, execute
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def story(notebooks: dict[str, Path], notebook_sandbox: SandboxServer) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """00 -> 01 -> 02 -> 03 in order, as a user runs them; 02 and 03 get no scenario: they read 00's plan."""
+    folder = str(notebook_sandbox.config.data_dir)
+    return {
+        "setup": execute(notebooks["setup"], "00_setup", SANDBOX_DIR=folder, SCENARIO=str(SHORT_STORY), SEED=3),
+        "import": execute(notebooks["import"], "01_import_assets", SANDBOX_DIR=folder),
+        "traffic": execute(notebooks["traffic"], "02_traffic", SANDBOX_DIR=folder),
+        "analysis": execute(notebooks["analysis"], "03_analysis", SANDBOX_DIR=folder),
+    }
+
+
+def test_setup_finds_the_running_sandbox_and_writes_the_plan(story: dict, notebook_sandbox: SandboxServer) -> None:
+    _, records = story["setup"]
+    assert records["backend"] == "sandbox"
+    assert records["target"] == f"sandbox {notebook_sandbox.url}"
+    assert records["sandbox_started"] is False  # reused, not a second one
+    assert (records["scenario"], records["seed"], records["pacing"]) == (str(SHORT_STORY), 3, "backfill")
+    assert records["phases"] == ["baseline", "budget_breach", "latency_spike", "optimization_failure", "recovery"]
+    assert (Path(notebook_sandbox.config.data_dir) / "run.json").is_file()
+
+
+def test_import_lints_clean_and_creates_the_five_assets_with_links(story: dict) -> None:
+    _, records = story["import"]
+    assert records["lint_errors"] == 0
+    assert sorted(a["action"] for a in records["dry_run"]) == ["create"] * 5
+    assets = records["assets"]
+    assert sorted(a["kind"] for a in assets) == ["dashboard", "monitor", "monitor", "monitor", "workflow"]
+    assert all(a["id"] and a["link"].startswith("http://127.0.0.1:") for a in assets)
+
+
+def test_traffic_uses_the_plan_of_setup_and_sends_every_phase(story: dict) -> None:
+    path, records = story["traffic"]
+    sent = {row["phase"]: row for row in records["phases_sent"]}
+    assert list(sent) == ["baseline", "budget_breach", "latency_spike", "optimization_failure", "recovery"]
+    assert sent["budget_breach"]["budget_breaches"] == 3
+    assert sent["optimization_failure"]["optimization_failures"] == 2
+    assert records["points"] == sum(row["points"] for row in sent.values()) > 0
+    assert records["logs"] > 0
+    states = {row["monitor"]: row["state"] for row in records["monitor_states"]}
+    assert states["Budget breach"] == "Alert"
+    assert (records["scenario"], records["seed"]) == (str(SHORT_STORY), 3)  # 00's plan, not parameters
+
+
+def test_analysis_reads_back_the_story_and_gives_verdicts(story: dict) -> None:
+    _, records = story["analysis"]
+    phases = {row["phase"]: row for row in records["phase_table"]}
+    assert phases["budget_breach"]["cost max $"] > 0.10
+    assert phases["optimization_failure"]["optimization failures"] == pytest.approx(2)
+    assert records["reconciled"] is True and records["compared"] > 0
+    fired = {row["monitor"] for row in records["monitor_history"] if row["to"] == "Alert"}
+    assert {"Budget breach", "Optimization failure"} <= fired
+    assert [(c["agent_id"], c["failure_reason"]) for c in records["cases"]] == [("agent-02", "hallucination_persists")]
+    assert any(run["status"] == "Succeeded" for run in records["workflow_runs"])
+    verdicts = {v["the seed expects"]: v["verdict"] for v in records["verdicts"]}
+    assert verdicts["Nothing is lost: the backend holds exactly what was acknowledged"] == "held"
+    assert verdicts["Budget breach (3x): messages over $0.10 trip the Budget Breach monitor"] == "held"
+    assert records["cardinality"] > 0
+    assert records["cost_estimate"][-1]["item"] == "total" and records["cost_estimate"][-1]["per month $"] > 0
+    assert records["dashboard_png"].startswith("data:image/png;base64,")
+
+
+def test_traffic_runs_headless_with_explicit_scenario_and_seed(story: dict, notebooks: dict[str, Path],
+                                                               notebook_sandbox: SandboxServer) -> None:
+    """The issue's command: papermill notebooks/02_traffic.ipynb out.ipynb -p SCENARIO ... -p SEED 7."""
+    _, records = execute(notebooks["traffic"], "02_traffic_explicit", SANDBOX_DIR=str(notebook_sandbox.config.data_dir),
+                         SCENARIO=str(SHORT_STORY), SEED=7)
+    _, planned = story["traffic"]
+    assert (records["scenario"], records["seed"]) == (str(SHORT_STORY), 7)
+    assert records["points"] > 0 and records["points"] != planned["points"]  # another seed, another run
+
+
+def test_no_key_in_any_executed_notebook_or_rendered_page(story: dict, notebook_sandbox: SandboxServer,
+                                                          tmp_path: Path) -> None:
+    keys = (notebook_sandbox.config.api_key, notebook_sandbox.config.app_key)
+    for path, _ in story.values():
+        text = path.read_text()
+        page = render_html(path, tmp_path / f"{path.stem}.html").read_text()
+        for content in (text, page):
+            assert not any(key in content for key in keys), path
+            assert not KEY_PATTERN.search(content), (path, KEY_PATTERN.search(content))
