@@ -39,6 +39,9 @@ from .telemetry import Backfill, Ledger, Live
 Backend = Literal["auto", "sandbox", "datadog"]
 PLAN_FILE, LEDGER_FILE, LOG_FILE = "run.json", "ledger.pkl", "sandbox.log"
 DEFAULTS = {"scenario": "seed-demo", "seed": 7, "pacing": "auto"}
+# Sandboxes this process started: kept so they are reaped when stopped (and not warned about as leaked
+# while they deliberately outlive a notebook's kernel).
+_STARTED: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -100,6 +103,7 @@ def start_sandbox_process(folder: Path, timeout: float = 60.0) -> Settings:
                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True, env={k: v for k, v in os.environ.items()
                                                                 if not k.startswith("DD_")})
+    _STARTED[process.pid] = process
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = running_sandbox(folder)
@@ -111,6 +115,7 @@ def start_sandbox_process(folder: Path, timeout: float = 60.0) -> Settings:
                                f"ends with:\n{tail}")
         time.sleep(0.1)
     process.terminate()
+    process.wait(timeout=30)
     raise SandboxError(f"the sandbox did not publish {folder / 'sandbox.json'} within {timeout:.0f} s")
 
 
@@ -125,6 +130,10 @@ def stop_sandbox_process(folder: Path, timeout: float = 30.0) -> bool:
         os.kill(state.pid, signal.SIGTERM)
     except ProcessLookupError:
         return False
+    child = _STARTED.pop(state.pid, None)
+    if child is not None:
+        child.wait(timeout=timeout)  # our child: reap it, or it lingers as a zombie
+        return True
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and running_sandbox(folder) is not None:
         time.sleep(0.1)

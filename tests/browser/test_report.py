@@ -1,0 +1,78 @@
+"""The demo command end to end in a temporary folder, and its index opened in real headless Chromium
+(Debian's chromium driven by playwright through executable_path; no `playwright install`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autonomic_lib.notebook import KEY_PATTERN, NOTEBOOKS
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("AUTONOMIC_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = ROOT / "test-artifacts"
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """`python -m autonomic_lib demo --out <tmp>` as a user runs it (its own sandbox process, four kernels)."""
+    out = tmp_path_factory.mktemp("reports")
+    done = subprocess.run([sys.executable, "-m", "autonomic_lib", "demo", "--out", str(out)], cwd=tmp_path_factory.mktemp("cwd"),
+                          capture_output=True, text=True, timeout=600)
+    return done, out
+
+
+def test_demo_command_writes_the_four_rendered_notebooks_and_the_index(report) -> None:
+    done, out = report
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"OK: report at {out / 'index.html'}" in done.stdout
+    for name in NOTEBOOKS:
+        assert (out / f"{name}.html").is_file() and (out / f"{name}.ipynb").is_file()
+    index = (out / "index.html").read_text()
+    assert "every expectation held" in index
+    for name in NOTEBOOKS:
+        assert f"href='{name}.html'" in index
+
+
+def test_no_key_string_in_any_report_or_output(report) -> None:
+    done, out = report
+    for path in [*out.iterdir()]:
+        found = KEY_PATTERN.search(path.read_text(errors="replace"))
+        assert found is None, (path.name, found)
+    assert KEY_PATTERN.search(done.stdout + done.stderr) is None
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (.ci/run installs Debian's chromium)")
+def test_index_opens_in_chromium_with_summary_images_and_no_console_error(report) -> None:
+    from playwright.sync_api import sync_playwright
+
+    _, out = report
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto((out / "index.html").as_uri(), wait_until="load")
+            summary = page.inner_text("#summary")
+            images = page.evaluate("Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth])")
+            verdicts = page.locator("#verdicts tr").count()
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "report-index.png"), full_page=True)
+        finally:
+            browser.close()
+    for heading in ("Monitors fired", "The Case", "Pass rate", "Optimization rate", "Cost", "Latency", "Nothing lost"):
+        assert heading in summary
+    assert "every expectation held" in summary
+    assert len(images) >= 2 and all(complete and width > 0 for _, complete, width in images), images
+    assert verdicts >= 8
+    assert errors == []
