@@ -20,7 +20,12 @@ from datadog_api_client.model_utils import model_to_dict, validate_and_convert_t
 from datadog_api_client.v1.api.dashboards_api import DashboardsApi
 from datadog_api_client.v1.api.monitors_api import MonitorsApi
 from datadog_api_client.v1.model.monitor_update_request import MonitorUpdateRequest
+from datadog_api_client.v2.api.case_management_api import CaseManagementApi
 from datadog_api_client.v2.api.workflow_automation_api import WorkflowAutomationApi
+from datadog_api_client.v2.model.project_create import ProjectCreate
+from datadog_api_client.v2.model.project_create_attributes import ProjectCreateAttributes
+from datadog_api_client.v2.model.project_create_request import ProjectCreateRequest
+from datadog_api_client.v2.model.project_resource_type import ProjectResourceType
 from datadog_api_client.v2.model.update_workflow_request import UpdateWorkflowRequest
 
 from ..client import auth_errors, make_api_client
@@ -28,6 +33,8 @@ from ..settings import Settings
 from .model import _CONFIG, FOLDERS, MANAGED_TAG, NAME_PREFIX, Asset, Kind, to_model
 
 Action = Literal["create", "update", "unchanged"]
+CASE_PROJECT_NAME = "Autonomic AI"
+CASE_PROJECT_KEY = "AUTO"
 ORDER: dict[Kind, int] = {"workflow": 0, "monitor": 1, "dashboard": 2}  # a mention must find its workflow
 _DASHBOARD_FIELDS = ("title", "description", "layout_type", "reflow_type", "template_variables",
                      "template_variable_presets", "notify_list", "tags", "widgets")
@@ -78,6 +85,11 @@ def _workflow_inputs(body: dict[str, Any]) -> list[dict[str, Any]]:
     return ((body.get("spec") or {}).get("inputSchema") or {}).get("parameters") or []
 
 
+def _has_project(existing: tuple[str, dict[str, Any]] | None) -> bool:
+    return existing is not None and any(p.get("name") == "project_id" and p.get("defaultValue")
+                                        for p in _workflow_inputs(existing[1]))
+
+
 def render(asset: Asset, settings: Settings, case_project: str | None, remote: dict[str, Any] | None) -> dict[str, Any]:
     """The API body for this target: the workflow's links point at the target's app, and its case project is kept."""
     body = copy.deepcopy(asset.body)
@@ -102,6 +114,19 @@ class Backend:
         self.dashboards = DashboardsApi(client)
         self.monitors = MonitorsApi(client)
         self.workflows = WorkflowAutomationApi(client)
+        self.cases = CaseManagementApi(client)
+
+    def case_project(self, *, create: bool) -> str | None:
+        """The id of the kit's Case Management project (found by name); created when missing and `create`."""
+        for project in self.cases.get_projects().data:
+            if project.attributes.name == CASE_PROJECT_NAME:
+                return str(project.id)
+        if not create:
+            return None
+        request = ProjectCreateRequest(data=ProjectCreate(
+            type=ProjectResourceType.PROJECT,
+            attributes=ProjectCreateAttributes(name=CASE_PROJECT_NAME, key=CASE_PROJECT_KEY)))
+        return str(self.cases.create_project(body=request).data.id)
 
     def find(self, kind: Kind, name: str) -> tuple[str, dict[str, Any]] | None:
         """The id and body of the managed asset called `name`, or None."""
@@ -168,7 +193,11 @@ def sync(assets: list[Asset], settings: Settings, *, dry_run: bool = False, case
         backend = Backend(client, settings)
         for asset in sorted(assets, key=lambda a: ORDER[a.kind]):
             existing = backend.find(asset.kind, asset.name)
-            body = render(asset, settings, case_project, existing[1] if existing else None)
+            project = case_project
+            if asset.kind == "workflow" and project is None and not _has_project(existing):
+                # the workflow opens Cases in a project: the kit's own unless the user named one (--case-project)
+                project = backend.case_project(create=not dry_run)
+            body = render(asset, settings, project, existing[1] if existing else None)
             if existing is None:
                 change = Change(asset.kind, asset.name, "create", file=asset.path,
                                 diff=[f"$: new {asset.kind} {asset.name!r}"])

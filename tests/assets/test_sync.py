@@ -149,3 +149,23 @@ def test_workflow_links_follow_the_target_and_keep_the_case_project(sandbox: San
     defaults = {p.name: p.get("default_value") for p in spec.input_schema.parameters}
     assert defaults["app_url"] == sandbox.url
     assert defaults["project_id"] == "3f1c0d8e-0000-4000-8000-000000000001"
+
+
+def test_without_a_case_project_import_uses_the_kits_own_and_creates_it_once(sandbox: SandboxServer) -> None:
+    from datadog_api_client.v2.api.case_management_api import CaseManagementApi
+    from datadog_api_client.v2.api.workflow_automation_api import WorkflowAutomationApi
+
+    settings = settings_for(sandbox)
+    workflow = [p for p in shipped_paths() if p.parent.name == "workflows"]
+    assert [c.action for c in import_assets(settings, workflow, dry_run=True)] == ["create"]
+    with client_for(sandbox) as client:
+        assert CaseManagementApi(client).get_projects().data == []  # a dry run creates no project either
+    import_assets(settings, workflow)
+    assert [c.action for c in import_assets(settings, workflow)] == ["unchanged"]
+    with client_for(sandbox) as client:
+        projects = CaseManagementApi(client).get_projects().data
+        api = WorkflowAutomationApi(client)
+        [item] = api.list_workflows().data
+        spec = api.get_workflow(item.id).data.attributes.spec
+    assert [(p.attributes.name, p.attributes.key) for p in projects] == [("Autonomic AI", "AUTO")]
+    assert {p.name: p.get("default_value") for p in spec.input_schema.parameters}["project_id"] == projects[0].id

@@ -129,7 +129,7 @@ def test_the_same_anomaly_data_gives_the_same_transitions_in_one_run_or_minute_b
 def test_spec_from_the_kit_query():
     spec = spec_from_text(KIT["query"])
     assert (spec.algorithm, spec.bounds, spec.direction, spec.alert_window, spec.interval, spec.seasonality) == (
-        "agile", 2.0, "above", 900, 60, "hourly")
+        "agile", 3.0, "above", 900, 60, "hourly")
     assert spec.history_required == 3 * 3600
 
 
