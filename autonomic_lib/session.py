@@ -272,26 +272,6 @@ def phase_plan(scenario: Scenario) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("phase")
 
 
-CASE_PROJECT_KEY, CASE_PROJECT_NAME = "AUTO", "Autonomic AI"
-
-
-def ensure_case_project(api_client: ApiClient, key: str = CASE_PROJECT_KEY, name: str = CASE_PROJECT_NAME) -> str:
-    """The id of the Case Management project the workflow opens Cases in (created when missing)."""
-    from datadog_api_client.v2.api.case_management_api import CaseManagementApi
-    from datadog_api_client.v2.model.project_create import ProjectCreate
-    from datadog_api_client.v2.model.project_create_attributes import ProjectCreateAttributes
-    from datadog_api_client.v2.model.project_create_request import ProjectCreateRequest
-    from datadog_api_client.v2.model.project_resource_type import ProjectResourceType
-
-    api = CaseManagementApi(api_client)
-    for project in api.get_projects().to_dict().get("data", []):
-        if project.get("attributes", {}).get("key") == key:
-            return str(project["id"])
-    body = ProjectCreateRequest(data=ProjectCreate(type=ProjectResourceType.PROJECT,
-                                                   attributes=ProjectCreateAttributes(key=key, name=name)))
-    return str(api.create_project(body).data.id)
-
-
 def send_traffic(session: Session, api_client: ApiClient) -> Ledger:
     """Simulate the plan's scenario and send it with its pacing, one progress bar per phase; saves the ledger."""
     from .notebook import ProgressBar
