@@ -175,7 +175,7 @@ def kit_monitors(api_client: ApiClient) -> pd.DataFrame:
                      "groups": {k: str(v.status) for k, v in (groups or {}).items()},
                      "last triggered": max([_ts(v.get("last_triggered_ts")) for v in (groups or {}).values()] or [None],
                                            key=lambda t: t or pd.Timestamp(0, tz="UTC"))})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["id", "monitor", "name", "type", "state", "groups", "last triggered"])
 
 
 def _ts(value: object) -> pd.Timestamp | None:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -63,13 +65,13 @@ def evaluate_formula(formula: str, values: dict[str, Any]) -> Any:
             return values[node.id[2:]]
         raise ValueError(f"formula {formula!r}: unsupported part {ast.dump(node)[:60]}")
     # Query names may be Python keywords ("pass"): prefix every name before parsing.
-    return walk(ast.parse(re.sub(r"[A-Za-z_][A-Za-z0-9_]*", lambda m: "q_" + m.group(0), formula), mode="eval"))
+    return walk(ast.parse(re.sub(r"[A-Za-z_][A-Za-z0-9_]*", lambda m: "q_" + str(m.group(0)), formula), mode="eval"))
 
 
 def conditional_colours(value: float, formats: list[dict[str, Any]]) -> tuple[str, str]:
     """(background, text) of the first conditional format the value matches (Datadog applies them in order)."""
     for rule in formats:
-        if value == value and _COMPARE[rule["comparator"]](value, float(rule["value"])):
+        if not math.isnan(value) and _COMPARE[rule["comparator"]](value, float(rule["value"])):
             if rule.get("palette") == "custom_bg":
                 return rule.get("custom_bg_color", "#ffffff"), rule.get("custom_fg_color", "#000000")
             return PALETTES.get(rule.get("palette", ""), ("#ffffff", "#222222"))
@@ -158,10 +160,10 @@ def _number(ax: Axes, data: WidgetData) -> None:
     background, colour = conditional_colours(value, formats)
     ax.set_facecolor(background)
     precision = int(spec.get("precision", 2))
-    text = "–" if value != value else f"{value:,.{precision}f}"
+    text = "–" if math.isnan(value) else f"{value:,.{precision}f}"
     unit = spec.get("custom_unit", "")
     ax.text(0.5, 0.45, f"{unit}{text}" if unit == "v" else f"{text}{unit}", ha="center", va="center",
-            fontsize=26, color=colour if value == value else GREY, fontweight="bold", transform=ax.transAxes)
+            fontsize=26, color=GREY if math.isnan(value) else colour, fontweight="bold", transform=ax.transAxes)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -216,7 +218,7 @@ def _table(ax: Axes, data: WidgetData) -> None:
     if table.empty:
         ax.text(0.5, 0.5, "nothing to show", ha="center", va="center", color=GREY, transform=ax.transAxes)
         return
-    text = table.map(lambda v: "" if v is None or (isinstance(v, float) and v != v) or v is pd.NaT else str(v))
+    text = table.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT else str(v))
     cells = text.map(lambda s: s if len(s) <= 70 else s[:67] + "...").values.tolist()
     drawn = ax.table(cellText=cells, colLabels=list(table.columns), loc="upper center", cellLoc="left")
     drawn.auto_set_font_size(False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import logging
+import math
 import shutil
 import tempfile
 import time
@@ -43,7 +44,7 @@ def _num(value: Any, fmt: str = ",.1f", unit: str = "") -> str:
         number = float(value)
     except (TypeError, ValueError):
         return "–"
-    return "–" if number != number else f"{number:{fmt}}{unit}"
+    return "–" if math.isnan(number) else f"{number:{fmt}}{unit}"
 
 
 def _frame_html(rows: list[dict[str, Any]] | None, columns: list[str] | None = None) -> str:
@@ -90,16 +91,16 @@ def _cards(records: dict[str, Any]) -> str:
     cards = [
         ("Monitors fired (UTC)", monitors),
         ("The Case", case),
-        ("Pass rate", f"<p>{_num(head.get('pass rate %'), '.1f', ' %')} of {_num(head.get('messages'), ',.0f')} "
-                      "audited messages</p>"),
-        ("Optimization rate", f"<p>{_num(head.get('optimization rate %'), '.1f', ' %')}: "
+        ("Pass rate", (f"<p>{_num(head.get('pass rate %'), '.1f', ' %')} of {_num(head.get('messages'), ',.0f')} "
+                      "audited messages</p>")),
+        ("Optimization rate", (f"<p>{_num(head.get('optimization rate %'), '.1f', ' %')}: "
                               f"{_num(head.get('deployments'), ',.0f')} deployed, "
-                              f"{_num(head.get('optimization failures'), ',.0f')} failed</p>"),
-        ("Cost", f"<p>LLM spend of the run ${_num(head.get('LLM cost $'), ',.2f')}</p><p>this telemetry on Datadog "
+                              f"{_num(head.get('optimization failures'), ',.0f')} failed</p>")),
+        ("Cost", (f"<p>LLM spend of the run ${_num(head.get('LLM cost $'), ',.2f')}</p><p>this telemetry on Datadog "
                  f"≈ ${_num((costs.get('total') or {}).get('per month $'), ',.2f')}/month "
-                 f"({_num(records.get('cardinality'), ',.0f')} custom metrics; list-price assumption)</p>"),
-        ("Latency", f"<p>mean {_num(head.get('user latency mean s'), '.1f', ' s')}, worst-minute p95 "
-                    f"{_num(head.get('user latency p95 s (worst minute)'), '.1f', ' s')}</p>"),
+                 f"({_num(records.get('cardinality'), ',.0f')} custom metrics; list-price assumption)</p>")),
+        ("Latency", (f"<p>mean {_num(head.get('user latency mean s'), '.1f', ' s')}, worst-minute p95 "
+                    f"{_num(head.get('user latency p95 s (worst minute)'), '.1f', ' s')}</p>")),
         ("Nothing lost", f"<p class='{'ok' if lost else 'bad'}'>{'everything agrees' if lost else 'differences found'}"
                          f"</p><p>{_num(records.get('compared'), ',.0f')} series, log groups and events compared</p>"
          if lost is not None else "<p class='na'>not checked</p>"),

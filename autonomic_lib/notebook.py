@@ -11,10 +11,11 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -212,7 +213,7 @@ def run_notebook(source: Path, out_dir: Path, parameters: Mapping[str, Any], *, 
         papermill.execute_notebook(str(source), str(run.ipynb), parameters=dict(parameters), progress_bar=progress,
                                    cwd=str(cwd) if cwd else None, kernel_name="python3", execution_timeout=timeout)
         run.ok = True
-    except Exception as exc:  # PapermillExecutionError, a dead kernel, a timeout: all a failed step
+    except Exception as exc:  # noqa: BLE001 - PapermillExecutionError, a dead kernel, a timeout: all a failed step
         run.error = scrub(f"{type(exc).__name__}: {getattr(exc, 'ename', '')} {getattr(exc, 'evalue', exc)}",
                           secrets).strip()
     run.seconds = time.monotonic() - started

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")  # reports render headless; notebooks switch to inline themselves
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
 
 PURPLE, GREEN, RED, GREY = "#632ca6", "#3ec28f", "#e0554d", "#8a8a8a"
 PHASE_COLOURS = ("#f2eefa", "#fdf3e7", "#fdecec", "#eef7fb", "#f1f8ee", "#f7f7f7")
@@ -126,9 +126,10 @@ def monitor_timeline(history: pd.DataFrame, phases: Sequence[PhaseSpan], onsets:
     return fig
 
 
-def zoom(phases: Sequence[PhaseSpan], names: Sequence[str], margin: pd.Timedelta = pd.Timedelta(minutes=10)
+def zoom(phases: Sequence[PhaseSpan], names: Sequence[str], margin_minutes: float = 10
          ) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The time range covering the named phases, with a margin (to zoom past a long baseline)."""
+    margin = pd.Timedelta(minutes=margin_minutes)
     chosen = [p for p in phases if p.name in names] or list(phases)
     return min(p.start for p in chosen) - margin, max(p.end for p in chosen) + margin
 

@@ -20,10 +20,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import pandas as pd
 from datadog_api_client import ApiClient
@@ -181,7 +182,7 @@ class Session:
         if not path.is_file():
             raise ConfigError(f"no traffic has been sent for this state folder ({path} is missing): run "
                               "02_traffic first, with the same SANDBOX_DIR")
-        return pickle.loads(path.read_bytes())  # noqa: S301 - our own file, written by 02_traffic
+        return pickle.loads(path.read_bytes())
 
     def describe(self) -> pd.DataFrame:
         """The run as a two-column table for the notebook (no key)."""
@@ -234,7 +235,7 @@ def open_session(backend: Backend = "auto", site: str | None = None, sandbox_dir
     if validate:
         validate_keys(settings)
     previous = RunPlan.load(folder)
-    chosen = {"scenario": scenario, "seed": seed, "pacing": pacing}
+    chosen: dict[str, Any] = {"scenario": scenario, "seed": seed, "pacing": pacing}
     for key, value in chosen.items():
         if value is None:
             chosen[key] = getattr(previous, key) if previous is not None else DEFAULTS[key]
@@ -245,7 +246,7 @@ def open_session(backend: Backend = "auto", site: str | None = None, sandbox_dir
     if mode not in ("backfill", "live"):
         raise ConfigError(f"PACING={mode!r} is not one of 'auto', 'backfill', 'live'")
     plan = RunPlan("sandbox" if settings.is_sandbox else "datadog", settings.target, str(chosen["scenario"]),
-                   int(chosen["seed"]), mode, None if settings.is_sandbox else settings.site, time.time())  # type: ignore[call-overload]
+                   int(chosen["seed"]), mode, None if settings.is_sandbox else settings.site, time.time())
     if save:
         plan.save(folder)
     return Session(settings, folder, plan, started)
@@ -289,7 +290,7 @@ def send_traffic(session: Session, api_client: ApiClient) -> Ledger:
 
     ledger = run_scenario(scenario, session.plan.seed, api_client=api_client, pacing=session.pacing,
                           progress=progress)
-    for name, bar in bars.items():
+    for bar in bars.values():
         bar.total = max(bar.n, 1)  # the expected count was a Poisson mean: end every bar full
         bar.close()
     session.save_ledger(ledger)

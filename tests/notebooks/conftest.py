@@ -3,8 +3,9 @@ headless papermill run that keeps the executed notebook (a CI artefact under tes
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

@@ -47,7 +47,7 @@ def test_import_lints_clean_and_creates_the_five_assets_with_links(story: dict) 
 
 
 def test_traffic_uses_the_plan_of_setup_and_sends_every_phase(story: dict) -> None:
-    path, records = story["traffic"]
+    _path, records = story["traffic"]
     sent = {row["phase"]: row for row in records["phases_sent"]}
     assert list(sent) == ["baseline", "budget_breach", "latency_spike", "optimization_failure", "recovery"]
     assert sent["budget_breach"]["budget_breaches"] == 3
