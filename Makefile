@@ -22,6 +22,8 @@ test: $(STAMP)  ## run the test suite
 bench: $(STAMP)  ## print the benchmarks (never part of the tests)
 	$(PY) bench/ingest_query.py
 	$(PY) bench/swarm.py
+	$(PY) bench/monitors.py
+	$(PY) bench/demo.py
 
 clean:
 	rm -rf $(VENV) reports .sandbox .pytest_cache
