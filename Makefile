@@ -16,7 +16,13 @@ $(STAMP): requirements.txt pyproject.toml
 demo: $(STAMP)  ## run the whole demo on the sandbox and write reports/
 	$(PY) -m autonomic_lib demo --out reports
 
-test: $(STAMP)  ## run the test suite
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):  # the browser test drives Debian's chromium: installed here when missing, if we may (root + apt)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	else echo "note: no $(CHROMIUM) and no root apt-get: the browser test will be skipped (apt-get install chromium)"; fi
+
+test: $(STAMP) $(CHROMIUM)  ## run the test suite
 	$(PY) -m pytest
 
 bench: $(STAMP)  ## print the benchmarks (never part of the tests)
