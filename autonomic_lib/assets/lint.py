@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from ..catalog import Catalog
 from ..errors import QueryError
-from ..sandbox.querylang import (BinaryOp, FunctionCall, MetricQuery, Negate, Scope, TagTerm, parse_formula,
+from ..sandbox.querylang import (FunctionCall, MetricQuery, Scope, TagTerm, metric_queries, parse_formula,
                                  parse_monitor, parse_query)
 from .model import INTEGRATION_TAG, MANAGED_TAG, NAME_PREFIX, Asset, Problem
 
@@ -32,20 +32,6 @@ _TAG_VARIABLE = re.compile(r"\{\{\s*([a-z_][a-z0-9_.-]*)\.name\s*\}\}")
 _TRIGGER_REF = re.compile(r"\{\{\s*Trigger\.([A-Za-z_][A-Za-z0-9_]*)")
 _WINDOW = re.compile(r"last_(\d+)([mhdw])")
 _SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def metric_queries(node: Any) -> Iterator[MetricQuery]:
-    """Every metric query inside a parsed expression (arithmetic and function arguments included)."""
-    if isinstance(node, MetricQuery):
-        yield node
-    elif isinstance(node, BinaryOp):
-        yield from metric_queries(node.left)
-        yield from metric_queries(node.right)
-    elif isinstance(node, Negate):
-        yield from metric_queries(node.operand)
-    elif isinstance(node, FunctionCall):
-        for arg in node.args:
-            yield from metric_queries(arg)
 
 
 def _terms(scope: Scope) -> Iterator[TagTerm]:

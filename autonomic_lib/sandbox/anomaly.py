@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import QueryError, UnsupportedQueryError
-from .querylang import BinaryOp, Expr, FunctionCall, MetricQuery, Negate, Number, parse_monitor, parse_query
+from .querylang import (BinaryOp, Expr, FunctionCall, MetricQuery, Negate, Number, metric_queries, parse_monitor,
+                        parse_query)
 
 SEASONS = {"hourly": 3600, "daily": 86400, "weekly": 604800}
 MIN_SEASONS = 3
@@ -271,7 +272,7 @@ def fill_counts(values: np.ndarray, spec: AnomalySpec, store: Any, kinds: Callab
 
 def _is_count(query: str, store: Any, kinds: Callable[[str], Any] | None) -> bool:
     expr = parse_query(query)
-    metrics = [q for q in _metric_queries(expr)]
+    metrics = [q for q in metric_queries(expr)]
     if not metrics:
         return False
     for q in metrics:
@@ -279,16 +280,6 @@ def _is_count(query: str, store: Any, kinds: Callable[[str], Any] | None) -> boo
         if kind not in ("count", "rate") and q.modifier != "as_count":
             return False
     return True
-
-
-def _metric_queries(expr: Any) -> list[MetricQuery]:
-    if isinstance(expr, MetricQuery):
-        return [expr]
-    if isinstance(expr, BinaryOp):
-        return _metric_queries(expr.left) + _metric_queries(expr.right)
-    if isinstance(expr, Negate):
-        return _metric_queries(expr.operand)
-    return []
 
 
 def _duration(seconds: int) -> str:

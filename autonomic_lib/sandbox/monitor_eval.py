@@ -192,9 +192,9 @@ def _num(value: Any) -> float | None:
 def _step(expr: Any, kinds: KindFn | None, store: Any) -> int:
     """Bucket width of a threshold monitor: the metric's submission interval rounded up to one of 10, 15, 20, 30 or
     60 s (they divide a minute, so windows hold whole buckets); 60 s when the interval is unknown."""
-    from .anomaly import _metric_queries
+    from .querylang import metric_queries
     intervals = []
-    for q in _metric_queries(expr):
+    for q in metric_queries(expr):
         if kinds is not None:
             interval = kinds(q.metric).interval
         elif store is not None:
@@ -455,9 +455,9 @@ def _split(key: str) -> tuple[str, ...]:
 
 def metric_names(plan: MonitorPlan) -> set[str]:
     """The metrics a monitor reads (to know which new data concerns it)."""
-    from .anomaly import _metric_queries
+    from .querylang import metric_queries
     from .querylang import parse_query
-    return {q.metric for q in _metric_queries(parse_query(plan.expression))}
+    return {q.metric for q in metric_queries(parse_query(plan.expression))}
 
 
 def lookback(plan: MonitorPlan) -> int:

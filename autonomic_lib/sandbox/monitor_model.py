@@ -24,6 +24,7 @@ from datadog_api_client.v1.model.monitor_type import MonitorType
 
 from ..errors import IntakeError, QueryError, UnsupportedQueryError
 from .querylang import (BinaryOp, Expr, FunctionCall, MetricQuery, MonitorQuery, Negate, Not, Number, Scope, TagTerm,
+                        metric_queries,
                         parse_monitor)
 
 _CONFIG = Configuration()  # only carries the client's type-check settings; never used to send anything
@@ -233,7 +234,7 @@ def _check_expression(expr: Expr, top: bool = True) -> FunctionCall | None:
         _check_expression(expr.right, False)
     elif isinstance(expr, Negate):
         _check_expression(expr.operand, False)
-    if top and not any(True for _ in _metric_queries(expr)):
+    if top and not any(True for _ in metric_queries(expr)):
         raise QueryError("the monitor query references no metric")
     return None
 
@@ -300,22 +301,9 @@ def window_seconds(text: str) -> int | None:
     return int(match[1]) * _UNITS[match[2]] if match and int(match[1]) > 0 else None
 
 
-def _metric_queries(expr: Any) -> Iterator[MetricQuery]:
-    if isinstance(expr, MetricQuery):
-        yield expr
-    elif isinstance(expr, BinaryOp):
-        yield from _metric_queries(expr.left)
-        yield from _metric_queries(expr.right)
-    elif isinstance(expr, Negate):
-        yield from _metric_queries(expr.operand)
-    elif isinstance(expr, FunctionCall):
-        for arg in expr.args:
-            yield from _metric_queries(arg)
-
-
 def group_keys(expr: Expr) -> tuple[str, ...]:
     """The tag keys a monitor groups by (a grouped monitor is a multi alert)."""
-    return tuple(dict.fromkeys(key for q in _metric_queries(expr) for key in q.group_by))
+    return tuple(dict.fromkeys(key for q in metric_queries(expr) for key in q.group_by))
 
 
 def scope_tags(query: str) -> set[str]:
@@ -331,7 +319,7 @@ def scope_tags(query: str) -> set[str]:
         elif not isinstance(scope, Not):
             for child in getattr(scope, "operands", ()):
                 yield from terms(child)
-    return {tag for q in _metric_queries(expr) for tag in terms(q.scope)}
+    return {tag for q in metric_queries(expr) for tag in terms(q.scope)}
 
 
 def _num(value: Any) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Iterable, Union
+from typing import Iterable, Iterator, Union
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
@@ -270,6 +270,20 @@ class MonitorQuery:
 
 
 # ---------------------------------------------------------------------------------------------------- parsing
+def metric_queries(expr: object) -> Iterator[MetricQuery]:
+    """Every metric query inside an expression, in order: arithmetic operands and function arguments included."""
+    if isinstance(expr, MetricQuery):
+        yield expr
+    elif isinstance(expr, BinaryOp):
+        yield from metric_queries(expr.left)
+        yield from metric_queries(expr.right)
+    elif isinstance(expr, Negate):
+        yield from metric_queries(expr.operand)
+    elif isinstance(expr, FunctionCall):
+        for arg in expr.args:
+            yield from metric_queries(arg)
+
+
 def parse_query(text: str) -> Expr:
     """Parse a classic query (metric queries, arithmetic, functions); raises QueryError with the position."""
     return _parse_cached(text, "expr_start", None)
