@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 import pandas as pd
 from datadog_api_client import ApiClient
@@ -90,7 +90,8 @@ class RunPlan:
             return None
 
 
-def start_sandbox_process(folder: Path, timeout: float = 60.0) -> Settings:
+def start_sandbox_process(folder: Path, timeout: float = 60.0, *, late_data: Sequence[str] = KIT_LATE_DATA,
+                          memory_limit: str | None = None) -> Settings:
     """Start `python -m autonomic_lib sandbox --data-dir <folder> --late-data 'autonomic.*'` on its own.
 
     It outlives the kernel that started it (its own session); stop it with `stop_sandbox_process`.
@@ -98,7 +99,8 @@ def start_sandbox_process(folder: Path, timeout: float = 60.0) -> Settings:
     """
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sandbox.json").unlink(missing_ok=True)  # a stale file of a dead sandbox
-    late = [arg for glob in KIT_LATE_DATA for arg in ("--late-data", glob)]
+    late = [arg for glob in late_data for arg in ("--late-data", glob)]
+    late += ["--memory-limit", memory_limit] if memory_limit else []
     with open(folder / LOG_FILE, "ab") as log:
         process = subprocess.Popen([sys.executable, "-m", "autonomic_lib", "sandbox", "--data-dir", str(folder), *late],
                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -19,17 +19,13 @@ import argparse
 import os
 import sqlite3
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
 from datadog_api_client.v1.api.metrics_api import MetricsApi as MetricsApiV1  # noqa: E402
 from datadog_api_client.v2.api.metrics_api import MetricsApi  # noqa: E402
@@ -42,7 +38,7 @@ from datadog_api_client.v2.model.metric_series import MetricSeries  # noqa: E402
 from autonomic_lib.analysis import query_frame  # noqa: E402
 from autonomic_lib.client import make_api_client  # noqa: E402
 from autonomic_lib.sandbox.evaluate import evaluate_query  # noqa: E402
-from autonomic_lib.sandbox.server import read_state  # noqa: E402
+from sandbox_process import rss_mb, sandbox_process  # noqa: E402  (bench/sandbox_process.py)
 from autonomic_lib.sandbox.store import MetricStore, SeriesPoints  # noqa: E402
 from autonomic_lib.series import Series, submit_series  # noqa: E402
 from autonomic_lib.settings import Settings  # noqa: E402
@@ -72,25 +68,6 @@ def timed(fn, *args, **kwargs) -> float:
     t0 = time.perf_counter()
     fn(*args, **kwargs)
     return time.perf_counter() - t0
-
-
-@contextmanager
-def sandbox_process(data_dir: str) -> Iterator[tuple[Settings, subprocess.Popen]]:
-    """`python -m autonomic_lib sandbox` in its own process, as notebooks use it."""
-    proc = subprocess.Popen([sys.executable, "-m", "autonomic_lib", "sandbox", "--data-dir", data_dir,
-                             "--late-data", "bench.*"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        for _ in range(300):
-            state = read_state(Path(data_dir))
-            if state:
-                break
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("sandbox did not start: " + proc.stderr.read().decode()[-500:])
-        yield Settings(api_key=state.api_key, app_key=state.app_key, host=state.url), proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
 
 
 def ingest(settings: Settings, quick: bool) -> None:
@@ -161,7 +138,7 @@ def sqlite_baseline(data: list[Series], end: int) -> float:
     return statistics.median(runs) * 1e3
 
 
-def memory(settings: Settings, proc: subprocess.Popen, quick: bool) -> None:
+def memory(settings: Settings, pid: int, quick: bool) -> None:
     """Fill the sandbox process up to 10 M points and read its RSS."""
     target = 2_000_000 if quick else 10_000_000
     end = int(time.time()) // 60 * 60
@@ -175,10 +152,9 @@ def memory(settings: Settings, proc: subprocess.Popen, quick: bool) -> None:
                 s.tags = [f"agent_id:agent-{first + k:04d}", "env:bench"]
             submit_series(client, batch, encoding="zstd1")
     elapsed = time.perf_counter() - t0
-    rss = int(next(line.split()[1] for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
-                   if line.startswith("VmRSS")))
+    rss = rss_mb(pid)
     points = n_series * per_series
-    print(f"(d) sandbox process RSS holding {points:,} more points (plus the above): {rss / 1024:,.0f} MB "
+    print(f"(d) sandbox process RSS holding {points:,} more points (plus the above): {rss:,.0f} MB "
           f"(filled at {points / elapsed:,.0f} points/s)")
 
 
@@ -187,10 +163,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller volumes, for a smoke run")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; the sandbox runs as its own process (python -m autonomic_lib sandbox)")
-    with tempfile.TemporaryDirectory() as data_dir, sandbox_process(data_dir) as (settings, proc):
+    with sandbox_process(late_data=("bench.*",)) as (settings, pid):
         ingest(settings, args.quick)
         query(settings, args.quick)
-        memory(settings, proc, args.quick)
+        memory(settings, pid, args.quick)
     print("figures are for this machine and run: compare the ratios, not the absolutes")
 
 

@@ -17,17 +17,12 @@ import argparse
 import os
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import subprocess
-from contextlib import contextmanager
-from typing import Iterator
 
-import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
 from autonomic_lib.client import make_api_client  # noqa: E402
 from autonomic_lib.swarm import run_scenario, steady_swarm  # noqa: E402
@@ -37,29 +32,8 @@ from autonomic_lib.swarm.prices import price_for  # noqa: E402
 from autonomic_lib.swarm.reference import reference_points, run_agent_reference  # noqa: E402
 from autonomic_lib.swarm.run import aggregate_run  # noqa: E402
 from autonomic_lib.telemetry import reconcile  # noqa: E402
-from autonomic_lib.sandbox.server import read_state  # noqa: E402
-from autonomic_lib.settings import Settings  # noqa: E402
+from sandbox_process import rss_mb, sandbox_process  # noqa: E402  (bench/sandbox_process.py)
 from autonomic_lib.telemetry.points import PointBuffer  # noqa: E402
-
-
-@contextmanager
-def sandbox_process(data_dir: str) -> Iterator[tuple[Settings, subprocess.Popen]]:
-    """`python -m autonomic_lib sandbox` in its own process with Late Data for autonomic.* (as bench/ingest_query.py)."""
-    proc = subprocess.Popen([sys.executable, "-m", "autonomic_lib", "sandbox", "--data-dir", data_dir,
-                             "--late-data", "autonomic.*", "--memory-limit", "512MB"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        for _ in range(300):
-            state = read_state(Path(data_dir))
-            if state:
-                break
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("sandbox did not start: " + proc.stderr.read().decode()[-500:])  # type: ignore[union-attr]
-        yield Settings(api_key=state.api_key, app_key=state.app_key, host=state.url), proc  # type: ignore[arg-type]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=120)
 
 
 def engine_only(agents: int, hours: float, rate: float) -> tuple[int, float]:
@@ -115,14 +89,14 @@ def main() -> None:
           f"engine on the same sample {sn / fast:,.0f}/s)  -> engine {slow / fast:.0f}x faster")
 
     scenario = steady_swarm(args.agents, args.hours, args.rate)
-    with tempfile.TemporaryDirectory(prefix="bench-swarm-") as tmp, sandbox_process(tmp) as (settings, proc):
+    with sandbox_process(late_data=("autonomic.*",), memory_limit="512MB") as (settings, pid):
         with make_api_client(settings) as client:
             t0 = time.perf_counter()
             ledger = run_scenario(scenario, 7, api_client=client, keep_points=False)
             t_send = time.perf_counter() - t0
             result = reconcile(ledger, client)
             t_all = time.perf_counter() - t0
-        rss = psutil.Process(proc.pid).memory_info().rss
+        rss = rss_mb(pid) * 2**20
     total = int(ledger.summary()["messages"].sum())
     print(f"(b) simulate + aggregate + send   : {t_send:6.1f} s  ({total:,} messages -> {ledger.points:,} points in "
           f"{ledger.requests} requests, {ledger.log_count:,} logs, all acknowledged; {total / t_send:,.0f} messages/s)")
