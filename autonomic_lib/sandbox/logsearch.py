@@ -302,19 +302,23 @@ class _Parser:
             raise self.fail("an operator needs a term on each side")
         return self.primary(field)
 
+    def group(self, field: str | None) -> LogQuery:
+        """A parenthesised sub-query (the cursor is on its '('), applied to `field` when one is given."""
+        self.i += 1
+        node = self.or_expr(field)
+        self.skip_ws()
+        if self.peek() != ")":
+            raise self.fail("missing ')'")
+        self.i += 1
+        return node
+
     def primary(self, field: str | None) -> LogQuery:
         self.skip_ws()
         c = self.peek()
         if not c:
             raise self.fail("the query ends where a term was expected")
         if c == "(":
-            self.i += 1
-            node = self.or_expr(field)
-            self.skip_ws()
-            if self.peek() != ")":
-                raise self.fail("missing ')'")
-            self.i += 1
-            return node
+            return self.group(field)
         if c == ")":
             raise self.fail("unexpected ')'")
         if c == '"':
@@ -350,13 +354,7 @@ class _Parser:
         if c == "" or c.isspace() or c == ")":
             raise self.fail(f"missing value after {key}:")
         if c == "(":
-            self.i += 1
-            node = self.or_expr(field)
-            self.skip_ws()
-            if self.peek() != ")":
-                raise self.fail("missing ')'")
-            self.i += 1
-            return node
+            return self.group(field)
         if c == '"':
             return self.leaf(field, Pattern(self.phrase()), phrase=True)
         if c in "<>[{":

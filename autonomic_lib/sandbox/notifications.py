@@ -26,7 +26,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import orjson
@@ -35,6 +35,7 @@ from . import cases, workflow_model, workflow_runner
 
 if TYPE_CHECKING:
     from .app import Sandbox
+    from .monitor_eval import Transition  # the evaluator imports this module lazily; no cycle at import time
 
 TITLES = {"Alert": "Triggered", "Warn": "Warn", "No Data": "No data", "OK": "Recovered", "Unknown": "Unknown"}
 _TOKEN = re.compile(r"\{\{\{?\s*([#^/]?)\s*((?:[^}\"']|\"[^\"]*\"|'[^']*')*?)\s*\}?\}\}")
@@ -44,19 +45,6 @@ _ARGS = re.compile(r"\"([^\"]*)\"|'([^']*)'|(\S+)")
 _COMPARATOR = re.compile(r"(>=|<=|==|!=|>|<)\s*-?[\d.]+\s*$")
 _HANDLE = re.compile(r"(?<![\w.+-])@([\w.+-]+@[\w-]+(?:\.[\w-]+)+|[A-Za-z][\w-]*(?:-[\w.-]*)?)")
 _PARAM = re.compile(r"\s*([A-Za-z_][\w]*)\s*=\s*(\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^,)]*?)\s*(,|\))")
-
-
-class Transition(Protocol):
-    """What the evaluator reports (monitor_eval.Transition has exactly these attributes)."""
-
-    monitor_id: int
-    group: str
-    group_tags: tuple[str, ...]
-    previous: str
-    current: str
-    at: float
-    value: float | None
-    threshold: float | None
 
 
 @dataclass

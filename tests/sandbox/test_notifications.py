@@ -15,10 +15,16 @@ from datadog_api_client.v2.api.case_management_api import CaseManagementApi
 from autonomic_lib.sandbox.notifications import Handle, MessageContext, notifies, on_transition, parse_handles, render
 from autonomic_lib.sandbox.server import SandboxServer
 from tests.sandbox.test_cases_api import make_project
-from tests.sandbox.test_workflow_runner import Transition
+from autonomic_lib.sandbox.monitor_eval import Transition
 
 TAGS = {"agent_id": "a1", "failure_reason": "eval_rejected", "role": "db_cassandra", "dot.key": "five"}
 VARIABLES = {"value": "2", "threshold": "1", "warn_threshold": "0.5", "ok_threshold": "0.8", "comparator": ">="}
+
+
+def transition(monitor_id: int, group: str, group_tags: tuple[str, ...], previous: str, current: str, at: float,
+               value: float | None, threshold: float | None) -> Transition:
+    """A transition as the evaluator reports it (its window does not matter to notifications)."""
+    return Transition(monitor_id, group, group_tags, previous, current, int(at), value, threshold, 0, 0)
 
 
 def ctx(previous: str, current: str, priority: int | None = 1) -> MessageContext:
@@ -103,9 +109,9 @@ def test_bad_workflow_parameters_are_an_error_not_a_guess() -> None:
 def test_no_data_notifies_only_with_notify_no_data() -> None:
     plain: dict[str, Any] = {"options": {}}
     loud: dict[str, Any] = {"options": {"notify_no_data": True}}
-    first_ok = Transition(1, "*", (), "No Data", "OK", 0, 0.0, 1.0)
+    first_ok = transition(1, "*", (), "No Data", "OK", 0, 0.0, 1.0)
     assert not notifies(plain, first_ok) and notifies(loud, first_ok)
-    assert notifies(plain, Transition(1, "*", (), "OK", "Alert", 0, 2.0, 1.0))
+    assert notifies(plain, transition(1, "*", (), "OK", "Alert", 0, 2.0, 1.0))
 
 
 def raw_get(server: SandboxServer, path: str) -> Any:
@@ -124,7 +130,7 @@ def test_notifications_are_recorded_and_listed_sandbox_only(session_sandbox: San
     now = int(time.time()) - 120
     for previous, current, at in (("OK", "Alert", now), ("Alert", "OK", now + 60), ("OK", "No Data", now + 120)):
         on_transition(session_sandbox.sandbox, monitor,
-                      Transition(monitor_id, "service:api", ("service:api",), previous, current, at, 3.25, 2.0))
+                      transition(monitor_id, "service:api", ("service:api",), previous, current, at, 3.25, 2.0))
     listed = raw_get(session_sandbox, f"/sandbox/notifications?monitor_id={monitor_id}")
     assert listed["meta"]["sandbox_only"] is True and listed["meta"]["total"] == 2  # No Data: notify_no_data off
     first, second = listed["data"]
@@ -146,9 +152,9 @@ def test_case_handle_opens_one_case_per_group_and_comments_after(session_sandbox
                "options": {"thresholds": {"critical": 1}}}
     now = time.time()
     group = ("agent_id:z9",)
-    first = on_transition(session_sandbox.sandbox, monitor, Transition(monitor_id, group[0], group, "OK", "Alert",
+    first = on_transition(session_sandbox.sandbox, monitor, transition(monitor_id, group[0], group, "OK", "Alert",
                                                                         now, 1.0, 1.0))
-    second = on_transition(session_sandbox.sandbox, monitor, Transition(monitor_id, group[0], group, "Alert", "OK",
+    second = on_transition(session_sandbox.sandbox, monitor, transition(monitor_id, group[0], group, "Alert", "OK",
                                                                          now + 60, 0.0, 1.0))
     assert first and second
     assert first["handles"][0]["status"] == "created" and second["handles"][0]["status"] == "commented"

@@ -22,6 +22,7 @@ from datadog_api_client.v2.model.workflow_instance_create_request import Workflo
 from autonomic_lib.assets.model import to_model
 from autonomic_lib.sandbox import notifications
 from autonomic_lib.sandbox.server import SandboxServer
+from autonomic_lib.sandbox.monitor_eval import Transition
 from tests.conftest import client_for, start_sandbox
 from tests.sandbox.test_cases_api import make_project
 
@@ -30,26 +31,10 @@ MONITOR_FILE = ROOT / "assets/monitors/optimization_failure.json"
 WORKFLOW_FILE = ROOT / "assets/workflows/optimization_failure_remediation.json"
 
 
-@dataclass(frozen=True)
-class Transition:
-    """Structurally monitor_eval.Transition (the evaluator's), which notifications.on_transition accepts."""
-
-    monitor_id: int
-    group: str
-    group_tags: tuple[str, ...]
-    previous: str
-    current: str
-    at: float
-    value: float | None
-    threshold: float | None
-    window_start: float = 0.0
-    window_end: float = 0.0
-
-
 def alert(monitor: dict[str, Any], agent: str, reason: str, at: float, current: str = "Alert",
           previous: str = "OK") -> Transition:
     tags = (f"agent_id:{agent}", f"failure_reason:{reason}")
-    return Transition(monitor["id"], ",".join(tags), tags, previous, current, at, 2.0, 1.0)
+    return Transition(monitor["id"], ",".join(tags), tags, previous, current, at, 2.0, 1.0, at - 300, at)
 
 
 @pytest.fixture(scope="module")
