@@ -7,6 +7,7 @@ every refusal is Datadog's status with an `{"errors": [...]}` body (see http.py)
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from .intake import IntakePolicy
 from .store import MetricStore
 
 log = logging.getLogger("autonomic_lib.sandbox")
+_KEY_SHAPED = re.compile(r"[0-9a-fA-F]{32,40}")
 
 
 @dataclass
@@ -98,6 +100,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    """A bug in the sandbox must still answer in Datadog's shape (and be logged, without request headers)."""
-    log.exception("internal error on %s %s", request.method, request.url.path)
+    """A bug in the sandbox must still answer in Datadog's shape (and be logged, without headers or keys)."""
+    path = _KEY_SHAPED.sub("****", request.url.path)  # the legacy logs intake takes the API key in its path
+    log.exception("internal error on %s %s", request.method, path)
     return error_response(500, f"Internal sandbox error: {type(exc).__name__}")
