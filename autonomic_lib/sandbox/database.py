@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 
@@ -23,6 +25,18 @@ class Database:
             if self.path is not None:
                 self.con.execute("CHECKPOINT")
             self.con.close()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All statements in the block commit together or not at all (the caller holds the write lock)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def open_database(path: Path | None, *, memory_limit: str = "256MB", threads: int = 2) -> Database:

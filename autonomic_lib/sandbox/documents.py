@@ -11,7 +11,7 @@ from typing import Any, Iterable
 import orjson
 import pandas as pd
 
-from .database import Database
+from .database import Database, transaction
 
 
 class DocumentStore:
@@ -52,16 +52,10 @@ class DocumentStore:
             frame.insert(0, "kind", kind)
             frame["ts"] = frame["ts"].astype("Int64")
             frame["seq"] = range(self._seq + 1, self._seq + 1 + len(frame))
-            con = self._db.con
-            con.execute("BEGIN TRANSACTION")
-            try:
+            with transaction(self._db.con) as con:
                 con.register("incoming_documents", frame)
                 con.execute("INSERT OR REPLACE INTO documents SELECT kind, id, ts, body, seq FROM incoming_documents")
                 con.unregister("incoming_documents")
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
             self._seq += len(frame)
         return len(encoded)
 

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .database import Database, open_database
+from .database import Database, open_database, transaction
 
 ROLLUP_METHODS = ("avg", "sum", "min", "max", "count", "last")
 _SQL_AGGREGATE = {
@@ -196,8 +196,7 @@ class MetricStore:
     def _commit(self, new_series, updated, sid, ts, val, overlapping) -> None:
         con = self._con
         frame = pd.DataFrame({"series_id": sid, "ts": ts, "value": val})
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             for s in new_series:
                 con.execute("INSERT INTO series VALUES (?, ?, ?, ?, ?, ?)", [s.id, s.metric, list(s.tags), s.type, s.interval, s.unit])
             for s in updated:
@@ -211,10 +210,6 @@ class MetricStore:
                 )
             con.execute("INSERT INTO points SELECT series_id, ts, value FROM incoming")
             con.unregister("incoming")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
 
     # ----------------------------------------------------------------- reading
     def rollup(self, series_ids: Sequence[int], start: int, end: int, interval: int, method: str
