@@ -9,7 +9,9 @@
     ├── SandboxError           the embedded sandbox could not start, or its state is unusable
     ├── QueryError             a metric query could not be parsed or evaluated
     │   └── UnsupportedQueryError   valid Datadog syntax the sandbox does not imitate
-    └── IntakeError            a payload the intake refuses (status code + message, as Datadog answers)
+    ├── IntakeError            a request the sandbox refuses: status code + messages, as Datadog answers; rendered
+    │                          by the sandbox's routes as v1 `{"errors": [...]}` or JSON:API error objects
+    └── StepError              (autonomic_lib.sandbox.automation.runner) a workflow step the sandbox cannot run
 """
 
 from __future__ import annotations
@@ -49,8 +51,8 @@ class UnsupportedQueryError(QueryError):
 
 
 class IntakeError(AutonomicError):
-    """A submission the intake rejects; carries the HTTP status Datadog would answer with."""
+    """A request the sandbox refuses; carries the HTTP status Datadog would answer with and every problem found."""
 
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
+    def __init__(self, status: int, message: str, *more: str):
+        super().__init__("; ".join((message, *more)))
+        self.status, self.messages = status, (message, *more)

@@ -37,9 +37,9 @@ from datadog_api_client.v2.model.metric_series import MetricSeries  # noqa: E402
 
 from autonomic_lib.analysis import query_frame  # noqa: E402
 from autonomic_lib.client import make_api_client  # noqa: E402
-from autonomic_lib.sandbox.evaluate import evaluate_query  # noqa: E402
+from autonomic_lib.sandbox.metrics.evaluate import evaluate_query  # noqa: E402
 from sandbox_process import rss_mb, sandbox_process  # noqa: E402  (bench/sandbox_process.py)
-from autonomic_lib.sandbox.store import MetricStore, SeriesPoints  # noqa: E402
+from autonomic_lib.sandbox.metrics.store import MetricStore, SeriesPoints  # noqa: E402
 from autonomic_lib.series import Series, submit_series  # noqa: E402
 from autonomic_lib.settings import Settings  # noqa: E402
 

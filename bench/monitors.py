@@ -26,10 +26,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from autonomic_lib.sandbox.backtest import backtest
-from autonomic_lib.sandbox.evaluate import evaluate_query
-from autonomic_lib.sandbox.monitor_eval import plan_monitor
-from autonomic_lib.sandbox.store import MetricStore, SeriesPoints
+from autonomic_lib.sandbox.monitors.backtest import backtest
+from autonomic_lib.sandbox.metrics.evaluate import evaluate_query
+from autonomic_lib.sandbox.monitors.evaluator import plan_monitor
+from autonomic_lib.sandbox.metrics.store import MetricStore, SeriesPoints
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "monitors"
 DAY = 86400

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from ..catalog import Catalog
 from ..errors import QueryError
-from ..sandbox.querylang import (FunctionCall, MetricQuery, Scope, TagTerm, metric_queries, parse_formula,
+from autonomic_lib.query.language import (FunctionCall, MetricQuery, Scope, TagTerm, metric_queries, parse_formula,
                                  parse_monitor, parse_query)
 from .model import INTEGRATION_TAG, MANAGED_TAG, NAME_PREFIX, Asset, Problem
 

@@ -1,95 +1,116 @@
-"""The sandbox application: its configuration, shared state, and the ASGI app gathering every route module.
+"""The sandbox application: the one container of every product's backend, and the ASGI app gathering their routes.
 
-Every response is shaped so the official datadog-api-client deserializes it with type checking on;
-every refusal is Datadog's status with an `{"errors": [...]}` body (see http.py).
+Products (metrics, logs, dashboards, monitors, automation) never import this module: each builds its URL table
+from its own backend (`routes(backend)`), and the wiring between them (the evaluator's notifier, links to the
+sandbox's own address) is made here. Every response is shaped so the official datadog-api-client deserializes it
+with type checking on; every refusal is Datadog's status and error body (see http/routing.py).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..catalog import Catalog, load_catalog
-from ..errors import CatalogError
-from . import automation_api, cases_api, evaluation_api, logs_events_api, metrics_api, resources_api
-from .database import open_database
-from .documents import DocumentStore
-from .evaluate import MetricKind
-from .evaluation_api import MonitorEvaluator
-from .http import error_response
-from .intake import IntakePolicy
-from .store import MetricStore
+from autonomic_lib.catalog import Catalog, load_catalog
+from autonomic_lib.errors import CatalogError
+from autonomic_lib.sandbox.automation import notifications
+from autonomic_lib.sandbox.automation import routes as automation_routes
+from autonomic_lib.sandbox.automation.backend import Automation
+from autonomic_lib.sandbox.config import SandboxConfig
+from autonomic_lib.sandbox.dashboards import routes as dashboard_routes
+from autonomic_lib.sandbox.dashboards.backend import Dashboards
+from autonomic_lib.sandbox.http.routing import Address, Keys, error_response
+from autonomic_lib.sandbox.logs import routes as log_routes
+from autonomic_lib.sandbox.logs.backend import Logs
+from autonomic_lib.sandbox.metrics import routes as metric_routes
+from autonomic_lib.sandbox.metrics.backend import Metrics
+from autonomic_lib.sandbox.metrics.evaluate import MetricKind
+from autonomic_lib.sandbox.metrics.intake import IntakePolicy
+from autonomic_lib.sandbox.metrics.store import MetricStore
+from autonomic_lib.sandbox.monitors import routes as monitor_routes
+from autonomic_lib.sandbox.monitors.backend import Monitors
+from autonomic_lib.sandbox.monitors.evaluator import Transition
+from autonomic_lib.sandbox.monitors.service import MonitorEvaluator
+from autonomic_lib.sandbox.storage.database import open_database
+from autonomic_lib.sandbox.storage.documents import DocumentStore
+
+__all__ = ["Sandbox", "SandboxConfig", "create_app"]
 
 log = logging.getLogger("autonomic_lib.sandbox")
 _KEY_SHAPED = re.compile(r"[0-9a-fA-F]{32,40}")
 
 
-@dataclass
-class SandboxConfig:
-    """What a sandbox instance needs: its keys, where it keeps data, and intake policy."""
-
-    api_key: str
-    app_key: str
-    data_dir: Path | None = None  # None keeps everything in memory (tests)
-    late_data: tuple[str, ...] = ()
-    catalog_dir: Path | None = None
-    memory_limit: str = "256MB"
-
-
-@dataclass
 class Sandbox:
-    """The state every route shares: configuration, store, intake policy and catalogue."""
+    """Every product's backend over one database; the server starts and stops the monitor evaluator.
 
-    config: SandboxConfig
-    store: MetricStore = field(init=False)
-    documents: DocumentStore = field(init=False)
-    policy: IntakePolicy = field(init=False)
-    catalog: Catalog | None = field(init=False)
-    evaluator: MonitorEvaluator = field(init=False)
-    app_url: str = ""  # the sandbox's own base URL, for links it writes outside a request (set by the server)
+    Usage::
 
-    def __post_init__(self) -> None:
-        path = self.config.data_dir / "metrics.duckdb" if self.config.data_dir else None
-        database = open_database(path, memory_limit=self.config.memory_limit)
+        sandbox = Sandbox(SandboxConfig(api_key=..., app_key=..., data_dir=None))
+        app = create_app(sandbox)     # serve it (server.py), or drive it with an ASGI test client
+        sandbox.close()
+    """
+
+    def __init__(self, config: SandboxConfig):
+        self.config = config
+        database = open_database(config.data_dir / "metrics.duckdb" if config.data_dir else None,
+                                 memory_limit=config.memory_limit)
         self.store = MetricStore(database=database)
         self.documents = DocumentStore(database)
-        self.policy = IntakePolicy(late_data=tuple(self.config.late_data))
-        try:
-            self.catalog = load_catalog(self.config.catalog_dir)
-        except CatalogError as exc:  # the sandbox still serves arbitrary metrics, typed by their intake
-            log.warning("metric catalogue not loaded, using intake types only: %s", exc)
-            self.catalog = None
-        self.evaluator = MonitorEvaluator(self)  # started and stopped by the server (SandboxServer)
+        self.policy = IntakePolicy(late_data=tuple(config.late_data))
+        self.address = Address()
+        self.catalog = _catalog(config)
+        clock = self.policy.clock
+        self.metrics = Metrics(self.store, self.policy, self.catalog)
+        self.logs = Logs(self.documents, clock)
+        self.dashboards = Dashboards(self.documents, clock, self.metrics, self.address)
+        self.automation = Automation(self.documents, clock, self.address)
+        self.evaluator = MonitorEvaluator(documents=self.documents, metrics=self.metrics, notify=self._notify,
+                                          quiet_seconds=config.evaluation_quiet_seconds)
+        self.monitors = Monitors(self.documents, clock, self.metrics, self.evaluator)
+
+    def _notify(self, monitor: dict[str, Any], transition: Transition) -> None:
+        notifications.on_transition(self.automation, monitor, transition)
+
+    @property
+    def app_url(self) -> str:
+        """The sandbox's own base URL (set by the server), for links it writes outside a request."""
+        return self.address.url
+
+    @app_url.setter
+    def app_url(self, url: str) -> None:
+        self.address.url = url
 
     def kind(self, metric: str) -> MetricKind:
-        """Type and unit of a metric: the catalogue's when it knows the metric, else what the intake declared."""
-        if self.catalog is not None and metric in self.catalog.metrics:
-            spec = self.catalog.metrics[metric]
-            return MetricKind(spec.type if spec.type != "distribution" else "gauge", spec.unit, spec.per_unit, spec.interval)
-        mtype = self.store.metric_type(metric)
-        intervals = [s.interval for s in self.store.series(metric) if s.interval]
-        return MetricKind("gauge" if mtype == "unspecified" else mtype, self.store.metric_unit(metric), None,
-                          intervals[-1] if intervals else None)
+        return self.metrics.kind(metric)
 
     def close(self) -> None:
         self.evaluator.stop()
         self.store.close()
 
 
+def _catalog(config: SandboxConfig) -> Catalog | None:
+    try:
+        return load_catalog(config.catalog_dir)
+    except CatalogError as exc:  # the sandbox still serves arbitrary metrics, typed by their intake
+        log.warning("metric catalogue not loaded, using intake types only: %s", exc)
+        return None
+
+
 def create_app(sandbox: Sandbox) -> Starlette:
     """The ASGI application serving `sandbox`; the caller owns the sandbox's lifetime."""
     app = Starlette(routes=[
-        *metrics_api.ROUTES, *logs_events_api.ROUTES, *resources_api.ROUTES, *cases_api.ROUTES,
-        *automation_api.ROUTES, *evaluation_api.ROUTES,
+        *metric_routes.routes(sandbox.metrics), *log_routes.routes(sandbox.logs),
+        *dashboard_routes.routes(sandbox.dashboards), *monitor_routes.routes(sandbox.monitors),
+        *automation_routes.routes(sandbox.automation),
     ], exception_handlers={HTTPException: http_error, Exception: server_error})
-    app.state.sandbox = sandbox
+    app.state.keys = Keys(sandbox.config.api_key, sandbox.config.app_key)
+    app.state.address = sandbox.address
     return app
 
 

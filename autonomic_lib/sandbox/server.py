@@ -22,8 +22,8 @@ from typing import Iterator
 import duckdb
 import uvicorn
 
-from ..errors import SandboxError
-from .app import Sandbox, SandboxConfig, create_app
+from autonomic_lib.errors import SandboxError
+from autonomic_lib.sandbox.app import Sandbox, SandboxConfig, create_app
 
 log = logging.getLogger("autonomic_lib.sandbox")
 STATE_FILE = "sandbox.json"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from autonomic_lib.sandbox.database import open_database
-from autonomic_lib.sandbox.documents import DocumentStore
+from autonomic_lib.sandbox.storage.database import open_database
+from autonomic_lib.sandbox.storage.documents import DocumentStore
 
 
 def test_put_get_replace_delete() -> None:

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from autonomic_lib.errors import QueryError, UnsupportedQueryError
-from autonomic_lib.sandbox.evaluate import (
+from autonomic_lib.sandbox.metrics.evaluate import (
     MetricKind, default_interval, effective_interval, evaluate_formulas, evaluate_query, evaluate_scalar,
 )
-from autonomic_lib.sandbox.store import MetricStore, SeriesPoints
+from autonomic_lib.sandbox.metrics.store import MetricStore, SeriesPoints
 
 T0 = 1767225600  # 2026-01-01 00:00 UTC, aligned to every nice interval
 HOUR = (T0, T0 + 3600)  # default interval 20 s

@@ -32,7 +32,7 @@ from datadog_api_client.v2.model.logs_query_filter import LogsQueryFilter
 from datadog_api_client.v2.model.logs_sort import LogsSort
 
 from autonomic_lib.errors import IntakeError, QueryError, UnsupportedQueryError
-from autonomic_lib.sandbox.logsearch import LogView, normalize_status, parse_query, parse_time
+from autonomic_lib.sandbox.logs.search import LogView, normalize_status, parse_query, parse_time
 from autonomic_lib.sandbox.server import SandboxServer
 
 from ..conftest import client_for, start_sandbox

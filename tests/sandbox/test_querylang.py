@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autonomic_lib.errors import QueryError, UnsupportedQueryError
-from autonomic_lib.sandbox.querylang import (
+from autonomic_lib.query.language import (
     AllTags, And, BinaryOp, FunctionCall, MetricQuery, MonitorQuery, Negate, Not, Number, Or, QueryRef, TagTerm,
     TemplateVar, parse_formula, parse_monitor, parse_query,
 )

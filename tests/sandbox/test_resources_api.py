@@ -56,7 +56,7 @@ from datadog_api_client.v2.model.workflow_data_type import WorkflowDataType
 from datadog_api_client.v2.model.workflow_data_update import WorkflowDataUpdate
 from datadog_api_client.v2.model.workflow_data_update_attributes import WorkflowDataUpdateAttributes
 
-from autonomic_lib.sandbox import workflow_model
+from autonomic_lib.sandbox.automation import workflows as workflow_model
 from autonomic_lib.sandbox.server import SandboxServer
 
 from ..conftest import client_for

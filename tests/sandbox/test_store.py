@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autonomic_lib.sandbox.store import ROLLUP_METHODS, MetricStore, Series, SeriesPoints
+from autonomic_lib.sandbox.metrics.store import ROLLUP_METHODS, MetricStore, Series, SeriesPoints
 
 T0 = 1767225600  # 2026-01-01 00:00 UTC, aligned to every bucket width used below
 

@@ -20,9 +20,9 @@ from datadog_api_client.v2.model.workflow_instance_create_meta import WorkflowIn
 from datadog_api_client.v2.model.workflow_instance_create_request import WorkflowInstanceCreateRequest
 
 from autonomic_lib.assets.model import to_model
-from autonomic_lib.sandbox import notifications
+from autonomic_lib.sandbox.automation import notifications
 from autonomic_lib.sandbox.server import SandboxServer
-from autonomic_lib.sandbox.monitor_eval import Transition
+from autonomic_lib.sandbox.monitors.evaluator import Transition
 from tests.conftest import client_for, start_sandbox
 from tests.sandbox.test_cases_api import make_project
 
@@ -235,8 +235,8 @@ def test_monitor_cannot_start_an_unpublished_workflow(server: SandboxServer, cli
 
 
 def test_template_rendering_keeps_types_and_reports_unknown_paths() -> None:
-    from autonomic_lib.sandbox.workflow_runner import Run, StepError, render
-    run = Run(sandbox=None, workflow={"id": "w", "attributes": {"name": "W"}}, instance_id="i",  # type: ignore[arg-type]
+    from autonomic_lib.sandbox.automation.runner import Run, StepError, render
+    run = Run(automation=None, workflow={"id": "w", "attributes": {"name": "W"}}, instance_id="i",  # type: ignore[arg-type]
               trigger={"n": 3, "tags": ["a", "b"]}, source={"monitor": {"tag_value": {"a.b": "x"}}}, now=0.0)
     run.steps["S"] = {"data": [{"id": 1}, {"id": 2}]}
     assert render("{{ Trigger.n }}", run) == 3
