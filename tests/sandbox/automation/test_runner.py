@@ -24,9 +24,9 @@ from autonomic_lib.sandbox.automation import notifications
 from autonomic_lib.sandbox.server import SandboxServer
 from autonomic_lib.sandbox.monitors.evaluator import Transition
 from tests.conftest import client_for, start_sandbox
-from tests.sandbox.test_cases_api import make_project
+from tests.sandbox.automation.test_case_routes import make_project
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MONITOR_FILE = ROOT / "assets/monitors/optimization_failure.json"
 WORKFLOW_FILE = ROOT / "assets/workflows/optimization_failure_remediation.json"
 

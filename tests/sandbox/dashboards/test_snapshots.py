@@ -13,7 +13,7 @@ from datadog_api_client.exceptions import ApiException
 from datadog_api_client.v1.api.snapshots_api import SnapshotsApi
 
 from autonomic_lib.sandbox.server import SandboxServer
-from tests.sandbox.test_api_metrics import series, submit, unique
+from tests.sandbox.metrics.test_routes import series, submit, unique
 
 
 def png_size(data: bytes) -> tuple[int, int]:

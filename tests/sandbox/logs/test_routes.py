@@ -35,7 +35,7 @@ from autonomic_lib.errors import IntakeError, QueryError, UnsupportedQueryError
 from autonomic_lib.sandbox.logs.search import LogView, normalize_status, parse_query, parse_time
 from autonomic_lib.sandbox.server import SandboxServer
 
-from ..conftest import client_for, start_sandbox
+from tests.conftest import client_for, start_sandbox
 
 pytestmark = pytest.mark.api
 

@@ -24,7 +24,7 @@ from autonomic_lib.sandbox.monitors.evaluator import GroupState, plan_monitor, r
 from autonomic_lib.sandbox.server import SandboxServer
 from autonomic_lib.sandbox.metrics.store import MetricStore, SeriesPoints
 
-from ..conftest import client_for, start_sandbox
+from tests.conftest import client_for, start_sandbox
 
 T0 = 1_767_225_600  # 2026-01-01 00:00 UTC, a minute boundary
 

@@ -15,7 +15,7 @@ from autonomic_lib.sandbox.monitors.evaluator import GroupState, plan_monitor, r
 from autonomic_lib.sandbox.metrics.store import MetricStore, SeriesPoints
 
 T0 = 1_767_225_600
-KIT = json.loads((Path(__file__).resolve().parents[2] / "assets/monitors/latency_anomaly.json").read_text())["definition"]
+KIT = json.loads((Path(__file__).resolve().parents[3] / "assets/monitors/latency_anomaly.json").read_text())["definition"]
 METRIC = "autonomic.agent.latency.avg"
 
 

@@ -14,7 +14,7 @@ from datadog_api_client.v2.api.case_management_api import CaseManagementApi
 
 from autonomic_lib.sandbox.automation.notifications import Handle, MessageContext, notifies, on_transition, parse_handles, render
 from autonomic_lib.sandbox.server import SandboxServer
-from tests.sandbox.test_cases_api import make_project
+from tests.sandbox.automation.test_case_routes import make_project
 from autonomic_lib.sandbox.monitors.evaluator import Transition
 
 TAGS = {"agent_id": "a1", "failure_reason": "eval_rejected", "role": "db_cassandra", "dot.key": "five"}
@@ -79,7 +79,7 @@ def test_unknown_variables_render_empty_and_are_reported() -> None:
 def test_kit_monitor_message_for_alert_and_recovery() -> None:
     import json
     from pathlib import Path
-    definition = json.loads((Path(__file__).resolve().parents[2] / "assets/monitors/optimization_failure.json")
+    definition = json.loads((Path(__file__).resolve().parents[3] / "assets/monitors/optimization_failure.json")
                             .read_text())["definition"]
     alert_text = render(definition["message"], ctx("OK", "Alert"))
     assert "Agent **a1** is stuck" in alert_text and "(2 optimization failure(s)" in alert_text

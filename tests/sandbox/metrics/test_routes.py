@@ -43,7 +43,7 @@ from datadog_api_client.v2.model.timeseries_formula_request_type import Timeseri
 
 from autonomic_lib.sandbox.server import SandboxServer
 
-from ..conftest import client_for, start_sandbox
+from tests.conftest import client_for, start_sandbox
 
 pytestmark = pytest.mark.api
 COUNT, GAUGE = MetricIntakeType.COUNT, MetricIntakeType.GAUGE
