@@ -213,7 +213,8 @@ def _read_tags(path: Path, metrics: dict[str, MetricSpec], problems: list[Catalo
             bad("tag_key", f"{key!r} appears twice")
             continue
         raw = row["allowed_values"]
-        pattern, values = None, ()
+        pattern: re.Pattern[str] | None = None
+        values: tuple[str, ...] = ()
         if raw.startswith("re:"):
             try:
                 pattern = re.compile(raw[3:])

@@ -13,7 +13,7 @@ import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Sequence, cast
 
 import numpy as np
 import orjson
@@ -133,14 +133,14 @@ def _encode(series: Iterable[Series], encoding: str, points_per_payload: int) ->
 
 def _halve(chunk: list[dict[str, object]]) -> list[tuple[list[dict[str, object]], int]]:
     """Split a payload's series list into two of about equal point counts."""
-    flat = [(entry, p) for entry in chunk for p in entry["points"]]  # type: ignore[union-attr]
+    flat = [(entry, p) for entry in chunk for p in cast(list[object], entry["points"])]
     mid = len(flat) // 2
     halves = []
     for part in (flat[:mid], flat[mid:]):
         rebuilt: list[dict[str, object]] = []
         for entry, point in part:
             if rebuilt and rebuilt[-1]["_src"] is entry:
-                rebuilt[-1]["points"].append(point)  # type: ignore[union-attr]
+                cast(list[object], rebuilt[-1]["points"]).append(point)
             else:
                 rebuilt.append({**entry, "points": [point], "_src": entry})
         for r in rebuilt:

@@ -254,12 +254,12 @@ def export(settings: Settings, out_dir: Path, local: list[Asset], *,
         backend = Backend(client, settings)
         for kind in ("dashboard", "monitor", "workflow"):
             names = {a.name for a in local if a.kind == kind} if kind == "dashboard" else None
-            for _, remote in backend.managed(kind, names or None):  # type: ignore[arg-type]
+            for _, remote in backend.managed(kind, names or None):
                 name = str(remote.get("title" if kind == "dashboard" else "name"))
-                mine = by_name.get((kind, name))  # type: ignore[index]
-                path = Path(out_dir) / FOLDERS[kind] / (mine.path.name if mine else f"{_slug(name)}.json")  # type: ignore[index]
+                mine = by_name.get((kind, name))
+                path = Path(out_dir) / FOLDERS[kind] / (mine.path.name if mine else f"{_slug(name)}.json")
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps(to_file(kind, remote, mine), indent=2) + "\n", encoding="utf-8")  # type: ignore[arg-type]
+                path.write_text(json.dumps(to_file(kind, remote, mine), indent=2) + "\n", encoding="utf-8")
                 written.append(path)
     return written
 

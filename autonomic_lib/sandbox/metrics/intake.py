@@ -151,7 +151,7 @@ def _tags(raw: Any, where: str) -> list[str]:
 
 
 def _type(raw: Any, where: str, version: int) -> str:
-    table: dict[Any, str] = V2_TYPES if version == 2 else V1_TYPES  # type: ignore[assignment]
+    table: dict[Any, str] = V2_TYPES if version == 2 else V1_TYPES
     if raw is None:
         return "unspecified"
     if type(raw) is bool or raw not in table:

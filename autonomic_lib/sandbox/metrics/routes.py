@@ -57,7 +57,7 @@ async def query_v1(request: Request, metrics: Metrics) -> Response:
 
 def v1_response(text: str, start: int, end: int, result: QueryResult) -> dict[str, Any]:
     """Shape a query result as GET /api/v1/query answers (times in ms, only buckets with data)."""
-    series = []
+    series: list[dict[str, Any]] = []
     for ts in result.series:
         keep = ~np.isnan(ts.values)
         times, values = ts.times[keep], ts.values[keep]

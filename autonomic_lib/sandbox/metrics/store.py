@@ -257,7 +257,8 @@ class MetricStore:
         """How many points are stored (after last-point-wins replacement)."""
         cur = self._con.cursor()
         try:
-            return int(cur.execute("SELECT count(*) FROM points").fetchone()[0])
+            row = cur.execute("SELECT count(*) FROM points").fetchone()
+            return int(row[0]) if row else 0
         finally:
             cur.close()
 

@@ -13,6 +13,8 @@ import pandas as pd
 
 from autonomic_lib.sandbox.storage.database import Database, transaction
 
+Rows = list[tuple[Any, ...]]  # named outside the class: its `list` method shadows the builtin in annotations
+
 
 class DocumentStore:
     """Durable JSON documents by kind and id.
@@ -98,9 +100,10 @@ class DocumentStore:
             row = self._db.con.execute(
                 "INSERT INTO counters VALUES (?, 1) ON CONFLICT (kind) DO UPDATE SET value = counters.value + 1 "
                 "RETURNING value", [kind]).fetchone()
+        assert row is not None  # RETURNING always yields the row
         return int(row[0])
 
-    def _read(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    def _read(self, sql: str, params: Any) -> Rows:
         cur = self._db.con.cursor()
         try:
             return cur.execute(sql, params).fetchall()
