@@ -53,7 +53,7 @@ def run_scenario(scenario: Scenario | str, seed: int = 7, *, api_client: Any = N
         sink = ApiSink(api_client)
     pacing = pacing or Backfill()
     now = pacing.clock() if isinstance(pacing, Live) else time.time()
-    start = pacing.start_for(scenario, now)
+    start = pacing.start_for(scenario.phases, now)
     timeline = Timeline(scenario, start)
     names = timeline.names
     ends = timeline.starts[1:] + [timeline.end]

@@ -14,21 +14,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping, Union
 
-from ..errors import AutonomicError
+from ..errors import ScenarioError
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _AGENT_ID = re.compile(r"[a-z][a-z0-9-]{0,31}")
-
-
-class ScenarioError(AutonomicError):
-    """A scenario definition is invalid; names the file (when there is one) and the field path."""
-
-    def __init__(self, message: str, *, field: str | None = None, file: str | None = None):
-        where = ": ".join(p for p in (file, field) if p)
-        super().__init__(f"{where}: {message}" if where else message)
-        self.field, self.file = field, file
 
 
 @dataclass(frozen=True)
