@@ -28,7 +28,7 @@ from autonomic_lib.client import make_api_client  # noqa: E402
 from autonomic_lib.swarm import run_scenario, steady_swarm  # noqa: E402
 from autonomic_lib.swarm.engine import Timeline, run_agent, simulate  # noqa: E402
 from autonomic_lib.swarm.messages import draw_messages, injections  # noqa: E402
-from autonomic_lib.swarm.prices import price_for  # noqa: E402
+from autonomic_lib.telemetry.prices import price_for  # noqa: E402
 from autonomic_lib.swarm.reference import reference_points, run_agent_reference  # noqa: E402
 from autonomic_lib.swarm.run import aggregate_run  # noqa: E402
 from autonomic_lib.telemetry import reconcile  # noqa: E402

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import ScenarioError
-from .prices import PRICES, Price, price_for
+from ..telemetry.prices import PRICES, Price, price_for
 from .scenario import (AgentSpec, LoopConfig, Phase, PromptInjection, ProviderSlowdown, Regression, Scenario,
                        get_scenario, load_scenario, scenario_from_dict, seed_demo, steady_swarm)
 from .engine import AgentRun, simulate

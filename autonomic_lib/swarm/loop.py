@@ -14,10 +14,10 @@ from typing import Callable
 
 import numpy as np
 
+from ..telemetry.prices import Price
 from ..telemetry.records import CallRecord, CountRecord, EventRecord, LogRecord
 from . import texts
 from .models import CONVERSATION_TOKENS, MODELS
-from .prices import Price
 from .scenario import AgentSpec, LoopConfig, Regression
 
 HEALTHY_FAIL_RATE = 0.005  # what a good prompt achieves; a real fix lands near it

@@ -15,12 +15,12 @@ import numpy as np
 
 from ..telemetry.aggregate import aggregate_counts
 from ..telemetry.points import FLUSH_INTERVAL, PointBuffer
+from ..telemetry.prices import Price
 from ..telemetry.records import ROLE_SERVICE
 from . import texts
 from .engine import _STREAM_LOOP, AgentRun, Timeline, _apply, _collect
 from .loop import AgentState, Outcome, optimize
 from .messages import MessageBatch
-from .prices import Price
 from .scenario import Regression, Scenario
 
 Points = dict[tuple[str, tuple[str, ...]], tuple[list[int], list[float]]]

@@ -19,10 +19,11 @@ from ..telemetry.aggregate import aggregate_calls, aggregate_counts, aggregate_o
 from ..telemetry.ledger import Ledger, PhaseSummary
 from ..telemetry.pacing import Backfill, Live, Pacing, align
 from ..telemetry.points import FLUSH_INTERVAL, PointBuffer, tag_value
+from ..telemetry.records import event_body, log_item
 from ..telemetry.sink import ApiSink, Sink
 from ..series import Series
 from .engine import AgentRun, Timeline, simulate
-from .logbook import event_body, log_item, message_logs
+from .logbook import message_logs
 from .scenario import Scenario, get_scenario
 
 Progress = Callable[[str, int, int], None]  # (phase, messages done, points acknowledged), as increments

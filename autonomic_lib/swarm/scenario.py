@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Union
 
 from ..errors import ScenarioError
+from ..telemetry.prices import PRICES
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -303,8 +304,6 @@ class _Reader:
                 raise self.fail(f"phases[{i}].name", f"{phase_name!r} appears twice (phase names become tag values)")
         loop = self.loop(d.get("loop", {}), "loop")
         model = d.get("model", "gemini-2.5-flash")
-        from .prices import PRICES
-
         if model not in PRICES:
             raise self.fail("model", f"{model!r} has no price; known: {', '.join(sorted(PRICES))}")
         description = d.get("description", "")

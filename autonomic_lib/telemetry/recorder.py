@@ -20,11 +20,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..swarm.prices import DEFAULT_BUDGET_USD, Price, price_for
 from .aggregate import aggregate_calls, aggregate_counts, aggregate_outcomes
 from .ledger import Ledger, PhaseSummary
 from .points import FLUSH_INTERVAL, PointBuffer
-from .records import ROLE_SERVICE, CallRecord, CountRecord, EventRecord, LogRecord
+from .prices import DEFAULT_BUDGET_USD, Price, price_for
+from .records import ROLE_SERVICE, CallRecord, CountRecord, EventRecord, LogRecord, event_body, log_item
 from .sink import Sink
 
 
@@ -95,14 +95,10 @@ class Recorder:
 
     def log(self, record: LogRecord) -> None:
         """A thought-process log line (sent with the next flush)."""
-        from ..swarm.logbook import log_item
-
         self._logs.append(log_item(record, self.env))
 
     def event(self, record: EventRecord) -> None:
         """A deployment event (sent with the next flush)."""
-        from ..swarm.logbook import event_body
-
         self._events.append(event_body(record, self.env))
 
     def flush(self, *, everything: bool = False) -> int:

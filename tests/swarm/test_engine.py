@@ -10,7 +10,7 @@ import pytest
 from autonomic_lib.swarm import load_scenario, run_scenario, seed_demo
 from autonomic_lib.swarm.engine import Timeline, run_agent
 from autonomic_lib.swarm.messages import draw_messages, injections
-from autonomic_lib.swarm.prices import price_for
+from autonomic_lib.telemetry.prices import price_for
 from autonomic_lib.swarm.reference import reference_points, run_agent_reference
 from autonomic_lib.swarm.run import aggregate_run
 from autonomic_lib.telemetry import Backfill, MemorySink

@@ -1,4 +1,7 @@
-"""Model prices and message cost: a versioned table, so a price change is one new row, not a code edit."""
+"""Model prices and call cost: a versioned table, so a price change is one new row, not a code edit.
+
+In telemetry because the Recorder prices a real swarm's calls; the simulation reads the same table.
+"""
 
 from __future__ import annotations
 
@@ -45,4 +48,4 @@ def price_for(model: str = DEFAULT_MODEL) -> Price:
         return PRICES[model]
     except KeyError:
         raise ValueError(f"no price for model {model!r}; the table has {', '.join(sorted(PRICES))} "
-                         "(add a row to autonomic_lib/swarm/prices.py: PRICES)") from None
+                         "(add a row to autonomic_lib/telemetry/prices.py: PRICES)") from None
