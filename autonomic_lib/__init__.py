@@ -8,8 +8,8 @@ from .client import make_api_client, validate_keys
 from .errors import AutonomicError, CatalogError, ConfigError, QueryError, SandboxError
 from .series import Series, submit_series
 from .settings import Settings
-from .swarm import run_scenario
 from .telemetry import Recorder, reconcile
+from .traffic import run_scenario
 
 __all__ = [
     "AutonomicError",

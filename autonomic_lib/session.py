@@ -34,8 +34,8 @@ from .client import make_api_client, validate_keys
 from .errors import ConfigError, SandboxError
 from .settings import Settings
 from .swarm import Scenario, get_scenario
-from .swarm.run import expected_messages
 from .telemetry import Backfill, Ledger, Live
+from .traffic import expected_messages
 
 Backend = Literal["auto", "sandbox", "datadog"]
 PLAN_FILE, LEDGER_FILE, LOG_FILE = "run.json", "ledger.pkl", "sandbox.log"
@@ -278,7 +278,7 @@ def phase_plan(scenario: Scenario) -> pd.DataFrame:
 def send_traffic(session: Session, api_client: ApiClient) -> Ledger:
     """Simulate the plan's scenario and send it with its pacing, one progress bar per phase; saves the ledger."""
     from .notebook import ProgressBar
-    from .swarm import run_scenario
+    from .traffic import run_scenario
 
     scenario = session.scenario
     expected = expected_messages(scenario)

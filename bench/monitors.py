@@ -125,7 +125,7 @@ def anomaly_quality(seeds: int) -> None:
 
 def swarm_false_alerts(mon: dict) -> dict[int, int]:
     """The real simulation's latency for 28 h (seed-demo's agents, no faults), sent to a store through telemetry."""
-    from autonomic_lib.swarm import run_scenario
+    from autonomic_lib.traffic import run_scenario
     from autonomic_lib.swarm.scenario import Phase, Scenario, seed_demo
     from autonomic_lib.telemetry.sink import MemorySink
     scenario = Scenario(name="baseline-28h", description="clean", agents=seed_demo().agents[:2] + seed_demo().agents[3:],
