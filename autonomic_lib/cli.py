@@ -107,7 +107,8 @@ def _traffic(args: argparse.Namespace) -> int:
     from .backend import connect
     from .client import make_api_client
     from .swarm import get_scenario
-    from .telemetry import Backfill, Live, reconcile
+    from .reconciliation import reconcile
+    from .telemetry import Backfill, Live
     from .traffic import expected_messages, run_scenario
 
     scenario = get_scenario(args.scenario)

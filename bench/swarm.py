@@ -32,7 +32,7 @@ from autonomic_lib.telemetry.prices import price_for  # noqa: E402
 from autonomic_lib.swarm.reference import run_agent_reference  # noqa: E402
 from autonomic_lib.traffic import aggregate_run, run_scenario  # noqa: E402
 from autonomic_lib.traffic_reference import reference_points  # noqa: E402
-from autonomic_lib.telemetry import reconcile  # noqa: E402
+from autonomic_lib.reconciliation import reconcile  # noqa: E402
 from sandbox_process import rss_mb, sandbox_process  # noqa: E402  (bench/sandbox_process.py)
 from autonomic_lib.telemetry.points import PointBuffer  # noqa: E402
 
