@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping, Union
 
+from ..budget import message_budget
 from ..errors import ScenarioError
 from ..telemetry.prices import PRICES
 
@@ -119,7 +120,7 @@ class Scenario:
     agents: tuple[AgentSpec, ...]
     phases: tuple[Phase, ...]
     env: str = "demo"
-    budget_usd: float = 0.10
+    budget_usd: float = field(default_factory=message_budget)  # USD per message: the budget monitor's threshold
     model: str = "gemini-2.5-flash"
     log_sample_rate: float = 0.05  # share of ordinary messages whose thought process is logged
     loop: LoopConfig = field(default_factory=LoopConfig)
@@ -163,7 +164,7 @@ def seed_demo() -> Scenario:
             Phase("baseline", 4 * 3600, 0.1, history=True,
                   description="Normal traffic for the anomaly monitor to learn; agent-03's hallucinating v1 is fixed."),
             Phase("budget_breach", 15 * 60, 0.1, (PromptInjection(count=3, input_tokens=400_000, start=60, end=720),),
-                  description="Three prompt-injection-sized messages cost more than the $0.10 budget."),
+                  description=f"Three prompt-injection-sized messages cost more than the ${message_budget():.2f} budget."),
             Phase("latency_spike", 30 * 60, 0.1, (ProviderSlowdown(spikes=3, spike_duration=240, gap=300,
                                                                    factor=5.0, start=180),),
                   description="Provider slowdown: three 4-minute spikes of ~25 s user-facing latency."),
@@ -313,7 +314,7 @@ class _Reader:
             name=self.name(d, "name", "", re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"), "scenario name"),
             agents=tuple(agents), phases=tuple(phases),
             env=self.name(d, "env", "", re.compile(r"[a-z][a-z0-9_-]{0,31}"), "env tag value", default="demo"),
-            budget_usd=self.number(d, "budget_usd", "", 0.10, open_low=True),
+            budget_usd=self.number(d, "budget_usd", "", message_budget(), open_low=True),
             model=model, log_sample_rate=self.number(d, "log_sample_rate", "", 0.05, high=1.0),
             loop=loop, description=description)
 

@@ -39,7 +39,6 @@ PRICES: Mapping[str, Price] = {
                               as_of="2025-09-01"),
 }
 DEFAULT_MODEL = "gemini-2.5-flash"
-DEFAULT_BUDGET_USD = 0.10  # per chatbot message: the seed's budget-breach threshold
 
 
 def price_for(model: str = DEFAULT_MODEL) -> Price:

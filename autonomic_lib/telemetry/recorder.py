@@ -20,10 +20,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..budget import message_budget
 from .aggregate import aggregate_calls, aggregate_counts, aggregate_outcomes
 from .ledger import Ledger, PhaseSummary
 from .points import FLUSH_INTERVAL, PointBuffer
-from .prices import DEFAULT_BUDGET_USD, Price, price_for
+from .prices import Price, price_for
 from .records import ROLE_SERVICE, CallRecord, CountRecord, EventRecord, LogRecord, event_body, log_item
 from .sink import Sink
 
@@ -47,7 +48,7 @@ class Recorder:
     env: str
     phase: str = "live"  # default phase tag of what is recorded
     price: Price = field(default_factory=price_for)
-    budget_usd: float = DEFAULT_BUDGET_USD
+    budget_usd: float = field(default_factory=message_budget)
     clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
