@@ -62,8 +62,9 @@ def run_scenario(scenario: Scenario | str, seed: int = 7, *, api_client: Any = N
     timeline = Timeline(scenario, start)
     names = timeline.names
     ends = timeline.starts[1:] + [timeline.end]
-    ledger = Ledger(scenario.name, seed, scenario.env, pacing.name, int(start), int(timeline.end),
-                    {n: PhaseSummary(n, int(a), int(b)) for n, a, b in zip(names, timeline.starts, ends)},
+    ledger = Ledger(scenario=scenario.name, seed=seed, env=scenario.env, pacing=pacing.name, start=int(start),
+                    end=int(timeline.end),
+                    phases={n: PhaseSummary(n, int(a), int(b)) for n, a, b in zip(names, timeline.starts, ends)},
                     keep_points=keep_points)
     sender = _Sender(sink, ledger, names, progress, oldest_log=now - MAX_LOG_AGE)
     buf = PointBuffer(scenario.env)

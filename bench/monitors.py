@@ -129,7 +129,7 @@ def swarm_false_alerts(mon: dict) -> dict[int, int]:
     from autonomic_lib.swarm.scenario import Phase, Scenario, seed_demo
     from autonomic_lib.telemetry.sink import MemorySink
     scenario = Scenario(name="baseline-28h", description="clean", agents=seed_demo().agents[:2] + seed_demo().agents[3:],
-                        phases=(Phase("baseline", 28 * 3600, 0.1, history=True),))
+                        phases=(Phase(name="baseline", duration=28 * 3600, rate=0.1, history=True),))
     sink = MemorySink()
     ledger = run_scenario(scenario, 7, sink=sink, keep_points=False)
     store = MetricStore()

@@ -30,18 +30,20 @@ def message_logs(agent_id: str, m: MessageBatch, phases: Sequence[str], sample_r
         answered = float(m.time[i] + m.chat_latency[i])
         tokens = {"input": int(m.chat_in[i]), "output": int(m.chat_out[i]), "thinking": int(m.chat_think[i])}
         if sampled[i] or over[i]:
-            out.append(LogRecord(answered, "chatbot", "info", texts.answer(i, failed), agent_id, version, phase,
-                                 {"user_message": texts.question(i), "latency_s": round(float(m.chat_latency[i]), 3),
-                                  "tokens": tokens}))
+            out.append(LogRecord(time=answered, role="chatbot", status="info", message=texts.answer(i, failed),
+                                 agent_id=agent_id, version=version, phase=phase,
+                                 attributes={"user_message": texts.question(i),
+                                             "latency_s": round(float(m.chat_latency[i]), 3), "tokens": tokens}))
         if over[i]:
-            out.append(LogRecord(answered, "chatbot", "warn",
-                                 f"Message cost ${cost[i]:.4f} exceeds the ${budget_usd:.2f} budget "
-                                 f"(prompt of {int(m.chat_in[i]):,} tokens): possible prompt injection.",
-                                 agent_id, version, phase, {"cost_usd": round(float(cost[i]), 6), "tokens": tokens}))
+            out.append(LogRecord(time=answered, role="chatbot", status="warn",
+                                 message=f"Message cost ${cost[i]:.4f} exceeds the ${budget_usd:.2f} budget "
+                                         f"(prompt of {int(m.chat_in[i]):,} tokens): possible prompt injection.",
+                                 agent_id=agent_id, version=version, phase=phase,
+                                 attributes={"cost_usd": round(float(cost[i]), 6), "tokens": tokens}))
         if failed or sampled[i]:
             conversation = {"user": texts.question(i), "answer": texts.answer(i, failed)}
-            out.append(LogRecord(float(done[i]), "auditor", "warn" if failed else "info", texts.audit(i, failed),
-                                 agent_id, version, phase,
-                                 {"verdict": "fail" if failed else "pass", "conversation": conversation}))
+            out.append(LogRecord(time=float(done[i]), role="auditor", status="warn" if failed else "info",
+                                 message=texts.audit(i, failed), agent_id=agent_id, version=version, phase=phase,
+                                 attributes={"verdict": "fail" if failed else "pass", "conversation": conversation}))
     return out
 

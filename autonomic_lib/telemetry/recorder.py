@@ -29,7 +29,7 @@ from .records import ROLE_SERVICE, CallRecord, CountRecord, EventRecord, LogReco
 from .sink import Sink
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Message:
     agent_id: str
     version: int
@@ -54,7 +54,8 @@ class Recorder:
     def __post_init__(self) -> None:
         self.buffer = PointBuffer(self.env)
         now = int(self.clock())
-        self.ledger = Ledger("recorder", 0, self.env, "live", now, now, {}, keep_points=False)
+        self.ledger = Ledger(scenario="recorder", seed=0, env=self.env, pacing="live", start=now, end=now, phases={},
+                             keep_points=False)
         self._calls: list[CallRecord] = []
         self._messages: list[_Message] = []
         self._counts: list[CountRecord] = []
@@ -73,8 +74,10 @@ class Recorder:
         phase = phase or self.phase
         self._tags("autonomic.tokens.input", role, agent_id, version, phase, role=role)
         cost = float(self.price.cost(input_tokens, output_tokens, thinking_tokens))
-        self._calls.append(CallRecord(role, agent_id, version, phase, self.clock() if at is None else at,
-                                      input_tokens, output_tokens, thinking_tokens, latency, cost))
+        self._calls.append(CallRecord(role=role, agent_id=agent_id, version=version, phase=phase,
+                                      time=self.clock() if at is None else at, input_tokens=input_tokens,
+                                      output_tokens=output_tokens, thinking_tokens=thinking_tokens, latency=latency,
+                                      cost=cost))
         return cost
 
     def record_message(self, agent_id: str, version: int, *, latency: float, verdict: str, cost: float,
@@ -82,8 +85,9 @@ class Recorder:
         """One answered user message: its end-to-end latency, the Auditor's verdict and its total cost."""
         phase = phase or self.phase
         self._tags("autonomic.audit.verdict", "auditor", agent_id, version, phase, verdict=verdict)
-        self._messages.append(_Message(agent_id, version, phase, self.clock() if at is None else at, latency, cost,
-                                       verdict == "fail"))
+        self._messages.append(_Message(agent_id=agent_id, version=version, phase=phase,
+                                       time=self.clock() if at is None else at, latency=latency, cost=cost,
+                                       failed=verdict == "fail"))
 
     def record_count(self, metric: str, role: str, agent_id: str, version: int, *, value: float = 1.0,
                      failure_reason: str | None = None, phase: str | None = None, at: float | None = None) -> None:
@@ -91,8 +95,9 @@ class Recorder:
         phase = phase or self.phase
         extra = {"failure_reason": failure_reason} if failure_reason else {}
         self._tags(metric, role, agent_id, version, phase, **extra)
-        self._counts.append(CountRecord(metric, role, agent_id, version, phase, self.clock() if at is None else at,
-                                        value, failure_reason))
+        self._counts.append(CountRecord(metric=metric, role=role, agent_id=agent_id, version=version, phase=phase,
+                                        time=self.clock() if at is None else at, value=value,
+                                        failure_reason=failure_reason))
 
     def log(self, record: LogRecord) -> None:
         """A thought-process log line (sent with the next flush)."""

@@ -16,7 +16,7 @@ ROLE_SERVICE = {"chatbot": "autonomic-chatbot", "auditor": "autonomic-auditor", 
                 "evaluator": "autonomic-evaluator"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CallRecord:
     """One model call by a role outside the message path (Refiner, Evaluator), or any call of a real swarm."""
 
@@ -32,7 +32,7 @@ class CallRecord:
     cost: float  # USD
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CountRecord:
     """One increment of a count metric of the loop (attempts, rejected, failed, deployments)."""
 
@@ -46,7 +46,7 @@ class CountRecord:
     failure_reason: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LogRecord:
     """One log line of the agents' thought process, as `POST /api/v2/logs` takes it."""
 
@@ -60,7 +60,7 @@ class LogRecord:
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EventRecord:
     """One event (a deployment), as `POST /api/v1/events` takes it."""
 
