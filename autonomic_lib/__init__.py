@@ -8,8 +8,9 @@ from .client import make_api_client, validate_keys
 from .errors import AutonomicError, CatalogError, ConfigError, QueryError, SandboxError
 from .series import Series, submit_series
 from .settings import Settings
-from .swarm import run_scenario
-from .telemetry import Recorder, reconcile
+from .reconciliation import reconcile
+from .telemetry import Recorder
+from .traffic import run_scenario
 
 __all__ = [
     "AutonomicError",

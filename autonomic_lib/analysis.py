@@ -14,6 +14,7 @@ import orjson
 import pandas as pd
 from datadog_api_client import ApiClient
 
+from .budget import message_budget
 from .client import raw_request
 from .errors import QueryError
 
@@ -210,11 +211,13 @@ def monitor_history(api_client: ApiClient, monitors: pd.DataFrame, start: int, e
     return pd.DataFrame(rows, columns=columns).sort_values("at", kind="stable").reset_index(drop=True)
 
 
-def signal_onsets(api_client: ApiClient, env: str, start: int, end: int, *, budget: float = 0.10,
+def signal_onsets(api_client: ApiClient, env: str, start: int, end: int, *, budget: float | None = None,
                   slow: float = 15.0) -> dict[str, pd.Timestamp | None]:
-    """When each monitor's signal first appeared in the data: the first over-budget message, the first minute
-    of mean user latency above `slow` seconds, the first optimization failure (from the backend)."""
+    """When each monitor's signal first appeared in the data: the first over-budget message (`budget` defaults
+    to the budget monitor's threshold), the first minute of mean user latency above `slow` seconds, the first
+    optimization failure (from the backend)."""
     scope = f"env:{env}"
+    budget = message_budget() if budget is None else budget
 
     def first(query: str, above: float) -> pd.Timestamp | None:
         series = metric_series(api_client, query, start, end).dropna()
@@ -349,13 +352,15 @@ def hold_to(series: pd.Series, end: int) -> pd.Series:
     return pd.concat([series, pd.Series([series.iloc[-1]], index=[pd.Timestamp(end, unit="s", tz="UTC")])])
 
 
-def story_panels(api_client: ApiClient, env: str, start: int, end: int, *, budget: float = 0.10,
+def story_panels(api_client: ApiClient, env: str, start: int, end: int, *, budget: float | None = None,
                  band: pd.DataFrame | None = None) -> list[Any]:
     """The run's four signals over time, queried back: pass rate, user latency (with the anomaly band when
-    given), the most expensive message per minute against the budget, cumulative optimization rate."""
+    given), the most expensive message per minute against the budget (default: the budget monitor's
+    threshold), cumulative optimization rate."""
     from .render import Panel
 
     scope = f"env:{env}"
+    budget = message_budget() if budget is None else budget
     latency = metric_series(api_client, f"avg:autonomic.agent.latency.avg{{{scope}}}.rollup(avg, 60)", start, end)
     cost = metric_series(api_client, f"max:autonomic.agent.cost.max{{{scope}}}.rollup(max, 60)", start, end)
     bounds = (band["lower"], band["upper"]) if band is not None and not band.empty else None

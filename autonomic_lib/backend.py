@@ -1,4 +1,8 @@
-"""Which backend a command talks to: Datadog when keys are set, else a running sandbox, else one started for it.
+"""Which backend the kit talks to: Datadog when keys are set, else a running sandbox, else one started for it.
+
+`choose_backend` is the one place that rule lives; the CLI (`connect`), the notebooks (`session.open_session`)
+and the demo all ask it, and only differ in how they start a sandbox when none runs (a thread for one
+command, a process that outlives notebook kernels).
 
 Every sandbox the kit starts has Late Data enabled for autonomic.* (as Datadog's per-metric setting
 allows), so a backfilled scenario reaching hours back is accepted. A running sandbox is found through
@@ -11,12 +15,22 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Literal, NamedTuple
 
+from .errors import ConfigError
 from .settings import Settings
 
 KIT_LATE_DATA = ("autonomic.*",)
 SANDBOX_DIR = Path(".sandbox")
+Backend = Literal["auto", "sandbox", "datadog"]
+BACKENDS: tuple[Backend, ...] = ("auto", "sandbox", "datadog")
+
+
+class Choice(NamedTuple):
+    """What `choose_backend` decided; `settings` is None when no sandbox runs yet (the caller starts one)."""
+
+    settings: Settings | None
+    label: str  # for messages: the target, and where a running sandbox was found
 
 
 def _alive(pid: int) -> bool:
@@ -37,6 +51,33 @@ def running_sandbox(data_dir: Path = SANDBOX_DIR) -> Settings | None:
     if state is None or not _alive(state.pid):
         return None
     return Settings(api_key=state.api_key, app_key=state.app_key, host=state.url)  # type: ignore[arg-type]
+
+
+def choose_backend(backend: str = "auto", settings: Settings | None = None, data_dir: Path = SANDBOX_DIR, *,
+                   sandbox_host: bool = True) -> Choice:
+    """The backend to use: the keys' (Datadog) when set or asked for, else the sandbox running from `data_dir`.
+
+    Args:
+        backend: "auto" (keys if set, else the sandbox), "sandbox" (never the keys) or "datadog" (keys required).
+        settings: default `Settings.from_env()` (environment, then `.env`).
+        data_dir: the state folder a running sandbox is looked for in.
+        sandbox_host: whether the keys' DD_HOST may be a sandbox. True for commands (DD_HOST is how any client
+            reaches a sandbox); False for notebooks, whose sandbox is the one of their state folder, where
+            run.json and the ledger live.
+
+    Raises:
+        ConfigError: an unknown `backend`, a missing key, or DD_HOST at a sandbox when `sandbox_host` is False.
+    """
+    if backend not in BACKENDS:
+        raise ConfigError(f"BACKEND={backend!r} is not one of 'auto', 'sandbox', 'datadog'")
+    settings = settings or Settings.from_env()
+    has_keys = settings.api_key is not None or settings.app_key is not None
+    if backend == "datadog" or (backend == "auto" and has_keys):
+        if not sandbox_host and settings.is_sandbox:
+            raise ConfigError("DD_HOST points at a sandbox; use BACKEND='sandbox' with SANDBOX_DIR instead")
+        return Choice(settings.require(), settings.target)
+    found = running_sandbox(data_dir)
+    return Choice(found, f"{found.target} (found in {data_dir / 'sandbox.json'})" if found is not None else "")
 
 
 @contextmanager
@@ -60,14 +101,9 @@ def connect(data_dir: Path | None = None, settings: Settings | None = None) -> I
             of one started here (default: a temporary folder, gone afterwards).
         settings: explicit settings; default `Settings.from_env()` (environment, then `.env`).
     """
-    settings = settings or Settings.from_env()
-    if settings.api_key is not None or settings.app_key is not None:
-        yield settings.require(), settings.target
-        return
-    look_in = Path(data_dir) if data_dir is not None else SANDBOX_DIR
-    found = running_sandbox(look_in)
-    if found is not None:
-        yield found, f"{found.target} (found in {look_in / 'sandbox.json'})"
+    chosen = choose_backend("auto", settings, Path(data_dir) if data_dir is not None else SANDBOX_DIR)
+    if chosen.settings is not None:
+        yield chosen.settings, chosen.label
         return
     with tempfile.TemporaryDirectory(prefix="autonomic-sandbox-") as tmp:
         folder = Path(data_dir).resolve() if data_dir is not None else Path(tmp)

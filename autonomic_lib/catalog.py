@@ -30,7 +30,7 @@ _METRIC_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,199}")
 _TAG_KEY = re.compile(r"[a-z][a-z0-9_./-]{0,199}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MetricSpec:
     """One row of metadata.csv."""
 
@@ -44,7 +44,7 @@ class MetricSpec:
     short_name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TagSpec:
     """One row of tags.csv: a tag key, its allowed values and the metrics that carry it."""
 
@@ -193,9 +193,10 @@ def _read_metrics(path: Path, problems: list[CatalogError]) -> dict[str, MetricS
             bad("curated_metric", f"{row['curated_metric']!r} must be empty, cpu or memory")
         short_names.add(row["short_name"])
         if name not in metrics and row["metric_type"] in METRIC_TYPES and row["orientation"] in ("-1", "0", "1"):
-            metrics[name] = MetricSpec(name, row["metric_type"], interval, row["unit_name"] or None,
-                                       row["per_unit_name"] or None, row["description"], int(row["orientation"]),
-                                       row["short_name"])
+            metrics[name] = MetricSpec(name=name, type=row["metric_type"], interval=interval,
+                                       unit=row["unit_name"] or None, per_unit=row["per_unit_name"] or None,
+                                       description=row["description"], orientation=int(row["orientation"]),
+                                       short_name=row["short_name"])
     return metrics
 
 
@@ -237,5 +238,6 @@ def _read_tags(path: Path, metrics: dict[str, MetricSpec], problems: list[Catalo
         for glob in globs:
             if not any(fnmatch.fnmatchcase(m, glob) for m in metrics):
                 bad("metrics", f"{glob!r} matches no metric of metadata.csv")
-        tags[key] = TagSpec(key, values, pattern, int(row["max_values"]), globs, row["description"])
+        tags[key] = TagSpec(key=key, values=values, pattern=pattern, max_values=int(row["max_values"]),
+                            metric_globs=globs, description=row["description"])
     return tags

@@ -104,11 +104,12 @@ def _traffic(args: argparse.Namespace) -> int:
     import pandas as pd
     from tqdm import tqdm
 
-    from .client import make_api_client
-    from .swarm import get_scenario, run_scenario
     from .backend import connect
-    from .swarm.run import expected_messages
-    from .telemetry import Backfill, Live, reconcile
+    from .client import make_api_client
+    from .swarm import get_scenario
+    from .reconciliation import reconcile
+    from .telemetry import Backfill, Live
+    from .traffic import expected_messages, run_scenario
 
     scenario = get_scenario(args.scenario)
     expected = expected_messages(scenario)

@@ -20,10 +20,11 @@ from typing import Any
 
 import pandas as pd
 
+from .backend import choose_backend
 from .expectations import latency_spikes  # noqa: F401 - re-exported: the demo's spike count, used by tests
 from .notebook import NOTEBOOKS, NotebookRun, run_notebook, scrub
 from .sandbox.server import read_state
-from .session import project_root, start_sandbox_process, stop_sandbox_process
+from .sandbox_process import project_root, start_sandbox_process, stop_sandbox_process
 from .settings import Settings
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
@@ -161,13 +162,16 @@ def run_demo(out_dir: Path, scenario: str = "seed-demo", seed: int = 7, *, progr
     out_dir = Path(out_dir).resolve()
     logging.getLogger("papermill").setLevel(logging.WARNING)  # its per-notebook INFO lines repeat ours
     settings = Settings.from_env()
-    keys = settings.api_key is not None or settings.app_key is not None
     state = Path(tempfile.mkdtemp(prefix="autonomic-demo-"))
     secrets: list[str] = [k.reveal() for k in (settings.api_key, settings.app_key) if k is not None]
     runs: list[NotebookRun] = []
     target = settings.target
+    sandbox_wanted = False
     try:
-        if keys:
+        # The notebooks ask the same question with the same folder, so they agree with the demo; the folder is
+        # new, so no sandbox runs there yet.
+        sandbox_wanted = choose_backend("auto", settings, state / "sandbox", sandbox_host=False).settings is None
+        if not sandbox_wanted:
             print(f"Keys are set: the demo runs against {target} with live pacing (the incident phases play in real "
                   "time, about 95 min for seed-demo).", flush=True)
         else:
@@ -190,7 +194,7 @@ def run_demo(out_dir: Path, scenario: str = "seed-demo", seed: int = 7, *, progr
             print(f"      {'ok' if run.ok else 'FAILED'} in {run.seconds:.1f} s -> {run.html}"
                   + (f"\n      {run.error}" if run.error else ""), flush=True)
     finally:
-        if not keys:
+        if sandbox_wanted:
             stop_sandbox_process(state / "sandbox")
         shutil.rmtree(state, ignore_errors=True)
     index, good = write_index(out_dir, runs, scenario=scenario, seed=seed, target=target, secrets=secrets)

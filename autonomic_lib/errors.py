@@ -5,7 +5,7 @@
     ├── CatalogError           assets/metadata.csv and assets/tags.csv: names the file, row and column
     ├── AssetError             (autonomic_lib.assets) dashboards/monitors/workflows failing lint or model
     │                          validation: every problem with its file, JSON path and fix
-    ├── ScenarioError          (autonomic_lib.swarm) a scenario definition is invalid: names the file and field
+    ├── ScenarioError          a scenario definition (or its use) is invalid: names the file and field
     ├── SandboxError           the embedded sandbox could not start, or its state is unusable
     ├── QueryError             a metric query could not be parsed or evaluated
     │   └── UnsupportedQueryError   valid Datadog syntax the sandbox does not imitate
@@ -32,6 +32,18 @@ class CatalogError(AutonomicError):
         where = ", ".join(p for p in (file, f"row {row}" if row is not None else None, f"column {column!r}" if column else None) if p)
         super().__init__(f"{where}: {message}" if where else message)
         self.file, self.row, self.column = file, row, column
+
+
+class ScenarioError(AutonomicError):
+    """A scenario definition is invalid; names the file (when there is one) and the field path.
+
+    Here rather than in `swarm`, so the telemetry's pacings can refuse a timeline without importing the swarm.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, file: str | None = None):
+        where = ": ".join(p for p in (file, field) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.field, self.file = field, file
 
 
 class SandboxError(AutonomicError):

@@ -14,7 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-BUDGET = 0.10
+from .budget import message_budget
+
 SPIKE_LATENCY = 15.0  # s: a minute whose mean user latency passes this is part of a spike
 
 # Datadog list prices used for the estimate. ASSUMPTION, not a quote: the public pricing page
@@ -112,7 +113,7 @@ def check_expectations(*, phases: pd.DataFrame, spans: dict[str, Any], history: 
         alerts = _alerts_in(history, "Budget breach", spans["budget_breach"])
         breaches = value(ledger_summary, "budget_breach", "budget_breaches")
         out.append(Expectation(
-            "Budget breach (3x): messages over $0.10 trip the Budget Breach monitor",
+            f"Budget breach (3x): messages over ${message_budget():.2f} trip the Budget Breach monitor",
             f"{breaches:.0f} breaches, max ${value(phases, 'budget_breach', 'cost max $'):.3f}; monitor alerted "
             f"{len(alerts)}x at {_times(alerts)}", breaches == 3 and len(alerts) >= 1))
     if "latency_spike" in spans:

@@ -25,7 +25,7 @@ from datadog_api_client.v2.api.case_management_api import CaseManagementApi  # n
 from autonomic_lib.client import make_api_client  # noqa: E402
 from autonomic_lib.demo import NOTEBOOKS_DIR  # noqa: E402
 from autonomic_lib.notebook import NOTEBOOKS, run_notebook  # noqa: E402
-from autonomic_lib.session import project_root, start_sandbox_process, stop_sandbox_process  # noqa: E402
+from autonomic_lib.sandbox_process import project_root, start_sandbox_process, stop_sandbox_process  # noqa: E402
 from autonomic_lib.settings import Settings  # noqa: E402
 
 

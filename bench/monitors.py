@@ -125,11 +125,11 @@ def anomaly_quality(seeds: int) -> None:
 
 def swarm_false_alerts(mon: dict) -> dict[int, int]:
     """The real simulation's latency for 28 h (seed-demo's agents, no faults), sent to a store through telemetry."""
-    from autonomic_lib.swarm import run_scenario
+    from autonomic_lib.traffic import run_scenario
     from autonomic_lib.swarm.scenario import Phase, Scenario, seed_demo
     from autonomic_lib.telemetry.sink import MemorySink
     scenario = Scenario(name="baseline-28h", description="clean", agents=seed_demo().agents[:2] + seed_demo().agents[3:],
-                        phases=(Phase("baseline", 28 * 3600, 0.1, history=True),))
+                        phases=(Phase(name="baseline", duration=28 * 3600, rate=0.1, history=True),))
     sink = MemorySink()
     ledger = run_scenario(scenario, 7, sink=sink, keep_points=False)
     store = MetricStore()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from autonomic_lib.sandbox.server import read_state
-from autonomic_lib.session import start_sandbox_process, stop_sandbox_process
+from autonomic_lib.sandbox_process import start_sandbox_process, stop_sandbox_process
 from autonomic_lib.settings import Settings
 
 

@@ -25,13 +25,14 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
 from autonomic_lib.client import make_api_client  # noqa: E402
-from autonomic_lib.swarm import run_scenario, steady_swarm  # noqa: E402
+from autonomic_lib.swarm import steady_swarm  # noqa: E402
 from autonomic_lib.swarm.engine import Timeline, run_agent, simulate  # noqa: E402
 from autonomic_lib.swarm.messages import draw_messages, injections  # noqa: E402
-from autonomic_lib.swarm.prices import price_for  # noqa: E402
-from autonomic_lib.swarm.reference import reference_points, run_agent_reference  # noqa: E402
-from autonomic_lib.swarm.run import aggregate_run  # noqa: E402
-from autonomic_lib.telemetry import reconcile  # noqa: E402
+from autonomic_lib.telemetry.prices import price_for  # noqa: E402
+from autonomic_lib.swarm.reference import run_agent_reference  # noqa: E402
+from autonomic_lib.traffic import aggregate_run, run_scenario  # noqa: E402
+from autonomic_lib.traffic_reference import reference_points  # noqa: E402
+from autonomic_lib.reconciliation import reconcile  # noqa: E402
 from sandbox_process import rss_mb, sandbox_process  # noqa: E402  (bench/sandbox_process.py)
 from autonomic_lib.telemetry.points import PointBuffer  # noqa: E402
 

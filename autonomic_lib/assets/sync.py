@@ -42,7 +42,7 @@ _MONITOR_FIELDS = ("name", "type", "query", "message", "tags", "priority", "opti
 _WORKFLOW_FIELDS = ("name", "description", "tags", "published", "spec")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Change:
     """What import did (or, in a dry run, would do) to one asset."""
 
@@ -199,7 +199,7 @@ def sync(assets: list[Asset], settings: Settings, *, dry_run: bool = False, case
                 project = backend.case_project(create=not dry_run)
             body = render(asset, settings, project, existing[1] if existing else None)
             if existing is None:
-                change = Change(asset.kind, asset.name, "create", file=asset.path,
+                change = Change(kind=asset.kind, name=asset.name, action="create", file=asset.path,
                                 diff=[f"$: new {asset.kind} {asset.name!r}"])
                 if not dry_run:
                     change.id, created = backend.create(asset.kind, body)
@@ -208,8 +208,8 @@ def sync(assets: list[Asset], settings: Settings, *, dry_run: bool = False, case
                 continue
             ident, remote = existing
             lines = diff(body, remote)
-            change = Change(asset.kind, asset.name, "update" if lines else "unchanged", ident,
-                            backend.url(asset.kind, ident, remote), lines, asset.path)
+            change = Change(kind=asset.kind, name=asset.name, action="update" if lines else "unchanged", id=ident,
+                            url=backend.url(asset.kind, ident, remote), diff=lines, file=asset.path)
             if lines and not dry_run:
                 backend.update(asset.kind, ident, body)
             changes.append(change)

@@ -16,11 +16,11 @@ from typing import Iterator
 
 import numpy as np
 
+from ..telemetry.prices import Price, price_for
 from ..telemetry.records import CallRecord, CountRecord, EventRecord, LogRecord
 from . import texts
 from .loop import AgentState, Outcome, optimize
 from .messages import MessageBatch, draw_messages, injections, slowdown_at, slowdown_windows
-from .prices import Price, price_for
 from .scenario import Regression, Scenario
 
 _STREAM_LOOP = 3

@@ -14,10 +14,10 @@ from typing import Callable
 
 import numpy as np
 
+from ..telemetry.prices import Price
 from ..telemetry.records import CallRecord, CountRecord, EventRecord, LogRecord
 from . import texts
 from .models import CONVERSATION_TOKENS, MODELS
-from .prices import Price
 from .scenario import AgentSpec, LoopConfig, Regression
 
 HEALTHY_FAIL_RATE = 0.005  # what a good prompt achieves; a real fix lands near it
@@ -47,7 +47,7 @@ class AgentState:
         return max(rate, regression.fail_rate)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Outcome:
     """What one optimization produced; the agent's state changes at `done_at`."""
 
@@ -80,18 +80,22 @@ def optimize(rng: np.random.Generator, state: AgentState, t0: float, cases: list
     current = state.fail_rate(version, regression)
     floor = regression.fail_rate if regression is not None and not regression.fixable else 0.0
     bar = math.ceil(loop.accept_pass_rate * loop.test_cases - 1e-9)
-    out = Outcome(t0, False, current, None)
+    out = Outcome(done_at=t0, deployed=False, candidate_rate=current, reason=None)
     t = t0
 
     def log(role: str, status: str, message: str, **attributes: object) -> None:
-        out.logs.append(LogRecord(t, role, status, message, agent, version, phase_of(t), attributes))
+        out.logs.append(LogRecord(time=t, role=role, status=status, message=message, agent_id=agent, version=version,
+                                  phase=phase_of(t), attributes=attributes))
 
     for attempt in range(loop.max_attempts):
         tin, tout, tthink, lat, cost = _call("refiner", rng, price, slowdown(t),
                                              extra_input=len(cases) * CONVERSATION_TOKENS)
         t += lat
-        out.calls.append(CallRecord("refiner", agent, version, phase_of(t), t, tin, tout, tthink, lat, cost))
-        out.counts.append(CountRecord("autonomic.optimization.attempts", "refiner", agent, version, phase_of(t), t))
+        out.calls.append(CallRecord(role="refiner", agent_id=agent, version=version, phase=phase_of(t), time=t,
+                                    input_tokens=tin, output_tokens=tout, thinking_tokens=tthink, latency=lat,
+                                    cost=cost))
+        out.counts.append(CountRecord(metric="autonomic.optimization.attempts", role="refiner", agent_id=agent,
+                                      version=version, phase=phase_of(t), time=t))
         log("refiner", "info", texts.refiner(attempt, len(cases), agent, version), attempt=attempt + 1)
         if rng.random() < state.spec.fix_success:
             candidate = HEALTHY_FAIL_RATE * float(rng.lognormal(0.0, 0.3))
@@ -100,30 +104,34 @@ def optimize(rng: np.random.Generator, state: AgentState, t0: float, cases: list
         candidate = min(max(candidate, floor), 1.0)
         tin, tout, tthink, lat, cost = _call("evaluator", rng, price, slowdown(t), scale=loop.test_cases)
         t += lat
-        out.calls.append(CallRecord("evaluator", agent, version, phase_of(t), t, tin, tout, tthink, lat, cost))
+        out.calls.append(CallRecord(role="evaluator", agent_id=agent, version=version, phase=phase_of(t), time=t,
+                                    input_tokens=tin, output_tokens=tout, thinking_tokens=tthink, latency=lat,
+                                    cost=cost))
         passed = int(rng.binomial(loop.test_cases, 1.0 - candidate))
         verdict = f"candidate v{version + 1} passed {passed}/{loop.test_cases} test cases (bar {bar})"
         if passed >= bar:
             out.done_at, out.deployed, out.candidate_rate = t, True, candidate
             log("evaluator", "info", f"Evaluator: {verdict}: accepted.", pass_rate=passed / loop.test_cases)
-            out.counts.append(CountRecord("autonomic.deployments.success", "evaluator", agent, version + 1,
-                                          phase_of(t), t))
-            out.logs.append(LogRecord(t, "refiner", "info", f"Deployed {agent} v{version + 1} (was v{version}).",
-                                      agent, version + 1, phase_of(t), {"previous_version": f"v{version}"}))
-            out.events.append(EventRecord(t, f"Deployed {agent} v{version + 1}",
-                                          f"The Evaluator accepted v{version + 1} of {agent} ({passed}/"
-                                          f"{loop.test_cases} test cases passed); it replaces v{version}.",
-                                          agent, version + 1, phase_of(t)))
+            out.counts.append(CountRecord(metric="autonomic.deployments.success", role="evaluator", agent_id=agent,
+                                          version=version + 1, phase=phase_of(t), time=t))
+            out.logs.append(LogRecord(time=t, role="refiner", status="info",
+                                      message=f"Deployed {agent} v{version + 1} (was v{version}).", agent_id=agent,
+                                      version=version + 1, phase=phase_of(t),
+                                      attributes={"previous_version": f"v{version}"}))
+            out.events.append(EventRecord(time=t, title=f"Deployed {agent} v{version + 1}",
+                                          text=f"The Evaluator accepted v{version + 1} of {agent} ({passed}/"
+                                               f"{loop.test_cases} test cases passed); it replaces v{version}.",
+                                          agent_id=agent, version=version + 1, phase=phase_of(t)))
             return out
         reason = REASONS[0] if candidate >= 0.5 * current else REASONS[1]
         out.reason = reason
         log("evaluator", "warn", f"Evaluator: {verdict}: rejected ({reason}).", failure_reason=reason,
             pass_rate=passed / loop.test_cases)
-        out.counts.append(CountRecord("autonomic.optimization.rejected", "evaluator", agent, version, phase_of(t), t,
-                                      failure_reason=reason))
+        out.counts.append(CountRecord(metric="autonomic.optimization.rejected", role="evaluator", agent_id=agent,
+                                      version=version, phase=phase_of(t), time=t, failure_reason=reason))
     out.done_at = t
-    out.counts.append(CountRecord("autonomic.optimization.failed", "refiner", agent, version, phase_of(t), t,
-                                  failure_reason=out.reason))
+    out.counts.append(CountRecord(metric="autonomic.optimization.failed", role="refiner", agent_id=agent,
+                                  version=version, phase=phase_of(t), time=t, failure_reason=out.reason))
     log("refiner", "error", f"Optimization failed for {agent} v{version}: the Evaluator rejected "
         f"{loop.max_attempts} fixes ({out.reason}). A human must review the prompt.",
         failure_reason=out.reason, conversation=cases)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from ..telemetry.prices import Price
 from .models import MODELS
-from .prices import Price
 from .scenario import PromptInjection, ProviderSlowdown, Scenario
 
 _STREAM_MESSAGES, _STREAM_INJECTIONS = 2, 1

@@ -28,7 +28,7 @@ class Lognormal:
         return rng.lognormal(np.log(self.median), self.sigma, n)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RoleModel:
     """How big one call of a role is and how long it takes."""
 
@@ -54,16 +54,17 @@ class RoleModel:
 
 MODELS: dict[str, RoleModel] = {
     # Answers a user: a short prompt with context, a few hundred tokens out, some thinking.
-    "chatbot": RoleModel("chatbot", Lognormal(900, 0.45), Lognormal(250, 0.5), Lognormal(400, 0.6),
-                         Lognormal(0.45, 0.3), 220.0),
+    "chatbot": RoleModel(role="chatbot", input_tokens=Lognormal(900, 0.45), output_tokens=Lognormal(250, 0.5),
+                         thinking_tokens=Lognormal(400, 0.6), ttft_s=Lognormal(0.45, 0.3), decode_tokens_per_s=220.0),
     # Reads the question and the answer plus its rubric (input adds to the chatbot's), says pass/fail.
-    "auditor": RoleModel("auditor", Lognormal(350, 0.2), Lognormal(60, 0.3), Lognormal(250, 0.5),
-                         Lognormal(0.35, 0.3), 250.0),
+    "auditor": RoleModel(role="auditor", input_tokens=Lognormal(350, 0.2), output_tokens=Lognormal(60, 0.3),
+                         thinking_tokens=Lognormal(250, 0.5), ttft_s=Lognormal(0.35, 0.3), decode_tokens_per_s=250.0),
     # Reads the failed conversations and the current prompt, thinks hard, writes a new prompt.
-    "refiner": RoleModel("refiner", Lognormal(2500, 0.3), Lognormal(1200, 0.3), Lognormal(3000, 0.4),
-                         Lognormal(0.8, 0.3), 200.0),
+    "refiner": RoleModel(role="refiner", input_tokens=Lognormal(2500, 0.3), output_tokens=Lognormal(1200, 0.3),
+                         thinking_tokens=Lognormal(3000, 0.4), ttft_s=Lognormal(0.8, 0.3), decode_tokens_per_s=200.0),
     # Runs the candidate over its test set (per-case tokens, scaled by the number of cases).
-    "evaluator": RoleModel("evaluator", Lognormal(900, 0.2), Lognormal(40, 0.3), Lognormal(75, 0.4),
-                           Lognormal(0.6, 0.3), 230.0),
+    "evaluator": RoleModel(role="evaluator", input_tokens=Lognormal(900, 0.2), output_tokens=Lognormal(40, 0.3),
+                           thinking_tokens=Lognormal(75, 0.4), ttft_s=Lognormal(0.6, 0.3),
+                           decode_tokens_per_s=230.0),
 }
 CONVERSATION_TOKENS = 1500  # one failed conversation as the Refiner reads it

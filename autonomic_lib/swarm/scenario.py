@@ -14,21 +14,14 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping, Union
 
-from ..errors import AutonomicError
+from ..budget import message_budget
+from ..errors import ScenarioError
+from ..telemetry.prices import PRICES
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _AGENT_ID = re.compile(r"[a-z][a-z0-9-]{0,31}")
-
-
-class ScenarioError(AutonomicError):
-    """A scenario definition is invalid; names the file (when there is one) and the field path."""
-
-    def __init__(self, message: str, *, field: str | None = None, file: str | None = None):
-        where = ": ".join(p for p in (file, field) if p)
-        super().__init__(f"{where}: {message}" if where else message)
-        self.field, self.file = field, file
 
 
 @dataclass(frozen=True)
@@ -44,7 +37,7 @@ class AgentSpec:
     fix_success: float = 0.95
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PromptInjection:
     """Attackers send `count` messages with huge prompts to random agents of `agents` (all when empty)."""
 
@@ -56,7 +49,7 @@ class PromptInjection:
     type: str = "prompt_injection"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ProviderSlowdown:
     """The model provider slows every call by `factor` during `spikes` windows of `spike_duration` s."""
 
@@ -73,7 +66,7 @@ class ProviderSlowdown:
                  self.start + i * (self.spike_duration + self.gap) + self.spike_duration) for i in range(self.spikes)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Regression:
     """An agent's answers degrade to `fail_rate` (e.g. an upstream model change); unfixable = no prompt fix helps."""
 
@@ -90,7 +83,7 @@ FAULT_TYPES: dict[str, type] = {"prompt_injection": PromptInjection, "provider_s
                                 "regression": Regression}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Phase:
     """A stretch of the timeline: `rate` messages per second per agent, with these faults injected.
 
@@ -127,7 +120,7 @@ class Scenario:
     agents: tuple[AgentSpec, ...]
     phases: tuple[Phase, ...]
     env: str = "demo"
-    budget_usd: float = 0.10
+    budget_usd: float = field(default_factory=message_budget)  # USD per message: the budget monitor's threshold
     model: str = "gemini-2.5-flash"
     log_sample_rate: float = 0.05  # share of ordinary messages whose thought process is logged
     loop: LoopConfig = field(default_factory=LoopConfig)
@@ -168,16 +161,19 @@ def seed_demo() -> Scenario:
                     "optimization failures, recovery.",
         agents=agents,
         phases=(
-            Phase("baseline", 4 * 3600, 0.1, history=True,
+            Phase(name="baseline", duration=4 * 3600, rate=0.1, history=True,
                   description="Normal traffic for the anomaly monitor to learn; agent-03's hallucinating v1 is fixed."),
-            Phase("budget_breach", 15 * 60, 0.1, (PromptInjection(count=3, input_tokens=400_000, start=60, end=720),),
-                  description="Three prompt-injection-sized messages cost more than the $0.10 budget."),
-            Phase("latency_spike", 30 * 60, 0.1, (ProviderSlowdown(spikes=3, spike_duration=240, gap=300,
-                                                                   factor=5.0, start=180),),
+            Phase(name="budget_breach", duration=15 * 60, rate=0.1,
+                  faults=(PromptInjection(count=3, input_tokens=400_000, start=60, end=720),),
+                  description=f"Three prompt-injection-sized messages cost more than the ${message_budget():.2f} "
+                              "budget."),
+            Phase(name="latency_spike", duration=30 * 60, rate=0.1,
+                  faults=(ProviderSlowdown(spikes=3, spike_duration=240, gap=300, factor=5.0, start=180),),
                   description="Provider slowdown: three 4-minute spikes of ~25 s user-facing latency."),
-            Phase("optimization_failure", 30 * 60, 0.1, (Regression("agent-02", fail_rate=0.45, fixable=False),),
+            Phase(name="optimization_failure", duration=30 * 60, rate=0.1,
+                  faults=(Regression(agent="agent-02", fail_rate=0.45, fixable=False),),
                   description="agent-02 regresses in a way no prompt fix repairs; the loop gives up twice."),
-            Phase("recovery", 20 * 60, 0.1, description="Normal traffic again."),
+            Phase(name="recovery", duration=20 * 60, rate=0.1, description="Normal traffic again."),
         ),
     )
 
@@ -186,7 +182,7 @@ def steady_swarm(agents: int = 100, hours: float = 24.0, rate: float = 1.0, *, l
     """`agents` healthy agents answering `rate` messages/s each for `hours`: the benchmark's steady state."""
     return Scenario(name="steady", env="bench", log_sample_rate=log_sample_rate,
                     agents=tuple(AgentSpec(f"agent-{i:03d}") for i in range(agents)),
-                    phases=(Phase("steady", hours * 3600, rate),),
+                    phases=(Phase(name="steady", duration=hours * 3600, rate=rate),),
                     description=f"{agents} healthy agents, {rate} msg/s each, {hours} h.")
 
 
@@ -312,8 +308,6 @@ class _Reader:
                 raise self.fail(f"phases[{i}].name", f"{phase_name!r} appears twice (phase names become tag values)")
         loop = self.loop(d.get("loop", {}), "loop")
         model = d.get("model", "gemini-2.5-flash")
-        from .prices import PRICES
-
         if model not in PRICES:
             raise self.fail("model", f"{model!r} has no price; known: {', '.join(sorted(PRICES))}")
         description = d.get("description", "")
@@ -323,7 +317,7 @@ class _Reader:
             name=self.name(d, "name", "", re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"), "scenario name"),
             agents=tuple(agents), phases=tuple(phases),
             env=self.name(d, "env", "", re.compile(r"[a-z][a-z0-9_-]{0,31}"), "env tag value", default="demo"),
-            budget_usd=self.number(d, "budget_usd", "", 0.10, open_low=True),
+            budget_usd=self.number(d, "budget_usd", "", message_budget(), open_low=True),
             model=model, log_sample_rate=self.number(d, "log_sample_rate", "", 0.05, high=1.0),
             loop=loop, description=description)
 
@@ -342,10 +336,10 @@ class _Reader:
         description = d.get("description", "")
         if not isinstance(description, str):
             raise self.fail(_join(path, "description"), "must be text")
-        return Phase(self.name(d, "name", path, _NAME, "phase name"),
-                     self.number(d, "duration", path, duration=True, open_low=True),
-                     self.number(d, "rate", path, open_low=True, high=1000.0),
-                     faults, self.boolean(d, "history", path, False), description)
+        return Phase(name=self.name(d, "name", path, _NAME, "phase name"),
+                     duration=self.number(d, "duration", path, duration=True, open_low=True),
+                     rate=self.number(d, "rate", path, open_low=True, high=1000.0),
+                     faults=faults, history=self.boolean(d, "history", path, False), description=description)
 
     def fault(self, data: Any, path: str, agent_ids: set[str]) -> Fault:
         if not isinstance(data, Mapping) or "type" not in data:
@@ -364,18 +358,21 @@ class _Reader:
         if cls is PromptInjection:
             targets = tuple(agent_ref(a, f"{path}.agents[{i}]") for i, a in enumerate(self.items(d, "agents", path, False)))
             end = self.number(d, "end", path, -1.0, low=None, duration=True)
-            return PromptInjection(self.number(d, "count", path, 3, low=1, integer=True),
-                                   self.number(d, "input_tokens", path, 400_000, low=1, high=1_048_576, integer=True),
-                                   targets, start, None if end == -1.0 else end)
+            return PromptInjection(count=self.number(d, "count", path, 3, low=1, integer=True),
+                                   input_tokens=self.number(d, "input_tokens", path, 400_000, low=1, high=1_048_576,
+                                                            integer=True),
+                                   agents=targets, start=start, end=None if end == -1.0 else end)
         if cls is ProviderSlowdown:
-            return ProviderSlowdown(self.number(d, "spikes", path, 3, low=1, integer=True),
-                                    self.number(d, "spike_duration", path, 240.0, duration=True, open_low=True),
-                                    self.number(d, "gap", path, 300.0, duration=True),
-                                    self.number(d, "factor", path, 5.0, low=1.0), start)
+            return ProviderSlowdown(spikes=self.number(d, "spikes", path, 3, low=1, integer=True),
+                                    spike_duration=self.number(d, "spike_duration", path, 240.0, duration=True,
+                                                               open_low=True),
+                                    gap=self.number(d, "gap", path, 300.0, duration=True),
+                                    factor=self.number(d, "factor", path, 5.0, low=1.0), start=start)
         end = self.number(d, "end", path, -1.0, low=None, duration=True)
-        return Regression(agent_ref(d.get("agent"), _join(path, "agent")),
-                          self.number(d, "fail_rate", path, 0.45, high=1.0),
-                          self.boolean(d, "fixable", path, False), start, None if end == -1.0 else end)
+        return Regression(agent=agent_ref(d.get("agent"), _join(path, "agent")),
+                          fail_rate=self.number(d, "fail_rate", path, 0.45, high=1.0),
+                          fixable=self.boolean(d, "fixable", path, False), start=start,
+                          end=None if end == -1.0 else end)
 
     def loop(self, data: Any, path: str) -> LoopConfig:
         d = self.mapping(data, path, LoopConfig)

@@ -1,4 +1,4 @@
-"""Telemetry of the swarm: flush aggregation, catalogue-checked series, sinks, ledger and reconciliation."""
+"""Telemetry of the swarm: flush aggregation, catalogue-checked series, sinks, pacings and the ledger."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from .points import FLUSH_INTERVAL, PointBuffer
 from .ledger import Ledger, PhaseSummary
 from .pacing import Backfill, Live
 from .sink import ApiSink, MemorySink, Sink
-from .reconcile import Reconciliation, reconcile
 from .recorder import Recorder
 
 __all__ = [
     "ApiSink", "Backfill", "CallRecord", "CountRecord", "EventRecord", "FLUSH_INTERVAL", "Ledger", "Live",
-    "LogRecord", "MemorySink", "PhaseSummary", "PointBuffer", "Reconciliation", "Recorder", "Sink", "reconcile",
+    "LogRecord", "MemorySink", "PhaseSummary", "PointBuffer", "Recorder", "Sink",
 ]

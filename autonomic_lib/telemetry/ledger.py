@@ -71,7 +71,7 @@ class PhaseSummary:
         return out
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Ledger:
     """Everything a run sent and had acknowledged, plus its timeline and per-phase summary."""
 

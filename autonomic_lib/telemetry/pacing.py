@@ -15,12 +15,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Protocol, Sequence
 
+from ..errors import ScenarioError
 from .points import FLUSH_INTERVAL
 
-if TYPE_CHECKING:
-    from ..swarm.scenario import Scenario
+
+class Span(Protocol):
+    """What a pacing needs of a phase (a swarm `Phase` is one): its length and whether it is history."""
+
+    @property
+    def duration(self) -> float: ...
+
+    @property
+    def history(self) -> bool: ...
 
 
 def align(t: float) -> int:
@@ -35,8 +43,9 @@ class Backfill:
     end: float | None = None
     name: str = field(default="backfill", init=False)
 
-    def start_for(self, scenario: Scenario, now: float) -> int:
-        return align(self.end if self.end is not None else now) - int(round(scenario.duration))
+    def start_for(self, phases: Sequence[Span], now: float) -> int:
+        """Epoch second the timeline of `phases` starts at."""
+        return align(self.end if self.end is not None else now) - int(round(sum(p.duration for p in phases)))
 
 
 @dataclass(frozen=True)
@@ -50,13 +59,12 @@ class Live:
     history_max_age: float | None = None  # drop history metric points older than this (no Late Data)
     name: str = field(default="live", init=False)
 
-    def start_for(self, scenario: Scenario, now: float) -> int:
-        from ..swarm.scenario import ScenarioError
-
-        flags = [p.history for p in scenario.phases]
+    def start_for(self, phases: Sequence[Span], now: float) -> int:
+        """Epoch second the timeline of `phases` starts at, so that its history phases end at `now`."""
+        flags = [p.history for p in phases]
         if any(flags[i + 1] and not flags[i] for i in range(len(flags) - 1)):
             raise ScenarioError("history phases must come before the others for live pacing", field="phases")
-        history = sum(p.duration for p in scenario.phases if p.history)
+        history = sum(p.duration for p in phases if p.history)
         return align(self.now if self.now is not None else now) - int(round(history))
 
     def wait_until(self, t: float) -> None:

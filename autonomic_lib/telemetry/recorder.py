@@ -20,15 +20,16 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..swarm.prices import DEFAULT_BUDGET_USD, Price, price_for
+from ..budget import message_budget
 from .aggregate import aggregate_calls, aggregate_counts, aggregate_outcomes
 from .ledger import Ledger, PhaseSummary
 from .points import FLUSH_INTERVAL, PointBuffer
-from .records import ROLE_SERVICE, CallRecord, CountRecord, EventRecord, LogRecord
+from .prices import Price, price_for
+from .records import ROLE_SERVICE, CallRecord, CountRecord, EventRecord, LogRecord, event_body, log_item
 from .sink import Sink
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Message:
     agent_id: str
     version: int
@@ -47,13 +48,14 @@ class Recorder:
     env: str
     phase: str = "live"  # default phase tag of what is recorded
     price: Price = field(default_factory=price_for)
-    budget_usd: float = DEFAULT_BUDGET_USD
+    budget_usd: float = field(default_factory=message_budget)
     clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
         self.buffer = PointBuffer(self.env)
         now = int(self.clock())
-        self.ledger = Ledger("recorder", 0, self.env, "live", now, now, {}, keep_points=False)
+        self.ledger = Ledger(scenario="recorder", seed=0, env=self.env, pacing="live", start=now, end=now, phases={},
+                             keep_points=False)
         self._calls: list[CallRecord] = []
         self._messages: list[_Message] = []
         self._counts: list[CountRecord] = []
@@ -72,8 +74,10 @@ class Recorder:
         phase = phase or self.phase
         self._tags("autonomic.tokens.input", role, agent_id, version, phase, role=role)
         cost = float(self.price.cost(input_tokens, output_tokens, thinking_tokens))
-        self._calls.append(CallRecord(role, agent_id, version, phase, self.clock() if at is None else at,
-                                      input_tokens, output_tokens, thinking_tokens, latency, cost))
+        self._calls.append(CallRecord(role=role, agent_id=agent_id, version=version, phase=phase,
+                                      time=self.clock() if at is None else at, input_tokens=input_tokens,
+                                      output_tokens=output_tokens, thinking_tokens=thinking_tokens, latency=latency,
+                                      cost=cost))
         return cost
 
     def record_message(self, agent_id: str, version: int, *, latency: float, verdict: str, cost: float,
@@ -81,8 +85,9 @@ class Recorder:
         """One answered user message: its end-to-end latency, the Auditor's verdict and its total cost."""
         phase = phase or self.phase
         self._tags("autonomic.audit.verdict", "auditor", agent_id, version, phase, verdict=verdict)
-        self._messages.append(_Message(agent_id, version, phase, self.clock() if at is None else at, latency, cost,
-                                       verdict == "fail"))
+        self._messages.append(_Message(agent_id=agent_id, version=version, phase=phase,
+                                       time=self.clock() if at is None else at, latency=latency, cost=cost,
+                                       failed=verdict == "fail"))
 
     def record_count(self, metric: str, role: str, agent_id: str, version: int, *, value: float = 1.0,
                      failure_reason: str | None = None, phase: str | None = None, at: float | None = None) -> None:
@@ -90,19 +95,16 @@ class Recorder:
         phase = phase or self.phase
         extra = {"failure_reason": failure_reason} if failure_reason else {}
         self._tags(metric, role, agent_id, version, phase, **extra)
-        self._counts.append(CountRecord(metric, role, agent_id, version, phase, self.clock() if at is None else at,
-                                        value, failure_reason))
+        self._counts.append(CountRecord(metric=metric, role=role, agent_id=agent_id, version=version, phase=phase,
+                                        time=self.clock() if at is None else at, value=value,
+                                        failure_reason=failure_reason))
 
     def log(self, record: LogRecord) -> None:
         """A thought-process log line (sent with the next flush)."""
-        from ..swarm.logbook import log_item
-
         self._logs.append(log_item(record, self.env))
 
     def event(self, record: EventRecord) -> None:
         """A deployment event (sent with the next flush)."""
-        from ..swarm.logbook import event_body
-
         self._events.append(event_body(record, self.env))
 
     def flush(self, *, everything: bool = False) -> int:

@@ -7,12 +7,13 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from autonomic_lib.swarm import load_scenario, run_scenario, seed_demo
+from autonomic_lib.swarm import load_scenario, seed_demo
 from autonomic_lib.swarm.engine import Timeline, run_agent
 from autonomic_lib.swarm.messages import draw_messages, injections
-from autonomic_lib.swarm.prices import price_for
-from autonomic_lib.swarm.reference import reference_points, run_agent_reference
-from autonomic_lib.swarm.run import aggregate_run
+from autonomic_lib.telemetry.prices import price_for
+from autonomic_lib.swarm.reference import run_agent_reference
+from autonomic_lib.traffic import aggregate_run, run_scenario
+from autonomic_lib.traffic_reference import reference_points
 from autonomic_lib.telemetry import Backfill, MemorySink
 from autonomic_lib.telemetry.points import PointBuffer, tag_value
 

@@ -12,8 +12,9 @@ from autonomic_lib.cli import main
 from autonomic_lib.client import make_api_client
 from autonomic_lib.sandbox.server import SandboxServer
 from autonomic_lib.settings import Settings
-from autonomic_lib.swarm import run_scenario, seed_demo
-from autonomic_lib.telemetry import reconcile
+from autonomic_lib.swarm import seed_demo
+from autonomic_lib.reconciliation import reconcile
+from autonomic_lib.traffic import run_scenario
 
 from ..conftest import start_sandbox
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from autonomic_lib.errors import CatalogError
-from autonomic_lib.swarm import load_scenario, run_scenario
+from autonomic_lib.swarm import load_scenario
 from autonomic_lib.telemetry import Live, MemorySink, Recorder
+from autonomic_lib.traffic import run_scenario
 from autonomic_lib.telemetry.sink import log_batches
 
 from ..swarm.test_scenario import FIXTURES

@@ -1,4 +1,7 @@
-"""Model prices and message cost: a versioned table, so a price change is one new row, not a code edit."""
+"""Model prices and call cost: a versioned table, so a price change is one new row, not a code edit.
+
+In telemetry because the Recorder prices a real swarm's calls; the simulation reads the same table.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +39,6 @@ PRICES: Mapping[str, Price] = {
                               as_of="2025-09-01"),
 }
 DEFAULT_MODEL = "gemini-2.5-flash"
-DEFAULT_BUDGET_USD = 0.10  # per chatbot message: the seed's budget-breach threshold
 
 
 def price_for(model: str = DEFAULT_MODEL) -> Price:
@@ -45,4 +47,4 @@ def price_for(model: str = DEFAULT_MODEL) -> Price:
         return PRICES[model]
     except KeyError:
         raise ValueError(f"no price for model {model!r}; the table has {', '.join(sorted(PRICES))} "
-                         "(add a row to autonomic_lib/swarm/prices.py: PRICES)") from None
+                         "(add a row to autonomic_lib/telemetry/prices.py: PRICES)") from None

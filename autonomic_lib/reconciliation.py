@@ -8,7 +8,8 @@ value sums to 1e-9 relative (only the order of float additions differs). Logs ar
 service, status and phase through the logs search API (cursor paging); events by id.
 
 The time range and `env` select the run; run each scenario in its own env or sandbox for the
-counts to mean "this run".
+counts to mean "this run". Beside `analysis` (it reads back through `query_frame`), above `telemetry`
+(whose ledger it checks), so the telemetry never imports the query-back.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ import orjson
 import pandas as pd
 from datadog_api_client import ApiClient
 
-from ..analysis import query_frame
-from ..client import raw_request
-from .ledger import Ledger
-from .points import FLUSH_INTERVAL
+from .analysis import query_frame
+from .client import raw_request
+from .telemetry.ledger import Ledger
+from .telemetry.points import FLUSH_INTERVAL
 
 MAX_BUCKETS = 1500
 _COLUMNS = ["kind", "name", "tags", "sent", "read", "sent_sum", "read_sum", "match"]

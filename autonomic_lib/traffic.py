@@ -1,4 +1,4 @@
-"""Run a scenario end to end: simulate, aggregate into flushed points, send with a pacing, return the ledger.
+"""Traffic: a scenario run end to end. Simulate, aggregate into flushed points, send with a pacing, return the ledger.
 
     ledger = run_scenario("seed-demo", seed=7, api_client=client)            # backfill, ends now
     ledger.summary()                                                         # per-phase table
@@ -6,24 +6,29 @@
 
 Agents are simulated one at a time and their points sent in chunks, so memory stays bounded for
 day-long swarms. Progress is reported per phase through a callback (the CLI draws tqdm bars).
+
+Above both `swarm` (which only simulates) and `telemetry` (which only aggregates and sends), so
+neither of them imports the other's machinery.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..telemetry.aggregate import aggregate_calls, aggregate_counts, aggregate_outcomes
-from ..telemetry.ledger import Ledger, PhaseSummary
-from ..telemetry.pacing import Backfill, Live, Pacing, align
-from ..telemetry.points import FLUSH_INTERVAL, PointBuffer, tag_value
-from ..telemetry.sink import ApiSink, Sink
-from ..series import Series
-from .engine import AgentRun, Timeline, simulate
-from .logbook import event_body, log_item, message_logs
-from .scenario import Scenario, get_scenario
+from .series import Series
+from .swarm.engine import AgentRun, Timeline, simulate
+from .swarm.logbook import message_logs
+from .swarm.scenario import Scenario, get_scenario
+from .telemetry.aggregate import aggregate_calls, aggregate_counts, aggregate_outcomes
+from .telemetry.ledger import Ledger, PhaseSummary
+from .telemetry.pacing import Backfill, Live, Pacing, align
+from .telemetry.points import FLUSH_INTERVAL, PointBuffer, tag_value
+from .telemetry.records import event_body, log_item
+from .telemetry.sink import ApiSink, Sink
 
 Progress = Callable[[str, int, int], None]  # (phase, messages done, points acknowledged), as increments
 MAX_LOG_AGE = 18 * 3600 - 300  # Datadog refuses logs and events more than 18 h old; keep 5 min of margin
@@ -53,12 +58,13 @@ def run_scenario(scenario: Scenario | str, seed: int = 7, *, api_client: Any = N
         sink = ApiSink(api_client)
     pacing = pacing or Backfill()
     now = pacing.clock() if isinstance(pacing, Live) else time.time()
-    start = pacing.start_for(scenario, now)
+    start = pacing.start_for(scenario.phases, now)
     timeline = Timeline(scenario, start)
     names = timeline.names
     ends = timeline.starts[1:] + [timeline.end]
-    ledger = Ledger(scenario.name, seed, scenario.env, pacing.name, int(start), int(timeline.end),
-                    {n: PhaseSummary(n, int(a), int(b)) for n, a, b in zip(names, timeline.starts, ends)},
+    ledger = Ledger(scenario=scenario.name, seed=seed, env=scenario.env, pacing=pacing.name, start=int(start),
+                    end=int(timeline.end),
+                    phases={n: PhaseSummary(n, int(a), int(b)) for n, a, b in zip(names, timeline.starts, ends)},
                     keep_points=keep_points)
     sender = _Sender(sink, ledger, names, progress, oldest_log=now - MAX_LOG_AGE)
     buf = PointBuffer(scenario.env)
@@ -197,7 +203,7 @@ def _play_live(pacing: Live, sender: _Sender, series: list[Series], logs: list[d
         for s in series:
             a, b = np.searchsorted(s.timestamps, [max(lo, oldest), hi], "left")
             if b > a:
-                part.append(Series(s.metric, s.timestamps[a:b], s.values[a:b], s.tags, s.type, s.interval, s.unit))
+                part.append(dataclasses.replace(s, timestamps=s.timestamps[a:b], values=s.values[a:b]))
         a, b = np.searchsorted(log_ts, [lo, hi], "left")
         sel = (done >= lo) & (done < hi)
         counts = np.bincount(phase[sel], minlength=len(names))

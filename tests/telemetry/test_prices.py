@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autonomic_lib.swarm.prices import PRICES, price_for
+from autonomic_lib.telemetry.prices import PRICES, price_for
 
 
 def test_gemini_flash_list_prices_with_source_and_date() -> None:

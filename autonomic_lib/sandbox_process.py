@@ -1,0 +1,96 @@
+"""The sandbox as its own process: started for the notebooks (it outlives their kernels), found, stopped.
+
+Its state folder (`.sandbox` by default, relative to the kit's root) holds `sandbox.json` (address and
+keys, written by the sandbox itself, mode 0600) and `sandbox.log` (its output, never a full key).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from .backend import KIT_LATE_DATA, running_sandbox
+from .errors import SandboxError
+from .settings import Settings
+
+LOG_FILE = "sandbox.log"
+# Sandboxes this process started: kept so they are reaped when stopped (and not warned about as leaked
+# while they deliberately outlive a notebook's kernel).
+_STARTED: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The kit's folder (holding notebooks/ and assets/) at or above `start` (default: the working directory).
+
+    JupyterLab runs a notebook's kernel in notebooks/, papermill in the caller's folder: resolving
+    relative paths against this root makes `.sandbox` the same folder for both.
+    """
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "notebooks").is_dir() and (folder / "assets").is_dir():
+            return folder
+    return here
+
+
+def state_dir(sandbox_dir: str | Path) -> Path:
+    """`sandbox_dir` as an absolute path (relative ones against `project_root()`)."""
+    path = Path(sandbox_dir).expanduser()
+    return path if path.is_absolute() else project_root() / path
+
+
+def start_sandbox_process(folder: Path, timeout: float = 60.0, *, late_data: Sequence[str] = KIT_LATE_DATA,
+                          memory_limit: str | None = None) -> Settings:
+    """Start `python -m autonomic_lib sandbox --data-dir <folder> --late-data 'autonomic.*'` on its own.
+
+    It outlives the kernel that started it (its own session); stop it with `stop_sandbox_process`.
+    Its output goes to `<folder>/sandbox.log` (it never prints a key in full).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sandbox.json").unlink(missing_ok=True)  # a stale file of a dead sandbox
+    late = [arg for glob in late_data for arg in ("--late-data", glob)]
+    late += ["--memory-limit", memory_limit] if memory_limit else []
+    with open(folder / LOG_FILE, "ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "autonomic_lib", "sandbox", "--data-dir", str(folder), *late],
+                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True, env={k: v for k, v in os.environ.items()
+                                                                if not k.startswith("DD_")})
+    _STARTED[process.pid] = process
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = running_sandbox(folder)
+        if found is not None:
+            return found
+        if process.poll() is not None:
+            tail = (folder / LOG_FILE).read_text(errors="replace")[-600:]
+            raise SandboxError(f"the sandbox exited with code {process.returncode}; its log ({folder / LOG_FILE}) "
+                               f"ends with:\n{tail}")
+        time.sleep(0.1)
+    process.terminate()
+    process.wait(timeout=30)
+    raise SandboxError(f"the sandbox did not publish {folder / 'sandbox.json'} within {timeout:.0f} s")
+
+
+def stop_sandbox_process(folder: Path, timeout: float = 30.0) -> bool:
+    """SIGTERM the sandbox running from `folder` (it checkpoints and removes its state file); True if one ran."""
+    from .sandbox.server import read_state
+
+    state = read_state(folder)
+    if state is None or state.pid == os.getpid():
+        return False
+    try:
+        os.kill(state.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    child = _STARTED.pop(state.pid, None)
+    if child is not None:
+        child.wait(timeout=timeout)  # our child: reap it, or it lingers as a zombie
+        return True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and running_sandbox(folder) is not None:
+        time.sleep(0.1)
+    return True
