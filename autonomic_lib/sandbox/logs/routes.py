@@ -24,6 +24,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from autonomic_lib.errors import IntakeError
+from autonomic_lib.sandbox.http.body import IntakeLimits, decode_body
 from autonomic_lib.sandbox.http.routing import (
     ErrorStyle,
     Handler,
@@ -36,7 +37,6 @@ from autonomic_lib.sandbox.http.routing import (
 )
 from autonomic_lib.sandbox.logs.backend import Logs
 from autonomic_lib.sandbox.logs.search import LogView, iso_ms, normalize_status, parse_query, parse_time
-from autonomic_lib.sandbox.metrics.intake import IntakeLimits, decode_body
 
 log = logging.getLogger("autonomic_lib.sandbox")
 JSON = "application/json"  # the logs intake answers its JSON:API-shaped errors as plain JSON, as recorded

@@ -11,10 +11,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from autonomic_lib.errors import IntakeError, UnsupportedQueryError
+from autonomic_lib.sandbox.http.body import decode_body
 from autonomic_lib.sandbox.http.routing import Handler, error_response, json_body, json_response, route
 from autonomic_lib.sandbox.metrics.backend import Metrics
 from autonomic_lib.sandbox.metrics.evaluate import QueryResult, evaluate_formulas, evaluate_query, evaluate_scalar
-from autonomic_lib.sandbox.metrics.intake import V1_LIMITS, V2_LIMITS, decode_body, parse_series_payload
+from autonomic_lib.sandbox.metrics.intake import V1_LIMITS, V2_LIMITS, parse_series_payload
 from autonomic_lib.units import unit as lookup_unit
 
 

@@ -229,7 +229,7 @@ def test_seed_demo_makes_the_three_kit_monitors_alert_at_their_incidents_and_rec
     from autonomic_lib.assets import import_assets
     from autonomic_lib.client import make_api_client
     from autonomic_lib.settings import Settings
-    from autonomic_lib.swarm import run_scenario
+    from autonomic_lib.traffic import run_scenario
 
     srv = start_sandbox(tmp_path / "seed", late_data=("autonomic.*",))
     try:
