@@ -83,7 +83,7 @@ def choose_backend(backend: str = "auto", settings: Settings | None = None, data
 @contextmanager
 def sandbox_settings(data_dir: Path) -> Iterator[Settings]:
     """Settings pointing at a new sandbox served from a thread of this process until the block ends."""
-    from .sandbox.app import SandboxConfig
+    from .sandbox.config import SandboxConfig
     from .sandbox.server import SandboxServer, generate_keys
 
     api_key, app_key = generate_keys()

@@ -17,8 +17,8 @@ _APP_KEY = re.compile(r"[0-9a-f]{40}")
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from .sandbox.app import SandboxConfig
-    from .sandbox.server import SandboxServer, generate_keys, mask
+    from .sandbox.config import SandboxConfig
+    from .sandbox.server import STATE_FILE, SandboxServer, generate_keys, mask
 
     if args.api_key is not None and not _API_KEY.fullmatch(args.api_key):
         raise AutonomicError("--api-key must be 32 lower-case hex characters, like a Datadog API key")
@@ -29,7 +29,7 @@ def _sandbox(args: argparse.Namespace) -> int:
                            data_dir=Path(args.data_dir).resolve(), late_data=tuple(args.late_data),
                            memory_limit=args.memory_limit)
     server = SandboxServer(config, port=args.port)
-    state_file = config.data_dir / "sandbox.json"
+    state_file = Path(args.data_dir).resolve() / STATE_FILE
     print(f"Datadog sandbox listening on {server.url}  (data: {config.data_dir})", flush=True)
     print(f"  API key {mask(config.api_key)}, application key {mask(config.app_key)}; full keys in {state_file} "
           "(mode 0600)", flush=True)

@@ -9,7 +9,7 @@ from typing import Iterator
 import pytest
 from datadog_api_client import ApiClient, Configuration
 
-from autonomic_lib.sandbox.app import SandboxConfig
+from autonomic_lib.sandbox.config import SandboxConfig
 from autonomic_lib.sandbox.server import SandboxServer, generate_keys
 
 

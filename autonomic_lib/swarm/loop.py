@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -72,7 +72,7 @@ def _call(role: str, rng: np.random.Generator, price: Price, slowdown: float, *,
     return tin, tout, tthink, latency, float(price.cost(tin, tout, tthink))
 
 
-def optimize(rng: np.random.Generator, state: AgentState, t0: float, cases: list[dict[str, object]],
+def optimize(rng: np.random.Generator, state: AgentState, t0: float, cases: Sequence[Mapping[str, object]],
              regression: Regression | None, loop: LoopConfig, price: Price, phase_of: Callable[[float], str],
              slowdown: Callable[[float], float]) -> Outcome:
     """Run one optimization of `state`'s agent, starting at `t0` from the failed `cases` (conversations)."""

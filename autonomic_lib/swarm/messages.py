@@ -68,7 +68,7 @@ class MessageBatch:
 
 def slowdown_windows(scenario: Scenario, start: float) -> list[tuple[float, float, float]]:
     """Absolute (start, end, factor) of every provider slowdown of the scenario."""
-    out = []
+    out: list[tuple[float, float, float]] = []
     for offset, phase in zip(scenario.phase_starts(), scenario.phases):
         for fault in phase.faults:
             if isinstance(fault, ProviderSlowdown):

@@ -344,7 +344,7 @@ class _Reader:
     def fault(self, data: Any, path: str, agent_ids: set[str]) -> Fault:
         if not isinstance(data, Mapping) or "type" not in data:
             raise self.fail(_join(path, "type"), f"is required: one of {', '.join(FAULT_TYPES)}")
-        cls = FAULT_TYPES.get(data["type"])  # type: ignore[arg-type]
+        cls = FAULT_TYPES.get(data["type"])
         if cls is None:
             raise self.fail(_join(path, "type"), f"{data['type']!r} is not one of {', '.join(FAULT_TYPES)}")
         d = self.mapping(data, path, cls)

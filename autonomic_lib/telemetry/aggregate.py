@@ -131,4 +131,4 @@ def aggregate_counts(buf: PointBuffer, agent_id: str, phases: Sequence[str], cou
         g = Groups(_key(np.array([r.time for r in records]), np.array([index[r.phase] for r in records]),
                         np.array([r.version for r in records])))
         extra = {"failure_reason": reason} if reason else {}
-        _emit(buf, metric, g, g.sum(np.array([r.value for r in records])), agent_id, role, phases, **extra)
+        _emit(buf, metric, g, g.sum(np.array([r.value for r in records])), agent_id, role, phases, None, **extra)
