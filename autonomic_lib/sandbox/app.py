@@ -36,7 +36,6 @@ from autonomic_lib.sandbox.metrics.store import MetricStore
 from autonomic_lib.sandbox.monitors import routes as monitor_routes
 from autonomic_lib.sandbox.monitors.backend import Monitors
 from autonomic_lib.sandbox.monitors.evaluator import Transition
-from autonomic_lib.sandbox.monitors.service import MonitorEvaluator
 from autonomic_lib.sandbox.storage.database import open_database
 from autonomic_lib.sandbox.storage.documents import DocumentStore
 
@@ -70,9 +69,9 @@ class Sandbox:
         self.logs = Logs(self.documents, clock)
         self.dashboards = Dashboards(self.documents, clock, self.metrics, self.address)
         self.automation = Automation(self.documents, clock, self.address)
-        self.evaluator = MonitorEvaluator(documents=self.documents, metrics=self.metrics, notify=self._notify,
-                                          quiet_seconds=config.evaluation_quiet_seconds)
-        self.monitors = Monitors(self.documents, clock, self.metrics, self.evaluator)
+        self.monitors = Monitors(self.documents, clock, self.metrics, events=self.logs, notify=self._notify,
+                                 quiet_seconds=config.evaluation_quiet_seconds)
+        self.evaluator = self.monitors.evaluator
 
     def _notify(self, monitor: dict[str, Any], transition: Transition) -> None:
         notifications.on_transition(self.automation, monitor, transition)
