@@ -70,9 +70,9 @@ class Sandbox:
         self.logs = Logs(self.documents, clock)
         self.dashboards = Dashboards(self.documents, clock, self.metrics, self.address)
         self.automation = Automation(self.documents, clock, self.address)
-        self.evaluator = MonitorEvaluator(documents=self.documents, metrics=self.metrics, notify=self._notify,
-                                          quiet_seconds=config.evaluation_quiet_seconds)
-        self.monitors = Monitors(self.documents, clock, self.metrics, self.evaluator)
+        self.monitors = Monitors(self.documents, clock, self.metrics)
+        self.evaluator = MonitorEvaluator(monitors=self.monitors, events=self.logs, metrics=self.metrics,
+                                          notify=self._notify, quiet_seconds=config.evaluation_quiet_seconds)
 
     def _notify(self, monitor: dict[str, Any], transition: Transition) -> None:
         notifications.on_transition(self.automation, monitor, transition)
@@ -106,7 +106,7 @@ def create_app(sandbox: Sandbox) -> Starlette:
     """The ASGI application serving `sandbox`; the caller owns the sandbox's lifetime."""
     app = Starlette(routes=[
         *metric_routes.routes(sandbox.metrics), *log_routes.routes(sandbox.logs),
-        *dashboard_routes.routes(sandbox.dashboards), *monitor_routes.routes(sandbox.monitors),
+        *dashboard_routes.routes(sandbox.dashboards), *monitor_routes.routes(sandbox.monitors, sandbox.evaluator),
         *automation_routes.routes(sandbox.automation),
     ], exception_handlers={HTTPException: http_error, Exception: server_error})
     app.state.keys = Keys(sandbox.config.api_key, sandbox.config.app_key)

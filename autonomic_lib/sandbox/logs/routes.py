@@ -1,9 +1,10 @@
 """Log and event routes of the sandbox: logs intake (v2 and the legacy /v1/input) and search, events post/list/get.
 
 Logs follow https://docs.datadoghq.com/api/latest/logs/ and the client's `submit_log`/`list_logs`; events
-follow the v1 spec and the client's recorded cassettes. A refused payload stores nothing (one transaction).
-Where Datadog's behaviour is unconfirmed the sandbox refuses loudly (400 naming the item) rather than drop
-data quietly: more than 1000 logs in one array, timestamps over 18 h old or 2 h ahead.
+follow the v1 spec and the client's recorded cassettes. Handlers parse and check the request, call the backend
+(backend.py: storage, search, event listing) and render Datadog's shapes. A refused payload stores nothing (one
+transaction). Where Datadog's behaviour is unconfirmed the sandbox refuses loudly (400 naming the item) rather than
+drop data quietly: more than 1000 logs in one array, timestamps over 18 h old or 2 h ahead.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ from autonomic_lib.sandbox.http.routing import (
     public_route,
     route,
 )
-from autonomic_lib.sandbox.logs.backend import Logs
-from autonomic_lib.sandbox.logs.search import LogView, iso_ms, normalize_status, parse_query, parse_time
+from autonomic_lib.sandbox.logs.backend import Logs, log_key
+from autonomic_lib.sandbox.logs.search import iso_ms, normalize_status, parse_time
 
 log = logging.getLogger("autonomic_lib.sandbox")
 JSON = "application/json"  # the logs intake answers its JSON:API-shaped errors as plain JSON, as recorded
@@ -44,13 +45,9 @@ LOG_LIMITS = IntakeLimits(max_compressed=5_242_880, max_decompressed=5_242_880) 
 MAX_LOGS_PER_PAYLOAD = 1000
 MAX_LOG_BYTES = 1_048_576  # larger logs are accepted and truncated, as Datadog documents
 LOG_PAST_MS, LOG_FUTURE_MS = 18 * 3_600_000, 2 * 3_600_000  # "18 hours in the past and two hours in the future"
-EVENT_PAST_S, EVENT_TEXT_MAX, EVENT_KEY_MAX, EVENTS_PER_PAGE = 18 * 3600, 4000, 100, 1000
+EVENT_PAST_S, EVENT_TEXT_MAX, EVENT_KEY_MAX = 18 * 3600, 4000, 100
 _DATE_ATTRS = ("timestamp", "date", "_timestamp", "Timestamp", "eventTime", "published_date")  # Datadog's defaults
 _ALERT_TYPES = {"error", "warning", "info", "success", "user_update", "recommendation", "snapshot"}
-
-
-def _now_ms(logs: Logs) -> int:
-    return int(logs.clock() * 1000)
 
 
 # ------------------------------------------------------------------------------------------ logs intake
@@ -91,14 +88,8 @@ def submit_logs(*, legacy: bool) -> Handler[Logs]:
         def ingest() -> None:
             raw = decode_body(body, headers.get("content-encoding"), LOG_LIMITS, allow_zstd=False)
             items = _read_items(raw, headers.get("content-type", "application/json"))
-            now = _now_ms(logs)
-            docs = [_normalize(item, f"logs[{i}]", defaults, now) for i, item in enumerate(items)]
-            if docs:  # one durable batch number per payload makes ids unique and write-ordered
-                batch = logs.documents.next_id("log-batch")
-                for i, doc in enumerate(docs):
-                    doc["k"] = [doc["k"], batch, i]
-                    doc["id"] = _log_id(doc["k"])
-                logs.documents.put_many("log", [(d["id"], d["k"][0], d) for d in docs])
+            now = logs.now_ms()
+            logs.ingest([_normalize(item, f"logs[{i}]", defaults, now) for i, item in enumerate(items)])
 
         await run_in_threadpool(ingest)
         return json_response({}, 200 if legacy else 202)
@@ -203,21 +194,6 @@ def _fit(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def _log_id(key: list[int]) -> str:
-    """Like Datadog's ids (base64 of a version byte and the ms timestamp, then a unique part), stable and unique."""
-    ts, batch, index = key
-    raw = b"\x01" + ts.to_bytes(8, "big", signed=True) + batch.to_bytes(8, "big") + index.to_bytes(4, "big")
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _key_of_id(log_id: str) -> tuple[int, int, int]:
-    raw = base64.urlsafe_b64decode(log_id + "=" * (-len(log_id) % 4))
-    if len(raw) != 21 or raw[0] != 1:
-        raise ValueError(log_id)
-    return (int.from_bytes(raw[1:9], "big", signed=True), int.from_bytes(raw[9:17], "big"),
-            int.from_bytes(raw[17:], "big"))
-
-
 # ------------------------------------------------------------------------------------------ logs search
 async def search_logs(request: Request, logs: Logs) -> Response:
     """POST /api/v2/logs/events/search with a LogsListRequest body (every part optional)."""
@@ -253,33 +229,16 @@ async def _search(request: Request, logs: Logs, query: Any, start: Any, end: Any
     after = None
     if cursor:
         try:
-            after = _key_of_id(orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["after"])
+            after = log_key(orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["after"])
         except (ValueError, TypeError, KeyError, orjson.JSONDecodeError):
             raise IntakeError(400, f"page.cursor {cursor[:40]!r} is not a cursor this sandbox returned") from None
     started = time.perf_counter()
-    now = _now_ms(logs)
+    now = logs.now_ms()
     lo, hi = parse_time(start or "now-15m", now, "filter.from"), parse_time(end or "now", now, "filter.to")
     if hi < lo:
         raise IntakeError(400, f"filter.to ({end}) is earlier than filter.from ({start})")
-    matcher, desc = parse_query(query), sort == "-timestamp"
-
-    def run() -> tuple[list[dict[str, Any]], bool]:
-        since, until = lo, hi + 1
-        if after is not None:
-            since, until = (since, min(until, after[0] + 1)) if desc else (max(since, after[0]), until)
-        docs = sorted(logs.documents.list("log", since=since, until=until), key=lambda d: d["k"], reverse=desc)
-        found: list[dict[str, Any]] = []
-        for doc in docs:
-            key = tuple(doc["k"])
-            if after is not None and (key >= after if desc else key <= after):
-                continue
-            if matcher.matches(LogView(doc)):
-                found.append(doc)
-                if len(found) > limit:
-                    break
-        return found[:limit], len(found) > limit
-
-    rows, more = await run_in_threadpool(run)
+    rows, more = await run_in_threadpool(logs.search, query=query, start_ms=lo, end_ms=hi,
+                                         newest_first=sort == "-timestamp", limit=limit, after=after)
     meta: dict[str, Any] = {"elapsed": int((time.perf_counter() - started) * 1000), "request_id": uuid.uuid4().hex,
                             "status": "done"}
     result: dict[str, Any] = {"data": [_log_json(d) for d in rows], "meta": meta}
@@ -332,17 +291,13 @@ async def create_event(request: Request, logs: Logs) -> Response:
     happened = body.get("date_happened", now)
     if happened < now - EVENT_PAST_S:
         raise IntakeError(400, "Event too far in the past")  # Datadog's recorded message
-    event = {"id": 0, "title": body["title"], "text": body["text"], "date_happened": happened,
-             "priority": body.get("priority"), "tags": tags, "alert_type": body.get("alert_type") or "info"}
+    fields = {"priority": body.get("priority"), "tags": tags, "alert_type": body.get("alert_type") or "info"}
     for name in ("host", "aggregation_key", "source_type_name", "related_event_id", "device_name"):
         if body.get(name) is not None:
-            event[name] = body[name]
+            fields[name] = body[name]
 
-    def store() -> None:
-        event["id"] = logs.documents.next_id("event")
-        logs.documents.put("event", event["id"], event, ts=happened * 1000)
-
-    await run_in_threadpool(store)
+    event = await run_in_threadpool(logs.add_event, title=body["title"], text=body["text"], date_happened=happened,
+                                    **fields)
     return json_response({"status": "ok", "event": _event_json(event, request)}, 202)
 
 
@@ -370,25 +325,20 @@ async def list_events(request: Request, logs: Logs) -> Response:
     for flag in ("unaggregated", "exclude_aggregate"):  # the sandbox never aggregates: every event is returned
         if p.get(flag, "false").lower() not in ("true", "false"):
             raise IntakeError(400, f"The parameter '{flag}' must be true or false")
-    sources = {s.strip().lower() for s in p.get("sources", "").split(",") if s.strip()}
-    wanted = {t.strip().lower() for t in p.get("tags", "").split(",") if t.strip()}
+    events = await run_in_threadpool(logs.list_events, start=bounds[0], end=bounds[1], priority=priority,
+                                     sources=_comma_list(p.get("sources", "")), tags=_comma_list(p.get("tags", "")),
+                                     page=int(page))
+    return json_response({"events": [_event_json(e, request) for e in events], "status": "ok"})
 
-    def keep(e: dict[str, Any]) -> bool:
-        return ((priority is None or (e.get("priority") or "normal") == priority)
-                and (not sources or str(e.get("source_type_name", "")).lower() in sources)
-                and wanted <= {t.lower() for t in e["tags"]})
 
-    docs = await run_in_threadpool(logs.documents.list, "event", since=bounds[0] * 1000,
-                                   until=(bounds[1] + 1) * 1000)
-    events = sorted((e for e in docs if keep(e)), key=lambda e: (e["date_happened"], e["id"]), reverse=True)
-    chunk = events[int(page) * EVENTS_PER_PAGE:(int(page) + 1) * EVENTS_PER_PAGE]
-    return json_response({"events": [_event_json(e, request) for e in chunk], "status": "ok"})
+def _comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 async def get_event(request: Request, logs: Logs) -> Response:
     """GET /api/v1/events/{event_id}: EventResponse, or 404 `{"errors": ["Event not found"]}`."""
     raw = request.path_params["event_id"]
-    event = await run_in_threadpool(logs.documents.get, "event", raw) if raw.isdigit() else None
+    event = await run_in_threadpool(logs.get_event, raw) if raw.isdigit() else None
     if event is None:
         return error_response(404, "Event not found")
     return json_response({"event": _event_json(event, request), "status": "ok"})
@@ -397,7 +347,7 @@ async def get_event(request: Request, logs: Logs) -> Response:
 async def event_page(request: Request, logs: Logs) -> Response:
     """The page an event's `url` opens: a plain read-only view (the sandbox has no web app or login)."""
     raw = request.query_params.get("id", "")
-    event = await run_in_threadpool(logs.documents.get, "event", raw) if raw.isdigit() else None
+    event = await run_in_threadpool(logs.get_event, raw) if raw.isdigit() else None
     if event is None:
         return HTMLResponse("<h1>Event not found</h1>", 404)
     when = datetime.fromtimestamp(event["date_happened"], timezone.utc).isoformat()

@@ -1,10 +1,11 @@
 """The sandbox's monitor evaluation service: judges every monitor as data arrives, durably.
 
-`MonitorEvaluator` keeps each monitor's group states durably (document kind "monitor_evaluation"), writes what the
-API shows (the monitor's overall_state and state.groups), records every transition (kind "monitor_transition") and
-a monitor event in the events stream, and calls the injected `notify` hook (the automation product's). A background
-thread runs it once ingest has been quiet for `quiet_seconds` (so minutes whose data is still arriving are not
-judged) and at least once per wall-clock minute; `POST /sandbox/evaluate` (routes.py) runs it synchronously.
+`MonitorEvaluator` keeps each monitor's group states durably (its evaluation record), writes what the API shows
+(the monitor's overall_state and state.groups) and records every transition, all through the monitors backend
+(backend.py); it writes a monitor event per transition in the events stream through the logs backend (`events`),
+and calls the injected `notify` hook (the automation product's). A background thread runs it once ingest has been
+quiet for `quiet_seconds` (so minutes whose data is still arriving are not judged) and at least once per wall-clock
+minute; `POST /sandbox/evaluate` (routes.py) runs it synchronously.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from collections.abc import Callable
 from typing import Any, Sequence
 
 from autonomic_lib.errors import QueryError
+from autonomic_lib.sandbox.logs.backend import Logs
 from autonomic_lib.sandbox.metrics.backend import Metrics
 from autonomic_lib.sandbox.metrics.store import SeriesPoints
+from autonomic_lib.sandbox.monitors.backend import Monitors
 from autonomic_lib.sandbox.monitors.evaluator import (
     MAX_CATCHUP,
     GroupState,
@@ -32,7 +35,6 @@ from autonomic_lib.sandbox.monitors.evaluator import (
     state_from_json,
     state_to_json,
 )
-from autonomic_lib.sandbox.storage.documents import DocumentStore
 
 log = logging.getLogger("autonomic_lib.sandbox")
 Notify = Callable[[dict[str, Any], Transition], None]
@@ -49,15 +51,16 @@ class MonitorEvaluator:
 
     Usage::
 
-        evaluator = MonitorEvaluator(documents=docs, metrics=metrics, notify=lambda monitor, transition: ...)
+        evaluator = MonitorEvaluator(monitors=monitors, events=logs, metrics=metrics,
+                                     notify=lambda monitor, transition: ...)
         evaluator.start()          # background catch-up after ingest goes quiet
         evaluator.run()            # or synchronously, e.g. from POST /sandbox/evaluate
         evaluator.stop()
     """
 
-    def __init__(self, *, documents: DocumentStore, metrics: Metrics, notify: Notify | None = None,
+    def __init__(self, *, monitors: Monitors, events: Logs, metrics: Metrics, notify: Notify | None = None,
                  quiet_seconds: float = 2.0):
-        self.documents, self.metrics = documents, metrics
+        self.monitors, self.events, self.metrics = monitors, events, metrics
         self.notify: Notify = notify or _no_notify
         self.quiet_seconds = quiet_seconds
         self._lock = threading.Lock()
@@ -95,14 +98,14 @@ class MonitorEvaluator:
             self._thread = None
 
     def _loop(self) -> None:
-        monitors = -1
+        known = -1  # how many monitors the last run saw: a new one is evaluated without waiting a minute
         while not self._stop.wait(0.25):
             try:
                 quiet = time.monotonic() - self._last_write >= self.quiet_seconds
                 minute = int(self.metrics.clock()) // 60
-                count = self.documents.count("monitor")
-                if quiet and (self._written != self._done or minute != self._last_minute or count != monitors):
-                    monitors = count
+                count = self.monitors.count()
+                if quiet and (self._written != self._done or minute != self._last_minute or count != known):
+                    known = count
                     self.run()
             except Exception:  # the thread must survive anything; the error is in the log
                 log.exception("monitor evaluation failed")
@@ -116,7 +119,7 @@ class MonitorEvaluator:
                 oldest, self._oldest = self._oldest, {}
             clock = int(now if now is not None else self.metrics.clock())
             summary, transitions = [], []
-            for monitor in sorted(self.documents.list("monitor"), key=lambda d: d["id"]):
+            for monitor in self.monitors.search():
                 report, made = self._run_one(monitor, clock, oldest)
                 summary.append(report)
                 transitions += [(t, monitor) for t in made]
@@ -137,9 +140,9 @@ class MonitorEvaluator:
         data gives (determinism, whatever the arrival order); transitions that no longer happen are retracted from the
         history and the events stream (a notification already delivered for them cannot be undone).
         """
-        docs, monitor_id = self.documents, monitor["id"]
-        record = docs.get("monitor_evaluation", monitor_id) or {"monitor_id": monitor_id, "evaluated_until": None,
-                                                                 "origin": None, "groups": {}, "error": None}
+        monitor_id = monitor["id"]
+        record = self.monitors.evaluation(monitor_id) or {"monitor_id": monitor_id, "evaluated_until": None,
+                                                          "origin": None, "groups": {}, "error": None}
         report: dict[str, Any] = {"monitor_id": monitor_id, "from": None, "to": None, "transitions": 0}
         try:
             plan = plan_monitor(monitor, kinds=self.metrics.kind, store=self.metrics.store)
@@ -167,7 +170,7 @@ class MonitorEvaluator:
                 made = self._retract(monitor_id, made)
         except (MonitorEvalError, QueryError) as exc:
             record["error"] = str(exc)
-            docs.put("monitor_evaluation", monitor_id, record)
+            self.monitors.save_evaluation(monitor_id, record)
             report["error"] = str(exc)
             return report, []
         self._persist(monitor_id, record, states, made)
@@ -176,81 +179,47 @@ class MonitorEvaluator:
 
     def _retract(self, monitor_id: int, replayed: list[Transition]) -> list[Transition]:
         """Drop stored transitions (and their events) the replay no longer makes; return the ones that are new."""
-        docs = self.documents
-        stored = {(r["group"], r["at"], r["previous"], r["current"]): r for r in self.history(monitor_id)}
+        stored = {(r["group"], r["at"], r["previous"], r["current"]): r for r in self.monitors.history(monitor_id)}
         keep = {(t.group, t.at, t.previous, t.current) for t in replayed}
         for key, row in stored.items():
             if key not in keep:
-                docs.delete("monitor_transition", f"{monitor_id}:{row['at']}:{row['group']}")
+                self.monitors.remove_transition(monitor_id, at=row["at"], group=row["group"])
                 if row.get("event_id") is not None:
-                    docs.delete("event", row["event_id"])
+                    self.events.delete_event(row["event_id"])
         return [t for t in replayed if (t.group, t.at, t.previous, t.current) not in stored]
 
     def _persist(self, monitor_id: int, record: dict[str, Any], states: dict[str, GroupState],
                  made: list[Transition]) -> None:
-        docs = self.documents
-        monitor = docs.get("monitor", monitor_id)  # re-read: a PUT may have changed it meanwhile
+        monitor = self.monitors.get(monitor_id)  # re-read: a PUT may have changed it meanwhile
         if monitor is None:
             return
-        event_ids = self._events(monitor, made)
-        docs.put_many("monitor_transition", [(f"{monitor_id}:{t.at}:{t.group}", t.at,
-                                              {**_transition_json(t), "event_id": e}) for t, e in zip(made, event_ids)])
+        self.monitors.add_transitions(made, event_ids=self._events(monitor, made))
         groups = {key: {"name": key, "status": s.status, "last_triggered_ts": s.last_triggered_ts,
                         "last_notified_ts": s.last_notified_ts, "last_resolved_ts": s.last_resolved_ts,
                         "last_nodata_ts": s.last_nodata_ts} for key, s in sorted(states.items()) if s.status}
         overall = overall_state(states) if groups else monitor.get("overall_state") or "No Data"
-        if overall != monitor.get("overall_state"):
-            changed_at = max((t.at for t in made), default=int(self.metrics.clock()))
-            monitor["overall_state_modified"] = iso(changed_at)
-        monitor["overall_state"] = overall
-        monitor["state"] = {**(monitor.get("state") or {}), "groups": groups}
-        docs.put("monitor", monitor_id, monitor)
-        docs.put("monitor_evaluation", monitor_id, record)
+        self.monitors.save_state(monitor, overall_state=overall, groups=groups,
+                                 changed_at=max((t.at for t in made), default=int(self.metrics.clock())))
+        self.monitors.save_evaluation(monitor_id, record)
 
     def _events(self, monitor: dict[str, Any], made: list[Transition]) -> list[int]:
-        """Monitor alert/recovery events in the events stream, stored as logs_events_api stores posted events.
+        """Monitor alert/recovery events in the events stream (the logs backend's, like posted events); their ids.
 
         Shape (title prefix, alert_type per state, source "monitor", tags) follows Datadog's monitor events as
         commonly seen; the exact title wording is UNCONFIRMED.
         """
-        docs, ids = self.documents, []
+        ids: list[int] = []
         for t in made:
             scope = f" on {{{t.group}}}" if t.group != "*" else ""
             value = "no data" if t.value is None else f"{t.value:g}"
             threshold = "" if t.threshold is None else f" (threshold {t.threshold:g})"
-            event = {"id": docs.next_id("event"), "title": f"[{_EVENT_TITLES[t.current]}{scope}] {monitor.get('name')}",
-                     "text": f"%%% \nMonitor {monitor['id']} went from {t.previous} to {t.current}: value {value}"
-                             f"{threshold} over {iso(t.window_start)} to {iso(t.window_end)}.\n %%%",
-                     "date_happened": t.at, "priority": "normal", "alert_type": _ALERT_TYPES[t.current],
-                     "source_type_name": "monitor", "aggregation_key": f"monitor:{monitor['id']}:{t.group}",
-                     "tags": sorted({*monitor.get("tags", []), *t.group_tags, f"monitor:{monitor['id']}",
-                                     f"monitor_id:{monitor['id']}"})}
-            docs.put("event", event["id"], event, ts=t.at * 1000)
-            ids.append(event["id"])
+            event = self.events.add_event(
+                title=f"[{_EVENT_TITLES[t.current]}{scope}] {monitor.get('name')}",
+                text=f"%%% \nMonitor {monitor['id']} went from {t.previous} to {t.current}: value {value}"
+                     f"{threshold} over {iso(t.window_start)} to {iso(t.window_end)}.\n %%%",
+                date_happened=t.at, priority="normal", alert_type=_ALERT_TYPES[t.current], source_type_name="monitor",
+                aggregation_key=f"monitor:{monitor['id']}:{t.group}",
+                tags=sorted({*monitor.get("tags", []), *t.group_tags, f"monitor:{monitor['id']}",
+                             f"monitor_id:{monitor['id']}"}))
+            ids.append(int(event["id"]))
         return ids
-
-    # ------------------------------------------------------------------------------------------ reading
-    def status(self) -> list[dict[str, Any]]:
-        """Per monitor: evaluated up to, overall state, groups (status, value, reason), and any error."""
-        out = []
-        for monitor in sorted(self.documents.list("monitor"), key=lambda d: d["id"]):
-            record = self.documents.get("monitor_evaluation", monitor["id"]) or {}
-            groups = {k: {x: v.get(x) for x in ("status", "value", "reason", "first_seen", "last_data")}
-                      for k, v in (record.get("groups") or {}).items()}
-            out.append({"monitor_id": monitor["id"], "name": monitor.get("name"),
-                        "evaluated_until": record.get("evaluated_until"), "overall_state": monitor.get("overall_state"),
-                        "groups": groups, "error": record.get("error")})
-        return out
-
-    def history(self, monitor_id: int, *, group: str | None = None, since: int | None = None,
-                until: int | None = None) -> list[dict[str, Any]]:
-        """The monitor's transitions in time order (optionally one group, [since, until))."""
-        rows = self.documents.list("monitor_transition", since=since if since is not None else 0,
-                                           until=until if until is not None else 2 ** 40)
-        return [r for r in rows if r["monitor_id"] == monitor_id and (group is None or r["group"] == group)]
-
-
-def _transition_json(t: Transition) -> dict[str, Any]:
-    return {"monitor_id": t.monitor_id, "group": t.group, "group_tags": list(t.group_tags), "previous": t.previous,
-            "current": t.current, "at": t.at, "value": t.value, "threshold": t.threshold,
-            "window_start": t.window_start, "window_end": t.window_end}

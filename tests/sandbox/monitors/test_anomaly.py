@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from autonomic_lib.sandbox.metrics.store import MetricStore, SeriesPoints
 from autonomic_lib.sandbox.monitors.anomaly import AnomalySpec, anomaly_band, expected_band, spec_from_text
 from autonomic_lib.sandbox.monitors.backtest import backtest
 from autonomic_lib.sandbox.monitors.evaluator import GroupState, plan_monitor, run_monitor
-from autonomic_lib.sandbox.metrics.store import MetricStore, SeriesPoints
 
 T0 = 1_767_225_600
 KIT = json.loads((Path(__file__).resolve().parents[3] / "assets/monitors/latency_anomaly.json").read_text())["definition"]

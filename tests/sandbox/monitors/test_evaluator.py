@@ -19,11 +19,10 @@ from datadog_api_client.v2.model.metric_payload import MetricPayload
 from datadog_api_client.v2.model.metric_point import MetricPoint
 from datadog_api_client.v2.model.metric_series import MetricSeries
 
+from autonomic_lib.sandbox.metrics.store import MetricStore, SeriesPoints
 from autonomic_lib.sandbox.monitors.backtest import backtest
 from autonomic_lib.sandbox.monitors.evaluator import GroupState, plan_monitor, run_monitor
 from autonomic_lib.sandbox.server import SandboxServer
-from autonomic_lib.sandbox.metrics.store import MetricStore, SeriesPoints
-
 from tests.conftest import client_for, start_sandbox
 
 T0 = 1_767_225_600  # 2026-01-01 00:00 UTC, a minute boundary

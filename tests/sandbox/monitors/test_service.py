@@ -1,0 +1,90 @@
+"""The monitor evaluation service without HTTP: transitions become events in the logs backend, replays retract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from autonomic_lib.sandbox.logs.backend import Logs
+from autonomic_lib.sandbox.metrics.backend import Metrics
+from autonomic_lib.sandbox.metrics.intake import IntakePolicy
+from autonomic_lib.sandbox.metrics.store import MetricStore, SeriesPoints
+from autonomic_lib.sandbox.monitors.backend import Monitors
+from autonomic_lib.sandbox.monitors.service import MonitorEvaluator
+from autonomic_lib.sandbox.storage.database import open_database
+from autonomic_lib.sandbox.storage.documents import DocumentStore
+
+T0 = 1_767_225_600  # 2026-01-01 00:00 UTC, a minute boundary
+
+
+class Clock:
+    def __init__(self, now: float):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(float(T0))
+
+
+@pytest.fixture
+def logs(clock: Clock) -> Logs:
+    return Logs(DocumentStore(open_database(None)), clock)
+
+
+@pytest.fixture
+def monitors(clock: Clock, logs: Logs) -> Monitors:
+    metrics = Metrics(MetricStore(), IntakePolicy(clock=clock), catalog=None)
+    return Monitors(DocumentStore(open_database(None)), clock, metrics)
+
+
+@pytest.fixture
+def evaluator(monitors: Monitors, logs: Logs) -> MonitorEvaluator:
+    return MonitorEvaluator(monitors=monitors, events=logs, metrics=monitors.metrics)
+
+
+def body(query: str = "avg(last_5m):avg:m.x{env:demo} > 5", **fields: Any) -> dict[str, Any]:
+    return {"type": "query alert", "query": query, "name": "Latency high", "tags": [],
+            "options": {}, **fields}
+
+
+def write(monitors: Monitors, values: list[float], start: int = T0) -> None:
+    """One point a minute from `start` for m.x{env:demo}."""
+    monitors.metrics.write([SeriesPoints("m.x", ("env:demo",), np.arange(len(values)) * 60 + start,
+                                         np.array(values, dtype=float), type="gauge")])
+
+
+def test_the_evaluator_writes_each_transition_as_an_event_in_the_logs_backend(
+        monitors: Monitors, logs: Logs, evaluator: MonitorEvaluator) -> None:
+    created = monitors.create(body("avg(last_2m):avg:m.x{env:demo} > 3", tags=["team:a"]))
+    write(monitors, [1, 1, 1, 5, 5, 5, 5, 5, 1, 1, 1, 1])
+    evaluator.run(now=T0 + 12 * 60)
+    history = monitors.history(created["id"])
+    assert [(r["previous"], r["current"]) for r in history] == [("OK", "Alert"), ("Alert", "OK")]
+    events = [event for r in history if (event := logs.get_event(r["event_id"])) is not None]
+    assert [(e["title"], e["date_happened"], e["source_type_name"]) for e in events] == [
+        ("[Triggered] Latency high", history[0]["at"], "monitor"),
+        ("[Recovered] Latency high", history[1]["at"], "monitor")]
+    assert all({"monitor_id:1", "team:a"} <= set(e["tags"]) for e in events)
+    listed = logs.list_events(start=T0, end=T0 + 3600, sources=["monitor"])
+    assert [e["id"] for e in listed] == [r["event_id"] for r in reversed(history)]
+    monitor = monitors.get(created["id"])
+    assert monitor is not None and monitor["overall_state"] == "OK"
+
+
+def test_a_replay_that_no_longer_makes_a_transition_retracts_its_event(
+        monitors: Monitors, logs: Logs, evaluator: MonitorEvaluator) -> None:
+    created = monitors.create(body("avg(last_2m):avg:m.x{env:demo} > 3"))
+    write(monitors, [1, 1, 1, 5, 5, 5, 5, 5, 1, 1, 1, 1])
+    evaluator.run(now=T0 + 12 * 60)
+    retracted = [r["event_id"] for r in monitors.history(created["id"])]
+    write(monitors, [1, 1, 1, 1, 1], start=T0 + 3 * 60)  # late data: the spike never happened
+    evaluator.run(now=T0 + 12 * 60)
+    assert monitors.history(created["id"]) == []
+    assert [logs.get_event(i) for i in retracted] == [None, None]
+    assert logs.list_events(start=T0, end=T0 + 3600) == []
