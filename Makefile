@@ -30,6 +30,7 @@ bench: $(STAMP)  ## print the benchmarks (never part of the tests)
 	$(PY) bench/swarm.py
 	$(PY) bench/monitors.py
 	$(PY) bench/demo.py
+	$(PY) bench/series_catalogue.py
 
 clean:
 	rm -rf $(VENV) reports .sandbox .pytest_cache

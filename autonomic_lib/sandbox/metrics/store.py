@@ -29,7 +29,6 @@ _SQL_AGGREGATE = {
     "count": "count(value)::DOUBLE",
     "last": "arg_max(value, ts)",
 }
-_TS_BITS = 34  # timestamps below 2**34 s (year 2514) pack with the series id into one int64 key
 
 
 @dataclass(frozen=True)
@@ -90,10 +89,12 @@ class MetricStore:
         self._con.execute("CREATE TABLE IF NOT EXISTS points (series_id INTEGER NOT NULL, ts BIGINT NOT NULL, value DOUBLE NOT NULL)")
         self._write_lock = self._db.write_lock
         self._series_by_key: dict[tuple[str, tuple[str, ...]], Series] = {}
-        self._series_by_metric: dict[str, list[Series]] = {}
-        for sid, metric, tags, mtype, interval, unit in self._con.execute(
-            "SELECT id, metric, tags, type, interval, unit FROM series ORDER BY id"
-        ).fetchall():
+        # per metric, its series by id in creation order: replacing one is O(1), so n series cost O(n)
+        self._series_by_metric: dict[str, dict[int, Series]] = {}
+        rows = self._con.execute("SELECT id, metric, tags, type, interval, unit FROM series ORDER BY id").fetchnumpy()
+        for sid, metric, tags, mtype, interval, unit in zip(
+                rows["id"].tolist(), rows["metric"].tolist(), rows["tags"].tolist(), rows["type"].tolist(),
+                _nullable(rows["interval"]), _nullable(rows["unit"])):
             self._remember(Series(sid, metric, tuple(tags), mtype, interval, unit))
         self._max_ts: dict[int, int] = dict(self._con.execute("SELECT series_id, max(ts) FROM points GROUP BY 1").fetchall())
         self._write_listeners: list[Callable[[Sequence[SeriesPoints]], None]] = []
@@ -105,12 +106,7 @@ class MetricStore:
     # ----------------------------------------------------------------- catalogue of series
     def _remember(self, series: Series) -> None:
         self._series_by_key[(series.metric, series.tags)] = series
-        bucket = self._series_by_metric.setdefault(series.metric, [])
-        for i, known in enumerate(bucket):
-            if known.id == series.id:
-                bucket[i] = series
-                return
-        bucket.append(series)
+        self._series_by_metric.setdefault(series.metric, {})[series.id] = series  # a known id keeps its place
 
     def metrics(self) -> list[str]:
         """Every metric name that has at least one series, sorted."""
@@ -118,7 +114,7 @@ class MetricStore:
 
     def series(self, metric: str) -> list[Series]:
         """Every series of `metric`, in creation order (empty when the metric is unknown)."""
-        return list(self._series_by_metric.get(metric, ()))
+        return list(self._series_by_metric.get(metric, {}).values())
 
     def metric_type(self, metric: str) -> str:
         """The intake type declared for the metric: gauge, count, rate or unspecified.
@@ -126,14 +122,14 @@ class MetricStore:
         Datadog keeps one type per metric; if series disagree, the alphabetically first wins so the
         answer is at least stable.
         """
-        types = {s.type for s in self._series_by_metric.get(metric, ()) if s.type != "unspecified"}
+        types = {s.type for s in self._series_by_metric.get(metric, {}).values() if s.type != "unspecified"}
         if not types:
             return "unspecified"
         return sorted(types)[0] if len(types) > 1 else types.pop()
 
     def metric_unit(self, metric: str) -> str | None:
         """The unit sent with the metric's points (of its most recently created series declaring one), if any."""
-        units = [s.unit for s in self._series_by_metric.get(metric, ()) if s.unit]
+        units = [s.unit for s in self._series_by_metric.get(metric, {}).values() if s.unit]
         return units[-1] if units else None
 
     # ----------------------------------------------------------------- writing
@@ -180,8 +176,7 @@ class MetricStore:
                 new_ids = {s.id for s in new_series}
                 for s in updated:  # restore what is really stored (a series new in this batch is not)
                     if s.id not in new_ids:
-                        self._series_by_key[(s.metric, s.tags)] = next(
-                            x for x in self._series_by_metric[s.metric] if x.id == s.id)
+                        self._series_by_key[(s.metric, s.tags)] = self._series_by_metric[s.metric][s.id]
                 raise
             for s in new_series + updated:
                 self._remember(s)
@@ -200,14 +195,20 @@ class MetricStore:
         stored = mins.index.map(lambda i: self._max_ts.get(int(i), -1))
         return np.asarray(mins.index[mins.values <= np.asarray(stored)], dtype=np.int32)
 
-    def _commit(self, new_series, updated, sid, ts, val, overlapping) -> None:
+    def _commit(self, new_series: list[Series], updated: list[Series], sid: np.ndarray, ts: np.ndarray,
+                val: np.ndarray, overlapping: np.ndarray) -> None:
         con = self._con
         frame = pd.DataFrame({"series_id": sid, "ts": ts, "value": val})
         with transaction(con):
-            for s in new_series:
-                con.execute("INSERT INTO series VALUES (?, ?, ?, ?, ?, ?)", [s.id, s.metric, list(s.tags), s.type, s.interval, s.unit])
-            for s in updated:
-                con.execute("UPDATE series SET type = ?, interval = ?, unit = ? WHERE id = ?", [s.type, s.interval, s.unit, s.id])
+            if new_series:  # one statement for all new series: a row-by-row INSERT costs ~1 ms each
+                con.register("new_series", _series_frame(new_series))
+                con.execute("INSERT INTO series SELECT id, metric, tags, type, interval, unit FROM new_series")
+                con.unregister("new_series")
+            if updated:
+                con.register("updated_series", _series_frame(updated))
+                con.execute("UPDATE series SET type = u.type, interval = u.interval, unit = u.unit "
+                            "FROM updated_series u WHERE series.id = u.id")
+                con.unregister("updated_series")
             con.register("incoming", frame)
             if len(overlapping):
                 con.execute(
@@ -268,13 +269,33 @@ class MetricStore:
 
 
 def _keep_last(sid: np.ndarray, ts: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Drop all but the last point for each (series, second) inside one batch."""
-    key = (sid.astype(np.int64) << _TS_BITS) | ts
-    if len(key) < 2:
+    """Drop all but the last point for each (series, second) inside one batch, in O(n log n).
+
+    Sorted by (series, second, position in the batch), the last row of each (series, second) run is the one kept;
+    any timestamp works, negative ones included (a packed int64 key once collided on those).
+    """
+    if len(sid) < 2:
         return sid, ts, val
-    # reverse so that np.unique's "first occurrence" is the last submitted one
-    _, first_in_reversed = np.unique(key[::-1], return_index=True)
-    if len(first_in_reversed) == len(key):
+    order = np.lexsort((np.arange(len(sid)), ts, sid))
+    s, t = sid[order], ts[order]
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = (s[1:] != s[:-1]) | (t[1:] != t[:-1])
+    if last.all():
         return sid, ts, val
-    keep = np.sort(len(key) - 1 - first_in_reversed)
+    keep = np.sort(order[last])
     return sid[keep], ts[keep], val[keep]
+
+
+def _series_frame(series: list[Series]) -> pd.DataFrame:
+    return pd.DataFrame({"id": [s.id for s in series], "metric": [s.metric for s in series],
+                         "tags": [list(s.tags) for s in series], "type": [s.type for s in series],
+                         "interval": pd.array([s.interval for s in series], dtype="Int32"),
+                         "unit": pd.array([s.unit for s in series], dtype="string")})
+
+
+def _nullable(column: np.ndarray) -> list[object]:
+    """A fetched column as Python values, masked entries (SQL NULL) as None."""
+    if np.ma.isMaskedArray(column):
+        return [None if masked else value for value, masked in zip(column.data.tolist(),
+                                                                    np.ma.getmaskarray(column).tolist())]
+    return list(column.tolist())

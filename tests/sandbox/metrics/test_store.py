@@ -62,6 +62,14 @@ def test_last_point_wins_inside_one_batch(store: MetricStore, batch, expected) -
     assert kept == store.count_points() == sum(map(len, expected.values()))
 
 
+def test_two_series_with_a_point_at_a_negative_second_in_one_batch_keep_both(store: MetricStore) -> None:
+    """Before 1970 (late data lets it in): a packed (series, second) key once collided there and lost a point."""
+    batch = [SeriesPoints("m", (f"a:{i}",), np.array([-5]), np.array([float(i)])) for i in (1, 2)]
+    assert store.write(batch) == 2
+    sid, ts, val = store.points([s.id for s in store.series("m")], -10, 0)
+    assert ts.tolist() == [-5, -5] and sorted(val.tolist()) == [1.0, 2.0]
+
+
 def test_last_point_wins_across_batches(store: MetricStore) -> None:
     store.write([pts("m", ("a:1",), [0, 10, 20], [1.0, 2.0, 3.0])])
     assert store.write([pts("m", ("a:1",), [20, 30], [33.0, 4.0])]) == 2
@@ -349,6 +357,23 @@ def test_tags_are_sorted_and_deduplicated_so_order_does_not_make_a_new_series(st
     assert store.series("m") == [Series(1, "m", ("a:1", "m:1", "z:1"))]
     assert store.count_points() == 3
     assert table_rows(store, "SELECT tags FROM series") == [(["a:1", "m:1", "z:1"],)]
+
+
+def test_many_series_of_one_metric_keep_creation_order_through_updates_and_a_restart(tmp_path: Path) -> None:
+    """The catalogue replaces a series in place by id (it once scanned the metric's list: quadratic in series)."""
+    path = tmp_path / "m.duckdb"
+    first = MetricStore(path)
+    first.write([pts("m", (f"n:{i}",), [0], [float(i)]) for i in range(2000)])
+    first.write([pts("m", ("n:7",), [10], [1.0], unit="second", interval=10)])  # metadata update of one series
+    before = first.series("m")
+    first.close()
+    reopened = MetricStore(path)
+    try:
+        assert reopened.series("m") == before
+        assert [s.tags for s in before[:3]] == [("n:0",), ("n:1",), ("n:2",)] and len(before) == 2000
+        assert before[7].unit == "second" and before[7].interval == 10 and before[8].unit is None
+    finally:
+        reopened.close()
 
 
 def test_series_keep_creation_order_and_metrics_are_sorted(store: MetricStore) -> None:
