@@ -11,12 +11,12 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from autonomic_lib.errors import QueryError, UnsupportedQueryError
+from autonomic_lib.query.windows import window_seconds
 
 SPACE_AGGREGATORS = ("avg", "sum", "min", "max")
 ROLLUP_METHODS = ("avg", "sum", "min", "max", "count", "last")
 MONITOR_TIME_AGGREGATORS = ("avg", "sum", "min", "max", "last", "change", "pct_change")
 _PERCENTILE = re.compile(r"p\d+(\.\d+)?")
-_WINDOW_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 _TAG_CHARS = r"A-Za-z0-9_\-.\/:*$"
 
 # The grammar accepts Datadog syntax the sandbox does not imitate (functions, .fill(), template variables, change
@@ -499,12 +499,10 @@ class _Builder(Transformer):
         return MonitorQuery(str(aggr), window, expression, str(comparator), threshold)
 
     def window(self, tok):
-        match = re.fullmatch(r"(last|current)_(\d+)(mo|[a-z])", str(tok))
-        if match[1] == "current":
-            raise self._fail(f"cumulative window {str(tok)!r} is not supported by the sandbox", tok.start_pos, True)
-        if match[3] not in _WINDOW_UNITS or int(match[2]) < 1:
-            raise self._fail(f"bad window {str(tok)!r}; expected last_<n> with m, h, d or w", tok.start_pos)
-        return int(match[2]) * _WINDOW_UNITS[match[3]]
+        try:
+            return window_seconds(str(tok))
+        except QueryError as exc:
+            raise self._fail(str(exc), tok.start_pos, isinstance(exc, UnsupportedQueryError)) from None
 
     def change_window(self, inner, window, shift):
         raise self._fail(f"change monitors with a timeshift ({shift}) are not supported by the sandbox",

@@ -48,6 +48,7 @@ from autonomic_lib.query.language import (
     parse_monitor,
     parse_query,
 )
+from autonomic_lib.query.windows import window_seconds
 
 SEASONS = {"hourly": 3600, "daily": 86400, "weekly": 604800}
 MIN_SEASONS = 3
@@ -58,7 +59,6 @@ DEFAULT_INTERVAL = 60
 _MAD_TO_SIGMA = 1.4826
 _IQR_TO_SIGMA = 1.349
 _LEVEL_FLOOR = 0.01  # the band is never narrower than 1 % of the level on each side
-_WINDOW_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 @dataclass(frozen=True)
@@ -114,15 +114,6 @@ def render_expr(expr: Expr | str) -> str:
         args = [render_expr(a) for a in expr.args] + [f"{k}={v!r}" for k, v in expr.kwargs]
         return f"{expr.name}({', '.join(args)})"
     return str(expr)
-
-
-def window_seconds(text: str) -> int:
-    """`last_15m` -> 900."""
-    import re
-    match = re.fullmatch(r"last_(\d+)([mhdw])", str(text))
-    if not match or int(match[1]) < 1:
-        raise QueryError(f"expected a window like last_15m, not {text!r}", query=str(text))
-    return int(match[1]) * _WINDOW_UNITS[match[2]]
 
 
 def spec_from_call(call: FunctionCall) -> AnomalySpec:

@@ -54,6 +54,7 @@ import pandas as pd
 
 from autonomic_lib.errors import AutonomicError, QueryError
 from autonomic_lib.query.language import FunctionCall, parse_monitor
+from autonomic_lib.query.windows import window_seconds
 from autonomic_lib.sandbox.metrics.evaluate import MetricKind, evaluate_query
 from autonomic_lib.sandbox.monitors.anomaly import (
     AnomalySpec,
@@ -62,7 +63,6 @@ from autonomic_lib.sandbox.monitors.anomaly import (
     fill_counts,
     history_reason,
     spec_from_call,
-    window_seconds,
 )
 
 log = logging.getLogger("autonomic_lib.sandbox")
@@ -158,7 +158,8 @@ def plan_monitor(monitor: dict[str, Any], *, kinds: KindFn | None = None, store:
         fields = {f.name for f in dataclasses.fields(AnomalySpec)}
         anomaly = dataclasses.replace(anomaly, **{k: overrides.pop(k) for k in list(overrides) if k in fields})
         windows = options.get("threshold_windows") or {}
-        recovery_window = window_seconds(windows.get("recovery_window") or f"last_{anomaly.alert_window // 60}m")
+        recovery = windows.get("recovery_window")
+        recovery_window = window_seconds(recovery) if recovery else anomaly.alert_window
         expression, step = anomaly.query, anomaly.interval
     else:
         from autonomic_lib.sandbox.monitors.anomaly import render_expr
