@@ -26,11 +26,11 @@ from autonomic_lib.query.language import (
     parse_formula,
     parse_query,
 )
+from autonomic_lib.query.limits import MAX_POINTS  # a finer requested rollup is widened to fit, its method kept
 from autonomic_lib.sandbox.metrics.store import MetricStore
 
 NICE_INTERVALS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 604800)
 DEFAULT_POINTS = 350  # reproduces Datadog's documented defaults: 1 h -> 20 s, 1 day -> 300 s
-MAX_POINTS = 1500  # Datadog's per-series limit; a finer requested rollup is widened, its method kept
 SCALAR_AGGREGATORS = ("avg", "min", "max", "sum", "last")
 _MISSING_GROUP = "N/A"  # Datadog's label for series lacking a group-by key
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}

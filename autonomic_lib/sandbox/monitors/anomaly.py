@@ -48,6 +48,7 @@ from autonomic_lib.query.language import (
     parse_monitor,
     parse_query,
 )
+from autonomic_lib.query.limits import MAX_POINTS
 from autonomic_lib.query.windows import window_seconds
 
 SEASONS = {"hourly": 3600, "daily": 86400, "weekly": 604800}
@@ -239,11 +240,11 @@ def anomaly_band(store: Any, query_text: str, start: int, end: int, *,
 
 def _series(evaluate_query: Callable[..., Any], spec: AnomalySpec, store: Any, first: int, last: int,
             kinds: Callable[[str], Any] | None) -> list[tuple[str | None, np.ndarray, np.ndarray]]:
-    """Each group's values on the regular grid [first, last) at spec.interval (chunked to the 1500-point limit)."""
+    """Each group's values on the regular grid [first, last) at spec.interval (chunked under the MAX_POINTS limit)."""
     iv = spec.interval
     n = (last - first) // iv
     grid: dict[tuple[str, ...], np.ndarray] = {}
-    chunk = 1500 * iv
+    chunk = MAX_POINTS * iv
     for lo in range(first, last, chunk):
         result = evaluate_query(spec.query, store, lo, min(last, lo + chunk), interval=iv, kinds=kinds)
         for s in result.series:

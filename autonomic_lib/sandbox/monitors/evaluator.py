@@ -54,6 +54,7 @@ import pandas as pd
 
 from autonomic_lib.errors import AutonomicError, QueryError
 from autonomic_lib.query.language import FunctionCall, parse_monitor
+from autonomic_lib.query.limits import MAX_POINTS
 from autonomic_lib.query.windows import window_seconds
 from autonomic_lib.sandbox.metrics.evaluate import MetricKind, evaluate_query
 from autonomic_lib.sandbox.monitors.anomaly import (
@@ -220,12 +221,13 @@ class Grid:
 
 
 def fetch_grid(plan: MonitorPlan, store: Any, start: int, end: int, kinds: KindFn | None) -> Grid:
-    """The monitor's expression over [start, end) (both multiples of 60), chunked under the 1500-point limit."""
+    """The monitor's expression over [start, end) (both multiples of 60), chunked under the MAX_POINTS limit."""
     step = plan.step
     n = (end - start) // step
     rows: dict[tuple[str, ...], np.ndarray] = {}
-    for lo in range(start, end, 1500 * step):
-        result = evaluate_query(plan.expression, store, lo, min(end, lo + 1500 * step), interval=step, kinds=kinds)
+    for lo in range(start, end, MAX_POINTS * step):
+        result = evaluate_query(plan.expression, store, lo, min(end, lo + MAX_POINTS * step), interval=step,
+                                kinds=kinds)
         for s in result.series:
             row = rows.setdefault(tuple(s.group_tags), np.full(n, np.nan))
             idx = (np.asarray(s.times) - start) // step
