@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from autonomic_lib.sandbox.monitors.backtest import backtest
-from autonomic_lib.sandbox.metrics.evaluate import evaluate_query
+from autonomic_lib.sandbox.metrics.evaluate import evaluate_expression
 from autonomic_lib.sandbox.monitors.evaluator import plan_monitor
 from autonomic_lib.sandbox.metrics.store import MetricStore, SeriesPoints
 
@@ -79,8 +79,8 @@ def bench(agents: int) -> None:
         transitions = backtest(store, mon, T0 + 4 * 3600, T0 + 4 * 3600 + DAY)
         dt = time.perf_counter() - t
         total += dt
-        groups = len(evaluate_query(plan_monitor(mon, store=store).expression, store, T0, T0 + 600,
-                                    interval=60).series)
+        groups = len(evaluate_expression(plan_monitor(mon, store=store).expression, store, T0, T0 + 600,
+                                         interval=60).series)
         print(f"  {name:22s} 1440 evaluations x {groups:3d} groups: {dt:5.2f} s ({len(transitions)} transitions)")
     print(f"evaluator, 24 h minute by minute, three monitors: {total:.2f} s (target <= 2 s)")
     # baseline: one store query per monitor and minute over one hour, extrapolated
@@ -89,7 +89,7 @@ def bench(agents: int) -> None:
         plan = plan_monitor(mon, store=store)
         for minute in range(60):
             end = T0 + 4 * 3600 + minute * 60
-            evaluate_query(plan.expression, store, end - plan.window, end, interval=plan.step)
+            evaluate_expression(plan.expression, store, end - plan.window, end, interval=plan.step)
     naive = (time.perf_counter() - t) * 24
     print(f"naive per-minute queries (1 h measured, x24): {naive:.1f} s -> the evaluator is {naive / total:.0f}x faster")
 

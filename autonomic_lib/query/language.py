@@ -284,6 +284,26 @@ def metric_queries(expr: object) -> Iterator[MetricQuery]:
             yield from metric_queries(arg)
 
 
+def render_expr(expr: Expr | str) -> str:
+    """Query text of an expression (the inverse of parse_query, up to spacing and parentheses)."""
+    if isinstance(expr, str):
+        return repr(expr)
+    if isinstance(expr, MetricQuery):
+        return expr.render()
+    if isinstance(expr, Number):
+        return str(int(expr.value)) if float(expr.value).is_integer() else repr(float(expr.value))
+    if isinstance(expr, QueryRef):
+        return expr.name
+    if isinstance(expr, Negate):
+        return f"-({render_expr(expr.operand)})"
+    if isinstance(expr, BinaryOp):
+        return f"({render_expr(expr.left)}) {expr.op} ({render_expr(expr.right)})"
+    if isinstance(expr, FunctionCall):
+        args = [render_expr(a) for a in expr.args] + [f"{k}={v!r}" for k, v in expr.kwargs]
+        return f"{expr.name}({', '.join(args)})"
+    return str(expr)
+
+
 def parse_query(text: str) -> Expr:
     """Parse a classic query (metric queries, arithmetic, functions); raises QueryError with the position."""
     return _parse_cached(text, "expr_start", None)

@@ -25,6 +25,7 @@ from autonomic_lib.query.language import (
     TagTerm,
     parse_formula,
     parse_query,
+    render_expr,
 )
 from autonomic_lib.query.limits import MAX_POINTS  # a finer requested rollup is widened to fit, its method kept
 from autonomic_lib.sandbox.metrics.store import MetricStore
@@ -115,10 +116,36 @@ def evaluate_query(text: str, store, start: int, end: int, *, interval: int | No
     Raises:
         QueryError: invalid query; UnsupportedQueryError for valid syntax the sandbox does not imitate.
     """
-    expr = parse_query(text)
+    return evaluate_expression(parse_query(text), store, start, end, interval=interval, kinds=kinds, name=text)
+
+
+def evaluate_expression(expr: Expr, store, start: int, end: int, *, interval: int | None = None,
+                        kinds: Callable[[str], MetricKind] | None = None, name: str | None = None) -> QueryResult:
+    """evaluate_query for an expression parsed already (a monitor plan holds its parsed query, so it is not rendered
+    and parsed again at every evaluation); `name` is the text errors quote, by default the rendered expression."""
     _check_supported(expr)
-    part = _with_series(text, _Evaluator(store, start, end, interval, kinds).eval(expr))
+    part = _Evaluator(store, start, end, interval, kinds).eval(expr)
+    if part.constant is not None:
+        _with_series(name if name is not None else render_expr(expr), part)
     return QueryResult(part.series, part.interval or effective_interval(start, end, interval), part.group_by)
+
+
+def evaluate_grid(expr: Expr, store, start: int, end: int, step: int, *,
+                  kinds: Callable[[str], MetricKind] | None = None) -> dict[tuple[str, ...], np.ndarray]:
+    """Each group's values on the regular grid [start, end) at `step` seconds (NaN = no point), keyed by group tags.
+
+    Read in spans of MAX_POINTS buckets, so a long span is never widened to a coarser step than asked for.
+    """
+    n = (end - start) // step
+    rows: dict[tuple[str, ...], np.ndarray] = {}
+    for lo in range(start, end, MAX_POINTS * step):
+        result = evaluate_expression(expr, store, lo, min(end, lo + MAX_POINTS * step), interval=step, kinds=kinds)
+        for s in result.series:
+            row = rows.setdefault(s.group_tags, np.full(n, np.nan))
+            idx = (s.times - start) // step
+            ok = (idx >= 0) & (idx < n)
+            row[idx[ok]] = s.values[ok]
+    return rows
 
 
 def evaluate_formulas(queries: Mapping[str, str], formulas: Sequence[str], store, start: int, end: int, *,

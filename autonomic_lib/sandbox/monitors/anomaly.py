@@ -37,19 +37,9 @@ import numpy as np
 import pandas as pd
 
 from autonomic_lib.errors import QueryError, UnsupportedQueryError
-from autonomic_lib.query.language import (
-    BinaryOp,
-    Expr,
-    FunctionCall,
-    MetricQuery,
-    Negate,
-    Number,
-    metric_queries,
-    parse_monitor,
-    parse_query,
-)
-from autonomic_lib.query.limits import MAX_POINTS
+from autonomic_lib.query.language import Expr, FunctionCall, Number, metric_queries, parse_monitor, parse_query
 from autonomic_lib.query.windows import window_seconds
+from autonomic_lib.sandbox.metrics.evaluate import evaluate_grid
 
 SEASONS = {"hourly": 3600, "daily": 86400, "weekly": 604800}
 MIN_SEASONS = 3
@@ -66,7 +56,7 @@ _LEVEL_FLOOR = 0.01  # the band is never narrower than 1 % of the level on each 
 class AnomalySpec:
     """An `anomalies(query, algorithm, bounds, ...)` call, resolved to numbers."""
 
-    query: str  # the inner metric query, as text
+    query: Expr  # the inner metric query, parsed
     algorithm: str  # basic | agile | robust
     bounds: float
     direction: str = "both"  # above | below | both
@@ -99,24 +89,6 @@ class AnomalySpec:
         return max(60, 4 * (self.alert_window // self.interval))
 
 
-def render_expr(expr: Expr | str) -> str:
-    """Query text of an expression (the inverse of parse_query, up to spacing)."""
-    if isinstance(expr, str):
-        return repr(expr)
-    if isinstance(expr, MetricQuery):
-        return expr.render()
-    if isinstance(expr, Number):
-        return f"{expr.value:g}"
-    if isinstance(expr, Negate):
-        return f"-({render_expr(expr.operand)})"
-    if isinstance(expr, BinaryOp):
-        return f"({render_expr(expr.left)}) {expr.op} ({render_expr(expr.right)})"
-    if isinstance(expr, FunctionCall):
-        args = [render_expr(a) for a in expr.args] + [f"{k}={v!r}" for k, v in expr.kwargs]
-        return f"{expr.name}({', '.join(args)})"
-    return str(expr)
-
-
 def spec_from_call(call: FunctionCall) -> AnomalySpec:
     """The AnomalySpec of an `anomalies(...)` call (already validated at monitor creation)."""
     if call.name != "anomalies" or len(call.args) < 3 or isinstance(call.args[0], str):
@@ -130,7 +102,7 @@ def spec_from_call(call: FunctionCall) -> AnomalySpec:
     seasonality = kwargs.get("seasonality")
     if algorithm != "basic" and seasonality is None:
         seasonality = "weekly"  # sandbox choice, see the module docstring
-    return AnomalySpec(render_expr(call.args[0]), str(algorithm), float(bounds.value),
+    return AnomalySpec(call.args[0], str(algorithm), float(bounds.value),
                        str(kwargs.get("direction", "both")), alert_window, interval,
                        str(seasonality) if seasonality else None,
                        str(kwargs.get("count_default_zero", "true")).lower() == "true")
@@ -217,15 +189,12 @@ def anomaly_band(store: Any, query_text: str, start: int, end: int, *,
         DataFrame with columns time (epoch s), value, lower, upper, anomalous, and group when the query groups.
         The history before `start` that the algorithm needs is read too, so the band is the one the monitor saw.
     """
-    from autonomic_lib.sandbox.metrics.evaluate import (
-        evaluate_query,  # local: evaluate is heavy and anomaly is imported by monitor_model users
-    )
     spec = spec_from_text(query_text)
     iv = spec.interval
     first = (int(start) - spec.lookback) // iv * iv
     last = -(-int(end) // iv) * iv
     rows: list[pd.DataFrame] = []
-    for key, times, values in _series(evaluate_query, spec, store, first, last, kinds):
+    for key, times, values in _series(spec, store, first, last, kinds):
         _, lower, upper = expected_band(values, spec)
         keep = (times >= start) & (times < end)
         frame = pd.DataFrame({"time": times[keep], "value": values[keep], "lower": lower[keep], "upper": upper[keep],
@@ -238,20 +207,12 @@ def anomaly_band(store: Any, query_text: str, start: int, end: int, *,
     return pd.concat(rows, ignore_index=True)
 
 
-def _series(evaluate_query: Callable[..., Any], spec: AnomalySpec, store: Any, first: int, last: int,
+def _series(spec: AnomalySpec, store: Any, first: int, last: int,
             kinds: Callable[[str], Any] | None) -> list[tuple[str | None, np.ndarray, np.ndarray]]:
-    """Each group's values on the regular grid [first, last) at spec.interval (chunked under the MAX_POINTS limit)."""
+    """Each group's values on the regular grid [first, last) at spec.interval, count_default_zero applied."""
     iv = spec.interval
     n = (last - first) // iv
-    grid: dict[tuple[str, ...], np.ndarray] = {}
-    chunk = MAX_POINTS * iv
-    for lo in range(first, last, chunk):
-        result = evaluate_query(spec.query, store, lo, min(last, lo + chunk), interval=iv, kinds=kinds)
-        for s in result.series:
-            row = grid.setdefault(s.group_tags, np.full(n, np.nan))
-            idx = (s.times - first) // iv
-            ok = (idx >= 0) & (idx < n)
-            row[idx[ok]] = s.values[ok]
+    grid = evaluate_grid(spec.query, store, first, last, iv, kinds=kinds)
     times = first + np.arange(n, dtype=np.int64) * iv
     out = []
     for tags in sorted(grid):
@@ -273,9 +234,8 @@ def fill_counts(values: np.ndarray, spec: AnomalySpec, store: Any, kinds: Callab
     return out
 
 
-def _is_count(query: str, store: Any, kinds: Callable[[str], Any] | None) -> bool:
-    expr = parse_query(query)
-    metrics = [q for q in metric_queries(expr)]
+def _is_count(query: Expr, store: Any, kinds: Callable[[str], Any] | None) -> bool:
+    metrics = list(metric_queries(query))
     if not metrics:
         return False
     for q in metrics:

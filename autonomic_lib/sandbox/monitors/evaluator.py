@@ -53,10 +53,9 @@ import numpy as np
 import pandas as pd
 
 from autonomic_lib.errors import AutonomicError, QueryError
-from autonomic_lib.query.language import FunctionCall, parse_monitor
-from autonomic_lib.query.limits import MAX_POINTS
+from autonomic_lib.query.language import Expr, FunctionCall, metric_queries, parse_monitor
 from autonomic_lib.query.windows import window_seconds
-from autonomic_lib.sandbox.metrics.evaluate import MetricKind, evaluate_query
+from autonomic_lib.sandbox.metrics.evaluate import MetricKind, evaluate_expression, evaluate_grid
 from autonomic_lib.sandbox.monitors.anomaly import (
     AnomalySpec,
     anomalous_points,
@@ -95,7 +94,7 @@ class MonitorPlan:
     """A monitor definition resolved to what the evaluation needs (parsed once per run)."""
 
     monitor_id: int
-    expression: str  # evaluated by evaluate_query; for anomalies the inner query
+    expression: Expr  # the parsed query evaluated; for anomalies the inner query
     time_aggr: str
     window: int
     operator: str
@@ -163,9 +162,8 @@ def plan_monitor(monitor: dict[str, Any], *, kinds: KindFn | None = None, store:
         recovery_window = window_seconds(recovery) if recovery else anomaly.alert_window
         expression, step = anomaly.query, anomaly.interval
     else:
-        from autonomic_lib.sandbox.monitors.anomaly import render_expr
-        expression = render_expr(parsed.expression)
-        step = _step(parsed.expression, kinds, store)
+        expression = parsed.expression
+        step = _step(expression, kinds, store)
     if overrides:
         raise MonitorEvalError(f"unknown override(s) {sorted(overrides)}; expected query, thresholds, options or an "
                                "anomalies() argument")
@@ -194,7 +192,6 @@ def _num(value: Any) -> float | None:
 def _step(expr: Any, kinds: KindFn | None, store: Any) -> int:
     """Bucket width of a threshold monitor: the metric's submission interval rounded up to one of 10, 15, 20, 30 or
     60 s (they divide a minute, so windows hold whole buckets); 60 s when the interval is unknown."""
-    from autonomic_lib.query.language import metric_queries
     intervals = []
     for q in metric_queries(expr):
         if kinds is not None:
@@ -221,20 +218,11 @@ class Grid:
 
 
 def fetch_grid(plan: MonitorPlan, store: Any, start: int, end: int, kinds: KindFn | None) -> Grid:
-    """The monitor's expression over [start, end) (both multiples of 60), chunked under the MAX_POINTS limit."""
+    """The monitor's expression over [start, end) (both multiples of 60) at the plan's step."""
     step = plan.step
-    n = (end - start) // step
-    rows: dict[tuple[str, ...], np.ndarray] = {}
-    for lo in range(start, end, MAX_POINTS * step):
-        result = evaluate_query(plan.expression, store, lo, min(end, lo + MAX_POINTS * step), interval=step,
-                                kinds=kinds)
-        for s in result.series:
-            row = rows.setdefault(tuple(s.group_tags), np.full(n, np.nan))
-            idx = (np.asarray(s.times) - start) // step
-            ok = (idx >= 0) & (idx < n)
-            row[idx[ok]] = np.asarray(s.values)[ok]
+    rows = evaluate_grid(plan.expression, store, start, end, step, kinds=kinds)
     tags = sorted(rows)
-    values = np.array([rows[t] for t in tags]) if tags else np.empty((0, n))
+    values = np.array([rows[t] for t in tags]) if tags else np.empty((0, (end - start) // step))
     if plan.anomaly is not None:
         for i in range(len(tags)):
             values[i] = fill_counts(values[i], plan.anomaly, store, kinds)
@@ -244,7 +232,7 @@ def fetch_grid(plan: MonitorPlan, store: Any, start: int, end: int, kinds: KindF
 def first_data_time(plan: MonitorPlan, store: Any, now: int, kinds: KindFn | None) -> int | None:
     """About when the monitor's data starts (a coarse bucket start, never after the first point), or None."""
     start = now - MAX_CATCHUP
-    result = evaluate_query(plan.expression, store, start, now + 60, kinds=kinds)
+    result = evaluate_expression(plan.expression, store, start, now + 60, kinds=kinds)
     firsts = [int(s.times[np.flatnonzero(~np.isnan(s.values))[0]]) for s in result.series
               if np.any(~np.isnan(s.values))]
     return min(firsts) if firsts else None
@@ -458,8 +446,7 @@ def _split(key: str) -> tuple[str, ...]:
 
 def metric_names(plan: MonitorPlan) -> set[str]:
     """The metrics a monitor reads (to know which new data concerns it)."""
-    from autonomic_lib.query.language import metric_queries, parse_query
-    return {q.metric for q in metric_queries(parse_query(plan.expression))}
+    return {q.metric for q in metric_queries(plan.expression)}
 
 
 def lookback(plan: MonitorPlan) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from autonomic_lib.query.language import parse_monitor
 from autonomic_lib.sandbox.monitors.anomaly import AnomalySpec, anomaly_band, expected_band, spec_from_text
 from autonomic_lib.sandbox.monitors.backtest import backtest
 from autonomic_lib.sandbox.monitors.evaluator import GroupState, plan_monitor, run_monitor
@@ -131,6 +132,8 @@ def test_spec_from_the_kit_query():
     assert (spec.algorithm, spec.bounds, spec.direction, spec.alert_window, spec.interval, spec.seasonality) == (
         "agile", 3.0, "above", 900, 60, "hourly")
     assert spec.history_required == 3 * 3600
+    assert spec.query == parse_monitor(KIT["query"]).expression.args[0]  # the inner query, parsed once
+    assert plan_monitor(kit()).expression == spec.query
 
 
 @pytest.mark.parametrize("override", [{"bounds": 3}, {"algorithm": "robust"}])

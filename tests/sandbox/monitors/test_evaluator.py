@@ -19,6 +19,7 @@ from datadog_api_client.v2.model.metric_payload import MetricPayload
 from datadog_api_client.v2.model.metric_point import MetricPoint
 from datadog_api_client.v2.model.metric_series import MetricSeries
 
+from autonomic_lib.query.language import parse_monitor
 from autonomic_lib.sandbox.monitors.backtest import backtest
 from autonomic_lib.sandbox.monitors.evaluator import GroupState, plan_monitor, run_monitor
 from autonomic_lib.sandbox.server import SandboxServer
@@ -104,6 +105,14 @@ def test_what_if_threshold_override_changes_the_backtest_only():
     mon = monitor("avg(last_1m):avg:m.x{env:demo} > 3")
     assert len(minutes(store, mon, span=8)) == 2
     assert minutes(store, mon, span=8, overrides={"thresholds": {"critical": 5}}) == []
+
+
+def test_the_plan_holds_the_parsed_query_and_evaluates_it_as_written():
+    query = "avg(last_1m):avg:m.x{env:demo} * 0.1234567 > 0.12345675"
+    assert plan_monitor(monitor(query)).expression == parse_monitor(query).expression
+    store = store_with({("env:demo",): [1, 1, 1]})
+    assert minutes(store, monitor(query), span=4) == []  # 0.1234567, not a re-parsed rounding of it (0.123457)
+    assert minutes(store, monitor(query.replace("0.12345675", "0.12345665")), span=4)[0][3] == "Alert"
 
 
 # ---------------------------------------------------------------------------------------------------- missing data
