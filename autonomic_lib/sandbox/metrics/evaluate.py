@@ -237,7 +237,7 @@ class _Evaluator:
     def __init__(self, store, start: int, end: int, interval: int | None, kinds: Callable[[str], MetricKind] | None,
                  *, queries: Mapping[str, Expr] | None = None, refs: dict[str, _Part] | None = None):
         self.store, self.start, self.end, self.interval = store, int(start), int(end), interval
-        self.kinds = _memoize(kinds or _store_kinds(store))
+        self.kinds = _memoize(kinds or store_kinds(store))
         self.queries = queries or {}
         self.refs: dict[str, _Part] = dict(refs or {})
 
@@ -470,7 +470,8 @@ def kind_from_store(store: MetricStore, metric: str) -> MetricKind:
                       intervals[-1] if intervals else None)
 
 
-def _store_kinds(store: MetricStore) -> Callable[[str], MetricKind]:
+def store_kinds(store: MetricStore) -> Callable[[str], MetricKind]:
+    """kind_from_store as a `kinds` lookup: for callers given a store but no catalogue (Metrics.kind)."""
     return lambda metric: kind_from_store(store, metric)
 
 

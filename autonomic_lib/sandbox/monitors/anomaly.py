@@ -39,7 +39,7 @@ import pandas as pd
 from autonomic_lib.errors import QueryError, UnsupportedQueryError
 from autonomic_lib.query.language import Expr, FunctionCall, Number, metric_queries, parse_monitor, parse_query
 from autonomic_lib.query.windows import window_seconds
-from autonomic_lib.sandbox.metrics.evaluate import evaluate_grid
+from autonomic_lib.sandbox.metrics.evaluate import MetricKind, evaluate_grid, store_kinds
 
 SEASONS = {"hourly": 3600, "daily": 86400, "weekly": 604800}
 MIN_SEASONS = 3
@@ -176,7 +176,7 @@ def history_reason(spec: AnomalySpec, first_data: int | None, at: int) -> str:
 
 
 def anomaly_band(store: Any, query_text: str, start: int, end: int, *,
-                 kinds: Callable[[str], Any] | None = None) -> pd.DataFrame:
+                 kinds: Callable[[str], MetricKind] | None = None) -> pd.DataFrame:
     """The expected band of an anomalies() query over [start, end), for the analysis to draw.
 
     Args:
@@ -208,7 +208,7 @@ def anomaly_band(store: Any, query_text: str, start: int, end: int, *,
 
 
 def _series(spec: AnomalySpec, store: Any, first: int, last: int,
-            kinds: Callable[[str], Any] | None) -> list[tuple[str | None, np.ndarray, np.ndarray]]:
+            kinds: Callable[[str], MetricKind] | None) -> list[tuple[str | None, np.ndarray, np.ndarray]]:
     """Each group's values on the regular grid [first, last) at spec.interval, count_default_zero applied."""
     iv = spec.interval
     n = (last - first) // iv
@@ -221,7 +221,8 @@ def _series(spec: AnomalySpec, store: Any, first: int, last: int,
     return out
 
 
-def fill_counts(values: np.ndarray, spec: AnomalySpec, store: Any, kinds: Callable[[str], Any] | None) -> np.ndarray:
+def fill_counts(values: np.ndarray, spec: AnomalySpec, store: Any,
+                kinds: Callable[[str], MetricKind] | None) -> np.ndarray:
     """count_default_zero='true': a count query's empty points are 0 (after its first point), not missing."""
     if not spec.count_default_zero or not _is_count(spec.query, store, kinds):
         return values
@@ -234,15 +235,12 @@ def fill_counts(values: np.ndarray, spec: AnomalySpec, store: Any, kinds: Callab
     return out
 
 
-def _is_count(query: Expr, store: Any, kinds: Callable[[str], Any] | None) -> bool:
+def _is_count(query: Expr, store: Any, kinds: Callable[[str], MetricKind] | None) -> bool:
+    """Every metric of the query counts events: a count or rate metric (MetricKind.type), or written .as_count()."""
+    lookup = kinds or store_kinds(store)
     metrics = list(metric_queries(query))
-    if not metrics:
-        return False
-    for q in metrics:
-        kind = kinds(q.metric).type if kinds else store.metric_type(q.metric)
-        if kind not in ("count", "rate") and q.modifier != "as_count":
-            return False
-    return True
+    return bool(metrics) and all(lookup(q.metric).type in ("count", "rate") or q.modifier == "as_count"
+                                 for q in metrics)
 
 
 def _duration(seconds: int) -> str:

@@ -55,7 +55,7 @@ import pandas as pd
 from autonomic_lib.errors import AutonomicError, QueryError
 from autonomic_lib.query.language import Expr, FunctionCall, metric_queries, parse_monitor
 from autonomic_lib.query.windows import window_seconds
-from autonomic_lib.sandbox.metrics.evaluate import MetricKind, evaluate_expression, evaluate_grid
+from autonomic_lib.sandbox.metrics.evaluate import MetricKind, evaluate_expression, evaluate_grid, store_kinds
 from autonomic_lib.sandbox.monitors.anomaly import (
     AnomalySpec,
     anomalous_points,
@@ -151,6 +151,8 @@ def plan_monitor(monitor: dict[str, Any], *, kinds: KindFn | None = None, store:
         raise MonitorEvalError(f"monitor query cannot be parsed: {exc}") from None
     if parsed.time_aggr not in ("avg", "sum", "min", "max", "last"):
         raise MonitorEvalError(f"time aggregation {parsed.time_aggr!r} is not evaluated by the sandbox")
+    if kinds is None and store is not None:
+        kinds = store_kinds(store)  # what the query evaluation reads when no catalogue is given
     anomaly = None
     recovery_window = parsed.window_seconds
     if isinstance(parsed.expression, FunctionCall):
@@ -163,7 +165,7 @@ def plan_monitor(monitor: dict[str, Any], *, kinds: KindFn | None = None, store:
         expression, step = anomaly.query, anomaly.interval
     else:
         expression = parsed.expression
-        step = _step(expression, kinds, store)
+        step = _step(expression, kinds)
     if overrides:
         raise MonitorEvalError(f"unknown override(s) {sorted(overrides)}; expected query, thresholds, options or an "
                                "anomalies() argument")
@@ -189,19 +191,11 @@ def _num(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _step(expr: Any, kinds: KindFn | None, store: Any) -> int:
-    """Bucket width of a threshold monitor: the metric's submission interval rounded up to one of 10, 15, 20, 30 or
-    60 s (they divide a minute, so windows hold whole buckets); 60 s when the interval is unknown."""
-    intervals = []
-    for q in metric_queries(expr):
-        if kinds is not None:
-            interval = kinds(q.metric).interval
-        elif store is not None:
-            interval = next((s.interval for s in store.series(q.metric) if s.interval), None)
-        else:
-            interval = None
-        intervals.append(interval or 60)
-    wanted = max(intervals or [60])
+def _step(expr: Expr, kinds: KindFn | None) -> int:
+    """Bucket width of a threshold monitor: the metric's submission interval (as the query evaluation reads it,
+    MetricKind.interval) rounded up to one of 10, 15, 20, 30 or 60 s (they divide a minute, so windows hold whole
+    buckets); 60 s when the interval is unknown."""
+    wanted = max(((kinds(q.metric).interval if kinds else None) or 60 for q in metric_queries(expr)), default=60)
     return next(d for d in (10, 15, 20, 30, 60) if d >= wanted) if wanted < 60 else 60
 
 

@@ -20,6 +20,7 @@ from datadog_api_client.v2.model.metric_point import MetricPoint
 from datadog_api_client.v2.model.metric_series import MetricSeries
 
 from autonomic_lib.query.language import parse_monitor
+from autonomic_lib.sandbox.metrics.evaluate import kind_from_store
 from autonomic_lib.sandbox.monitors.backtest import backtest
 from autonomic_lib.sandbox.monitors.evaluator import GroupState, plan_monitor, run_monitor
 from autonomic_lib.sandbox.server import SandboxServer
@@ -113,6 +114,15 @@ def test_the_plan_holds_the_parsed_query_and_evaluates_it_as_written():
     store = store_with({("env:demo",): [1, 1, 1]})
     assert minutes(store, monitor(query), span=4) == []  # 0.1234567, not a re-parsed rounding of it (0.123457)
     assert minutes(store, monitor(query.replace("0.12345675", "0.12345665")), span=4)[0][3] == "Alert"
+
+
+def test_the_step_reads_the_submission_interval_as_the_query_evaluation_does():
+    store = MetricStore()
+    store.write([SeriesPoints("m.x", ("host:a",), np.array([T0]), np.array([1.0]), type="gauge", interval=10)])
+    store.write([SeriesPoints("m.x", ("host:b",), np.array([T0]), np.array([1.0]), type="gauge", interval=30)])
+    plan = plan_monitor(monitor("avg(last_5m):avg:m.x{*} > 1"), store=store)
+    assert plan.step == kind_from_store(store, "m.x").interval == 30  # the most recent declaration, like the unit
+    assert plan_monitor(monitor("avg(last_5m):avg:m.x{*} > 1")).step == 60  # unknown without a store or kinds
 
 
 # ---------------------------------------------------------------------------------------------------- missing data
