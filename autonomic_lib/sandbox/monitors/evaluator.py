@@ -64,10 +64,10 @@ from autonomic_lib.sandbox.monitors.anomaly import (
     history_reason,
     spec_from_call,
 )
+from autonomic_lib.sandbox.monitors.states import MonitorState
 
 log = logging.getLogger("autonomic_lib.sandbox")
-STATES = ("OK", "Warn", "Alert", "No Data")  # codes 0..3; -1 = not evaluated (state unchanged)
-SEVERITY = {"Alert": 3, "Warn": 2, "No Data": 1, "OK": 0}
+NOT_EVALUATED = -1  # in a code array: the state is unchanged at that evaluation
 MAX_CATCHUP = 7 * 86400
 MAX_SPAN = 86400  # evaluation minutes per data fetch
 KindFn = Callable[[str], MetricKind]
@@ -254,20 +254,20 @@ def evaluate_span(plan: MonitorPlan, grid: Grid, evals: np.ndarray, states: dict
             state = states[key] = GroupState()
         state.first_seen = first_seen
         state.last_data = last_data if last_data is not None else state.last_data
-        prev = STATES.index(state.status) if state.status else 0
+        prev = _state_of(state)
         tags = grid.tags[index[key]] if key in index else (tags_of or {}).get(key, _split(key))
-        evaluated = np.flatnonzero(codes >= 0)
+        evaluated = np.flatnonzero(codes != NOT_EVALUATED)
         for k in evaluated:
-            code = int(codes[k])
+            code = MonitorState(int(codes[k]))
             if code != prev:
                 at = int(evals[k])
                 value = None if math.isnan(values[k]) else float(values[k])
-                transitions.append(Transition(plan.monitor_id, key, tags, STATES[prev], STATES[code], at, value,
+                transitions.append(Transition(plan.monitor_id, key, tags, prev.wire, code.wire, at, value,
                                               _threshold(plan, prev, code), int(ends[k]) - plan.window, int(ends[k])))
                 _stamp(state, code, at)
                 prev = code
         if len(evaluated):
-            state.status = STATES[prev]
+            state.status = prev.wire
             v = values[evaluated[-1]]
             state.value = None if math.isnan(v) else float(v)
         state.reason = reason
@@ -278,7 +278,7 @@ def evaluate_span(plan: MonitorPlan, grid: Grid, evals: np.ndarray, states: dict
 def _group_codes(plan: MonitorPlan, grid: Grid, row: np.ndarray, hi: np.ndarray, ends: np.ndarray,
                  evals: np.ndarray, state: GroupState | None
                  ) -> tuple[np.ndarray, np.ndarray, str | None, int | None, int | None]:
-    """Per evaluation: the state code (-1 = not evaluated) and the value; why the group is not judged (if so), when it
+    """Per evaluation: the MonitorState code (or NOT_EVALUATED) and the value; why the group is not judged (if so), when it
     first had data in an evaluation window and when its data last ended."""
     step, wl = grid.step, plan.window // grid.step
     present = ~np.isnan(row)
@@ -316,15 +316,15 @@ def _group_codes(plan: MonitorPlan, grid: Grid, row: np.ndarray, hi: np.ndarray,
         resolve |= ~data & ever & ~nodata & (gap >= plan.timeout)
     evaluated &= ~nodata & ~resolve
     clear = nodata | resolve
-    start_code = STATES.index(state.status) if state and state.status else 0
+    remembered = _state_of(state)
     alert = _hysteresis(plan.operator, value, recovery, plan.critical, plan.critical_recovery, evaluated, clear,
-                        start_code == 2)
+                        remembered == MonitorState.ALERT)
     warn = np.zeros_like(alert)
     if plan.warning is not None:
         warn = _hysteresis(plan.operator, value, recovery, plan.warning, plan.warning_recovery, evaluated, clear,
-                           start_code in (1, 2))
-    codes = np.where(alert, 2, np.where(warn, 1, 0))
-    codes = np.where(nodata, 3, np.where(evaluated | resolve, codes, -1))
+                           remembered.triggered)
+    codes = np.where(alert, MonitorState.ALERT, np.where(warn, MonitorState.WARN, MonitorState.OK))
+    codes = np.where(nodata, MonitorState.NO_DATA, np.where(evaluated | resolve, codes, NOT_EVALUATED))
     last_data = int(last_end[-1]) if len(last_end) and last_end[-1] >= 0 else None
     return codes, np.where(nodata, np.nan, value), reason, first_seen, last_data
 
@@ -415,19 +415,23 @@ def _crosses(operator: str, value: np.ndarray, level: float) -> np.ndarray:
                 "==": value == level, "!=": value != level}[operator] & ~np.isnan(value)
 
 
-def _threshold(plan: MonitorPlan, previous: int, current: int) -> float | None:
+def _state_of(state: GroupState | None) -> MonitorState:
+    """A group's remembered state (OK before its first evaluation)."""
+    return MonitorState.from_wire(state.status) if state is not None and state.status else MonitorState.OK
+
+
+def _threshold(plan: MonitorPlan, previous: MonitorState, current: MonitorState) -> float | None:
     """The threshold a transition is about: the level entered, or for a recovery the level left."""
-    if current == 2 or (current == 0 and previous == 2):
-        return plan.critical
-    if current == 1 or (current == 0 and previous == 1):
-        return plan.warning
+    for level, threshold in ((MonitorState.ALERT, plan.critical), (MonitorState.WARN, plan.warning)):
+        if current == level or (current == MonitorState.OK and previous == level):
+            return threshold
     return None
 
 
-def _stamp(state: GroupState, code: int, at: int) -> None:
-    if code in (1, 2):
+def _stamp(state: GroupState, code: MonitorState, at: int) -> None:
+    if code.triggered:
         state.last_triggered_ts = at
-    elif code == 0:
+    elif code == MonitorState.OK:
         state.last_resolved_ts = at
     else:
         state.last_nodata_ts = at
@@ -467,7 +471,7 @@ def run_monitor(plan: MonitorPlan, store: Any, first_eval: int, last_eval: int, 
 def overall_state(groups: dict[str, GroupState], default: str = "No Data") -> str:
     """The worst group state (Alert > Warn > No Data > OK), `default` without groups."""
     statuses = [g.status for g in groups.values() if g.status]
-    return max(statuses, key=lambda s: SEVERITY[s]) if statuses else default
+    return max(statuses, key=lambda s: MonitorState.from_wire(s).severity) if statuses else default
 
 
 def iso(ts: float) -> str:

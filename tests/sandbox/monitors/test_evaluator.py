@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ from datadog_api_client.v2.model.metric_series import MetricSeries
 from autonomic_lib.query.language import parse_monitor
 from autonomic_lib.sandbox.metrics.evaluate import kind_from_store
 from autonomic_lib.sandbox.monitors.backtest import backtest
-from autonomic_lib.sandbox.monitors.evaluator import GroupState, plan_monitor, run_monitor
+from autonomic_lib.sandbox.monitors.evaluator import GroupState, overall_state, plan_monitor, run_monitor, state_to_json
+from autonomic_lib.sandbox.monitors.states import MonitorState
 from autonomic_lib.sandbox.server import SandboxServer
 from autonomic_lib.sandbox.metrics.store import MetricStore, SeriesPoints
 
@@ -123,6 +125,21 @@ def test_the_step_reads_the_submission_interval_as_the_query_evaluation_does():
     plan = plan_monitor(monitor("avg(last_5m):avg:m.x{*} > 1"), store=store)
     assert plan.step == kind_from_store(store, "m.x").interval == 30  # the most recent declaration, like the unit
     assert plan_monitor(monitor("avg(last_5m):avg:m.x{*} > 1")).step == 60  # unknown without a store or kinds
+
+
+def test_states_are_datadogs_names_on_the_wire_and_in_the_stored_state():
+    assert [s.wire for s in MonitorState] == ["OK", "Warn", "Alert", "No Data"]
+    assert sorted(MonitorState, key=lambda s: s.severity) == [MonitorState.OK, MonitorState.NO_DATA,
+                                                               MonitorState.WARN, MonitorState.ALERT]
+    assert all(MonitorState.from_wire(s.wire) is s for s in MonitorState)
+    store, states = store_with({("env:demo",): [1, 5, 5, 1, 1]}), {}
+    made = run_monitor(plan_monitor(monitor("avg(last_1m):avg:m.x{env:demo} > 3", thresholds={"warning": 2})),
+                       store, T0 + 60, T0 + 240, states)
+    assert [(type(t.previous), t.previous, t.current) for t in made] == [(str, "OK", "Alert"), (str, "Alert", "OK")]
+    assert [t.threshold for t in made] == [3, 3]
+    stored = json.loads(json.dumps(state_to_json(states["*"])))
+    assert stored["status"] == "OK" and type(states["*"].status) is str
+    assert overall_state({"a": GroupState(status="No Data"), "b": GroupState(status="Warn")}) == "Warn"
 
 
 # ---------------------------------------------------------------------------------------------------- missing data
