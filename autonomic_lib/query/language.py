@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Iterable, Iterator, Union
 
 from lark import Lark, Token, Transformer, v_args
@@ -199,6 +199,7 @@ class MetricQuery:
     space_aggr: str | None
     metric: str
     scope: Scope
+    _: KW_ONLY
     group_by: tuple[str, ...] = ()
     modifier: str | None = None  # "as_count" | "as_rate"
     rollup_method: str | None = None
@@ -428,7 +429,8 @@ class _Builder(Transformer):
                 raise self._fail(f"{what} may appear only once", pos)
             found[kind] = value
         method, seconds = found.get("rollup", (None, None))
-        return MetricQuery(aggr and str(aggr), str(metric), scope, found["by"], found.get("modifier"), method, seconds)
+        return MetricQuery(aggr and str(aggr), str(metric), scope, group_by=found["by"], modifier=found.get("modifier"),
+                           rollup_method=method, rollup_seconds=seconds)
 
     def group_by(self, by, *keys):
         for key in keys:

@@ -48,7 +48,7 @@ class MetricKind:
     interval: int | None = None  # submission interval in seconds (rate -> count conversion); None -> 1
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Timeseries:
     """One output series: bucket start times and values (NaN = no data), with Datadog's descriptive fields."""
 
@@ -277,8 +277,10 @@ class _Evaluator:
             if np.isnan(row).all():
                 continue  # a group without data in the window is not reported, like Datadog
             scope = _group_scope(q.scope, label)
-            series.append(Timeseries(label, scope, f"{q.space_aggr or 'avg'}:{q.metric}{{{scope}}}{q.suffix()}",
-                                     q.metric, q.space_aggr, times, row, (kind.unit, kind.per_unit)))
+            series.append(Timeseries(group_tags=label, scope=scope,
+                                     expression=f"{q.space_aggr or 'avg'}:{q.metric}{{{scope}}}{q.suffix()}",
+                                     metric=q.metric, aggr=q.space_aggr, times=times, values=row,
+                                     unit=(kind.unit, kind.per_unit)))
         return _Part(series, q.group_by, iv)
 
 

@@ -52,7 +52,7 @@ _IQR_TO_SIGMA = 1.349
 _LEVEL_FLOOR = 0.01  # the band is never narrower than 1 % of the level on each side
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AnomalySpec:
     """An `anomalies(query, algorithm, bounds, ...)` call, resolved to numbers."""
 
@@ -102,10 +102,10 @@ def spec_from_call(call: FunctionCall) -> AnomalySpec:
     seasonality = kwargs.get("seasonality")
     if algorithm != "basic" and seasonality is None:
         seasonality = "weekly"  # sandbox choice, see the module docstring
-    return AnomalySpec(call.args[0], str(algorithm), float(bounds.value),
-                       str(kwargs.get("direction", "both")), alert_window, interval,
-                       str(seasonality) if seasonality else None,
-                       str(kwargs.get("count_default_zero", "true")).lower() == "true")
+    return AnomalySpec(query=call.args[0], algorithm=str(algorithm), bounds=float(bounds.value),
+                       direction=str(kwargs.get("direction", "both")), alert_window=alert_window, interval=interval,
+                       seasonality=str(seasonality) if seasonality else None,
+                       count_default_zero=str(kwargs.get("count_default_zero", "true")).lower() == "true")
 
 
 def spec_from_text(text: str) -> AnomalySpec:

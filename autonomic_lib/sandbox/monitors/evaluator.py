@@ -89,7 +89,7 @@ class Transition:
     window_end: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MonitorPlan:
     """A monitor definition resolved to what the evaluation needs (parsed once per run)."""
 
@@ -178,13 +178,16 @@ def plan_monitor(monitor: dict[str, Any], *, kinds: KindFn | None = None, store:
         no_data_after = int(options.get("no_data_timeframe") or 2 * parsed.window_seconds // 60) * 60
     timeout = options.get("timeout_h")
     return MonitorPlan(
-        int(monitor.get("id") or 0), expression, parsed.time_aggr, window, parsed.operator,
-        float(thresholds.get("critical", parsed.threshold)), _num(thresholds.get("critical_recovery")),
-        _num(thresholds.get("warning")), _num(thresholds.get("warning_recovery")), anomaly, recovery_window, step,
-        int(options.get("evaluation_delay") or 0), bool(options.get("require_full_window", False)),
-        int(options.get("new_group_delay") or 0),
-        anomaly is None and parsed.time_aggr == "sum" and on_missing in (None, "default"),
-        on_missing == "resolve", no_data_after, int(float(timeout) * 3600) if timeout else None)
+        monitor_id=int(monitor.get("id") or 0), expression=expression, time_aggr=parsed.time_aggr, window=window,
+        operator=parsed.operator, critical=float(thresholds.get("critical", parsed.threshold)),
+        critical_recovery=_num(thresholds.get("critical_recovery")), warning=_num(thresholds.get("warning")),
+        warning_recovery=_num(thresholds.get("warning_recovery")), anomaly=anomaly, recovery_window=recovery_window,
+        step=step, evaluation_delay=int(options.get("evaluation_delay") or 0),
+        require_full_window=bool(options.get("require_full_window", False)),
+        new_group_delay=int(options.get("new_group_delay") or 0),
+        empty_as_zero=anomaly is None and parsed.time_aggr == "sum" and on_missing in (None, "default"),
+        resolve_on_missing=on_missing == "resolve", no_data_after=no_data_after,
+        timeout=int(float(timeout) * 3600) if timeout else None)
 
 
 def _num(value: Any) -> float | None:
@@ -262,8 +265,10 @@ def evaluate_span(plan: MonitorPlan, grid: Grid, evals: np.ndarray, states: dict
             if code != prev:
                 at = int(evals[k])
                 value = None if math.isnan(values[k]) else float(values[k])
-                transitions.append(Transition(plan.monitor_id, key, tags, prev.wire, code.wire, at, value,
-                                              _threshold(plan, prev, code), int(ends[k]) - plan.window, int(ends[k])))
+                transitions.append(Transition(
+                    monitor_id=plan.monitor_id, group=key, group_tags=tags, previous=prev.wire, current=code.wire,
+                    at=at, value=value, threshold=_threshold(plan, prev, code),
+                    window_start=int(ends[k]) - plan.window, window_end=int(ends[k])))
                 _stamp(state, code, at)
                 prev = code
         if len(evaluated):
@@ -278,8 +283,8 @@ def evaluate_span(plan: MonitorPlan, grid: Grid, evals: np.ndarray, states: dict
 def _group_codes(plan: MonitorPlan, grid: Grid, row: np.ndarray, hi: np.ndarray, ends: np.ndarray,
                  evals: np.ndarray, state: GroupState | None
                  ) -> tuple[np.ndarray, np.ndarray, str | None, int | None, int | None]:
-    """Per evaluation: the MonitorState code (or NOT_EVALUATED) and the value; why the group is not judged (if so), when it
-    first had data in an evaluation window and when its data last ended."""
+    """Per evaluation: the MonitorState code (or NOT_EVALUATED) and the value; why the group is not judged (if so),
+    when it first had data in an evaluation window and when its data last ended."""
     step, wl = grid.step, plan.window // grid.step
     present = ~np.isnan(row)
     cum_n = np.concatenate(([0], np.cumsum(present)))
