@@ -13,18 +13,20 @@ approximations of that behaviour, and every place where the sandbox chooses is l
   60 s points); spikes shorter than that stay anomalous.
 - **robust**: "seasonal-trend decomposition, stable". Same shape as agile, but the level is the median of one whole
   previous season, so slow shifts stay anomalous for a long time (Datadog: "slow to adopt intended shifts").
-- agile/robust need `MIN_SEASONS` (3) full seasons (plus 45 points of residuals) before they show a band (hourly: 3 h, daily: 3 days, weekly: 3
-  weeks) and use at most `MAX_SEASONS` seasons (Datadog: up to 6 weeks; the sandbox keeps 12 h for hourly, 14 days
-  for daily, 6 weeks for weekly). With less history there is no band, and the monitor says so instead of guessing;
+- agile/robust need `MIN_SEASONS` (3) full seasons (plus 45 points of residuals) before they show a band (hourly:
+  3 h, daily: 3 days, weekly: 3 weeks) and use at most `MAX_SEASONS` seasons (Datadog: up to 6 weeks; the sandbox
+  keeps 12 h for hourly, 14 days for daily, 6 weeks for weekly). With less history there is no band, and the monitor says so instead of guessing;
   a window is judged only once every point in it has a band (a half-formed band would judge a handful of points).
 - the band width: bounds x a robust standard deviation (1.4826 x the median absolute residual, from at least 45
   points) of the past residuals (value - prediction) over up to `MAX_SEASONS` seasons; the residuals are
-  out-of-sample, so the band already includes the model's own error. A floor of 1 % of the level keeps a perfectly flat series from alerting on noise.
+  out-of-sample, so the band already includes the model's own error. A floor of 1 % of the level keeps a perfectly
+  flat series from alerting on noise.
 - `seasonality` omitted on agile/robust defaults to weekly (sandbox choice); `interval` omitted defaults to 60 s
   (at most alert_window / 5, the documented rule).
 
-Measured (bench/monitors.py --anomaly): false alerts on clean days and the detection delay of the seed's spikes are
-listed in monitor_eval.py's docstring.
+Measured (bench/monitors.py --anomaly): false alerts on clean days and the detection delay of the seed's spikes, at
+the bounds the kit's latency monitor sets (assets/monitors/latency_anomaly.json) and at the seed's, are listed in
+evaluator.py's docstring.
 """
 
 from __future__ import annotations

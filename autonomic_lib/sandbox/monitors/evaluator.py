@@ -31,12 +31,14 @@ Semantics (DATADOG.md 3.4-3.6; sandbox choices marked):
 Measured (bench/monitors.py; never asserted in tests):
 - speed: 24 h minute by minute of the three kit monitors over 100 agents (100 groups each for the two grouped
   monitors, 2 M points) takes 0.6-0.7 s, against 40-50 s for one store query per monitor and minute (60-70x).
-- the kit's latency anomaly monitor (agile, bounds 2, >= 0.2 of 15 min) on clean 24 h baselines: 2-3 false alert
-  episodes a day on synthetic seed-like latency (10 seeds: 1-6), 5-6 on the real swarm simulation. That is chance, not
-  the model: a calibrated 2-deviation band leaves 2-3 % of points outside, and 3 of 15 such points in a window
-  happen a few times a day. With bounds 3: 0 on the real swarm, 0.1 a day on the synthetic seeds (1 in 10 days).
+- the kit's latency anomaly monitor (assets/monitors/latency_anomaly.json: agile, hourly, >= 0.2 of 15 min, with
+  the bounds its query sets, 3) on clean 24 h baselines: no false alert on the real swarm simulation, 0.1 a day on
+  synthetic seed-like latency (1 in 10 days). At the seed's bounds 2 (the asset's description says why it changed):
+  2-3 false alert episodes a day on the synthetic latency (10 seeds: 1-6), 5-6 on the real swarm. That is chance,
+  not the model: a calibrated 2-deviation band leaves 2-3 % of points outside, and 3 of 15 such points in a window
+  happen a few times a day.
 - detection delay of the seed's 25 s spikes (3 x 4 min, 5 min apart): 2-3 minutes after the first spike starts
-  (the 3rd anomalous one-minute point makes 20 % of the window), with bounds 2 or 3.
+  (the 3rd anomalous one-minute point makes 20 % of the window), at the asset's bounds and at the seed's.
 """
 
 from __future__ import annotations

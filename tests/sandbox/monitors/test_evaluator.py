@@ -290,7 +290,7 @@ def test_seed_demo_makes_the_three_kit_monitors_alert_at_their_incidents_and_rec
     latency = minute["Latency anomaly"]  # spike 1 starts at 258 min, spike 3 ends at 280 min
     assert any(258 < m <= 263 and state == "Alert" for m, _, state in latency)
     assert latency[-1][2] == "OK" and 280 < latency[-1][0] <= 300
-    assert all(m > 255 for m, _, _ in latency)  # bounds 3: no chance alert in the 4 h baseline
+    assert all(m > 255 for m, _, _ in latency)  # the asset's bounds: no chance alert in the 4 h baseline
     failure = minute["Optimization failure"]
     assert [state for _, _, state in failure] == ["Alert", "OK", "Alert", "OK"]
     assert all(285 < m <= 315 for m, _, _ in failure)
@@ -325,7 +325,8 @@ def test_band_route_returns_the_expected_band_of_an_anomaly_monitor(server: Sand
     with client_for(server) as client:
         MetricsApi(client).submit_metrics(MetricPayload(series=[MetricSeries(
             metric="autonomic.band.test", type=MetricIntakeType.GAUGE, tags=["env:demo"],
-            points=[MetricPoint(timestamp=start + 60 * i, value=float(1.5 + rng.normal(0, 0.1))) for i in range(240)])]))
+            points=[MetricPoint(timestamp=start + 60 * i, value=float(1.5 + rng.normal(0, 0.1)))
+                    for i in range(240)])]))
         mon = MonitorsApi(client).create_monitor(Monitor(
             name="band", type=MonitorType.QUERY_ALERT, message="",
             query="avg(last_1h):anomalies(avg:autonomic.band.test{env:demo}, 'basic', 2, direction='both', "
