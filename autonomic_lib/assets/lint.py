@@ -165,7 +165,8 @@ class Linter:
             self.add(asset, f"{asset.body_path}.options.threshold_windows",
                      f"trigger_window {windows.get('trigger_window')!r} must equal alert_window {alert_window!r} "
                      "and a recovery_window is required",
-                     f"set threshold_windows to {{trigger_window: {alert_window!r}, recovery_window: {alert_window!r}}}",
+                     f"set threshold_windows to {{trigger_window: {alert_window!r}, "
+                     f"recovery_window: {alert_window!r}}}",
                      "anomaly-window")
         seconds = self._window(asset, path, "alert_window", alert_window)
         if windows.get("recovery_window"):
@@ -263,7 +264,8 @@ class Linter:
                      "set published to true", "workflow")
         steps = [s for s in spec.get("steps") or [] if isinstance(s, dict)]
         names = [s.get("name") for s in steps]
-        inputs = {p.get("name") for p in ((spec.get("inputSchema") or {}).get("parameters") or []) if isinstance(p, dict)}
+        inputs = {p.get("name") for p in ((spec.get("inputSchema") or {}).get("parameters") or [])
+                  if isinstance(p, dict)}
         for i, trigger in enumerate(triggers):
             for kind in trigger:
                 if kind != "startStepNames" and kind not in SANDBOX_TRIGGERS:

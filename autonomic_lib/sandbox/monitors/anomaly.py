@@ -15,8 +15,9 @@ approximations of that behaviour, and every place where the sandbox chooses is l
   previous season, so slow shifts stay anomalous for a long time (Datadog: "slow to adopt intended shifts").
 - agile/robust need `MIN_SEASONS` (3) full seasons (plus 45 points of residuals) before they show a band (hourly:
   3 h, daily: 3 days, weekly: 3 weeks) and use at most `MAX_SEASONS` seasons (Datadog: up to 6 weeks; the sandbox
-  keeps 12 h for hourly, 14 days for daily, 6 weeks for weekly). With less history there is no band, and the monitor says so instead of guessing;
-  a window is judged only once every point in it has a band (a half-formed band would judge a handful of points).
+  keeps 12 h for hourly, 14 days for daily, 6 weeks for weekly). With less history there is no band, and the
+  monitor says so instead of guessing; a window is judged only once every point in it has a band (a half-formed
+  band would judge a handful of points).
 - the band width: bounds x a robust standard deviation (1.4826 x the median absolute residual, from at least 45
   points) of the past residuals (value - prediction) over up to `MAX_SEASONS` seasons; the residuals are
   out-of-sample, so the band already includes the model's own error. A floor of 1 % of the level keeps a perfectly

@@ -263,9 +263,8 @@ def evaluate_span(plan: MonitorPlan, grid: Grid, evals: np.ndarray, states: dict
         tags = grid.tags[index[key]] if key in index else (tags_of or {}).get(key, _split(key))
         evaluated = np.flatnonzero(codes != NOT_EVALUATED)
         for k in evaluated:
-            code = MonitorState(int(codes[k]))
-            if code != prev:
-                at = int(evals[k])
+            if int(codes[k]) != prev:
+                code, at = MonitorState(int(codes[k])), int(evals[k])
                 value = None if math.isnan(values[k]) else float(values[k])
                 transitions.append(Transition(
                     monitor_id=plan.monitor_id, group=key, group_tags=tags, previous=prev.wire, current=code.wire,
