@@ -13,7 +13,8 @@ from typing import Any, Iterator
 from ..catalog import Catalog
 from ..errors import QueryError
 from autonomic_lib.query.language import (FunctionCall, MetricQuery, Scope, TagTerm, metric_queries, parse_formula,
-                                 parse_monitor, parse_query)
+                                          parse_monitor, parse_query)
+from autonomic_lib.query.windows import WINDOW_FORM, window_seconds
 from .model import INTEGRATION_TAG, MANAGED_TAG, NAME_PREFIX, Asset, Problem
 
 # Workflow actions the sandbox's runner executes (issue 5); others import fine but fail a sandbox run.
@@ -30,8 +31,6 @@ _MENTION = re.compile(r"@workflow-([A-Za-z0-9_.-]+)(\(([^)]*)\))?")
 _MENTION_ARG = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=")
 _TAG_VARIABLE = re.compile(r"\{\{\s*([a-z_][a-z0-9_.-]*)\.name\s*\}\}")
 _TRIGGER_REF = re.compile(r"\{\{\s*Trigger\.([A-Za-z_][A-Za-z0-9_]*)")
-_WINDOW = re.compile(r"last_(\d+)([mhdw])")
-_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def _terms(scope: Scope) -> Iterator[TagTerm]:
@@ -166,12 +165,15 @@ class Linter:
             self.add(asset, f"{asset.body_path}.options.threshold_windows",
                      f"trigger_window {windows.get('trigger_window')!r} must equal alert_window {alert_window!r} "
                      "and a recovery_window is required",
-                     f"set threshold_windows to {{trigger_window: {alert_window!r}, recovery_window: {alert_window!r}}}",
+                     f"set threshold_windows to {{trigger_window: {alert_window!r}, "
+                     f"recovery_window: {alert_window!r}}}",
                      "anomaly-window")
-        match = _WINDOW.fullmatch(str(alert_window))
+        seconds = self._window(asset, path, "alert_window", alert_window)
+        if windows.get("recovery_window"):
+            self._window(asset, f"{asset.body_path}.options.threshold_windows", "recovery_window",
+                         windows["recovery_window"])
         interval = kwargs.get("interval")
-        if match and isinstance(interval, (int, float)):
-            seconds = int(match[1]) * _SECONDS[match[2]]
+        if seconds is not None and isinstance(interval, (int, float)):
             if interval > seconds / 5:
                 self.add(asset, path, f"interval={interval} is more than a fifth of alert_window {alert_window}",
                          f"use interval <= {seconds // 5}", "anomaly-window")
@@ -182,6 +184,14 @@ class Linter:
         if critical_recovery is not None and critical_recovery >= parsed.threshold:
             self.add(asset, f"{asset.body_path}.options.thresholds.critical_recovery",
                      "critical_recovery must be below critical", "use 0", "threshold-unit")
+
+    def _window(self, asset: Asset, path: str, name: str, text: Any) -> int | None:
+        """The window's seconds, read as the sandbox reads it; a bad window is a problem and None."""
+        try:
+            return window_seconds(text)
+        except QueryError as exc:
+            self.add(asset, path, f"{name}: {exc}", f"write a window {WINDOW_FORM}", "anomaly-window")
+            return None
 
     def _message(self, asset: Asset, message: str, group_by: set[str]) -> None:
         path = f"{asset.body_path}.message"
@@ -254,7 +264,8 @@ class Linter:
                      "set published to true", "workflow")
         steps = [s for s in spec.get("steps") or [] if isinstance(s, dict)]
         names = [s.get("name") for s in steps]
-        inputs = {p.get("name") for p in ((spec.get("inputSchema") or {}).get("parameters") or []) if isinstance(p, dict)}
+        inputs = {p.get("name") for p in ((spec.get("inputSchema") or {}).get("parameters") or [])
+                  if isinstance(p, dict)}
         for i, trigger in enumerate(triggers):
             for kind in trigger:
                 if kind != "startStepNames" and kind not in SANDBOX_TRIGGERS:

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Iterable, Iterator, Union
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from autonomic_lib.errors import QueryError, UnsupportedQueryError
+from autonomic_lib.query.windows import window_seconds
 
 SPACE_AGGREGATORS = ("avg", "sum", "min", "max")
 ROLLUP_METHODS = ("avg", "sum", "min", "max", "count", "last")
 MONITOR_TIME_AGGREGATORS = ("avg", "sum", "min", "max", "last", "change", "pct_change")
 _PERCENTILE = re.compile(r"p\d+(\.\d+)?")
-_WINDOW_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 _TAG_CHARS = r"A-Za-z0-9_\-.\/:*$"
 
 # The grammar accepts Datadog syntax the sandbox does not imitate (functions, .fill(), template variables, change
@@ -199,6 +199,7 @@ class MetricQuery:
     space_aggr: str | None
     metric: str
     scope: Scope
+    _: KW_ONLY
     group_by: tuple[str, ...] = ()
     modifier: str | None = None  # "as_count" | "as_rate"
     rollup_method: str | None = None
@@ -282,6 +283,26 @@ def metric_queries(expr: object) -> Iterator[MetricQuery]:
     elif isinstance(expr, FunctionCall):
         for arg in expr.args:
             yield from metric_queries(arg)
+
+
+def render_expr(expr: Expr | str) -> str:
+    """Query text of an expression (the inverse of parse_query, up to spacing and parentheses)."""
+    if isinstance(expr, str):
+        return repr(expr)
+    if isinstance(expr, MetricQuery):
+        return expr.render()
+    if isinstance(expr, Number):
+        return str(int(expr.value)) if float(expr.value).is_integer() else repr(float(expr.value))
+    if isinstance(expr, QueryRef):
+        return expr.name
+    if isinstance(expr, Negate):
+        return f"-({render_expr(expr.operand)})"
+    if isinstance(expr, BinaryOp):
+        return f"({render_expr(expr.left)}) {expr.op} ({render_expr(expr.right)})"
+    if isinstance(expr, FunctionCall):
+        args = [render_expr(a) for a in expr.args] + [f"{k}={v!r}" for k, v in expr.kwargs]
+        return f"{expr.name}({', '.join(args)})"
+    return str(expr)
 
 
 def parse_query(text: str) -> Expr:
@@ -408,7 +429,8 @@ class _Builder(Transformer):
                 raise self._fail(f"{what} may appear only once", pos)
             found[kind] = value
         method, seconds = found.get("rollup", (None, None))
-        return MetricQuery(aggr and str(aggr), str(metric), scope, found["by"], found.get("modifier"), method, seconds)
+        return MetricQuery(aggr and str(aggr), str(metric), scope, group_by=found["by"], modifier=found.get("modifier"),
+                           rollup_method=method, rollup_seconds=seconds)
 
     def group_by(self, by, *keys):
         for key in keys:
@@ -499,12 +521,10 @@ class _Builder(Transformer):
         return MonitorQuery(str(aggr), window, expression, str(comparator), threshold)
 
     def window(self, tok):
-        match = re.fullmatch(r"(last|current)_(\d+)(mo|[a-z])", str(tok))
-        if match[1] == "current":
-            raise self._fail(f"cumulative window {str(tok)!r} is not supported by the sandbox", tok.start_pos, True)
-        if match[3] not in _WINDOW_UNITS or int(match[2]) < 1:
-            raise self._fail(f"bad window {str(tok)!r}; expected last_<n> with m, h, d or w", tok.start_pos)
-        return int(match[2]) * _WINDOW_UNITS[match[3]]
+        try:
+            return window_seconds(str(tok))
+        except QueryError as exc:
+            raise self._fail(str(exc), tok.start_pos, isinstance(exc, UnsupportedQueryError)) from None
 
     def change_window(self, inner, window, shift):
         raise self._fail(f"change monitors with a timeshift ({shift}) are not supported by the sandbox",

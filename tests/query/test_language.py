@@ -7,7 +7,7 @@ import pytest
 from autonomic_lib.errors import QueryError, UnsupportedQueryError
 from autonomic_lib.query.language import (
     AllTags, And, BinaryOp, FunctionCall, MetricQuery, MonitorQuery, Negate, Not, Number, Or, QueryRef, TagTerm,
-    TemplateVar, parse_formula, parse_monitor, parse_query,
+    TemplateVar, parse_formula, parse_monitor, parse_query, render_expr,
 )
 
 ALL = AllTags()
@@ -83,6 +83,15 @@ VALID = [
 @pytest.mark.parametrize("text, expected", VALID, ids=[v[0] for v in VALID])
 def test_valid_queries_parse_to_ast(text, expected):
     assert parse_query(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", VALID, ids=[v[0] for v in VALID])
+def test_rendered_queries_parse_back_to_the_same_ast(text, expected):
+    assert parse_query(render_expr(expected)) == expected
+
+
+def test_rendered_numbers_keep_their_precision():
+    assert render_expr(parse_query("avg:m{*} * 0.1234567")) == "(avg:m{*}) * (0.1234567)"
 
 
 INVALID = [

@@ -25,12 +25,13 @@ from autonomic_lib.query.language import (
     TagTerm,
     parse_formula,
     parse_query,
+    render_expr,
 )
+from autonomic_lib.query.limits import MAX_POINTS  # a finer requested rollup is widened to fit, its method kept
 from autonomic_lib.sandbox.metrics.store import MetricStore
 
 NICE_INTERVALS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 604800)
 DEFAULT_POINTS = 350  # reproduces Datadog's documented defaults: 1 h -> 20 s, 1 day -> 300 s
-MAX_POINTS = 1500  # Datadog's per-series limit; a finer requested rollup is widened, its method kept
 SCALAR_AGGREGATORS = ("avg", "min", "max", "sum", "last")
 _MISSING_GROUP = "N/A"  # Datadog's label for series lacking a group-by key
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
@@ -47,7 +48,7 @@ class MetricKind:
     interval: int | None = None  # submission interval in seconds (rate -> count conversion); None -> 1
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Timeseries:
     """One output series: bucket start times and values (NaN = no data), with Datadog's descriptive fields."""
 
@@ -115,10 +116,36 @@ def evaluate_query(text: str, store, start: int, end: int, *, interval: int | No
     Raises:
         QueryError: invalid query; UnsupportedQueryError for valid syntax the sandbox does not imitate.
     """
-    expr = parse_query(text)
+    return evaluate_expression(parse_query(text), store, start, end, interval=interval, kinds=kinds, name=text)
+
+
+def evaluate_expression(expr: Expr, store, start: int, end: int, *, interval: int | None = None,
+                        kinds: Callable[[str], MetricKind] | None = None, name: str | None = None) -> QueryResult:
+    """evaluate_query for an expression parsed already (a monitor plan holds its parsed query, so it is not rendered
+    and parsed again at every evaluation); `name` is the text errors quote, by default the rendered expression."""
     _check_supported(expr)
-    part = _with_series(text, _Evaluator(store, start, end, interval, kinds).eval(expr))
+    part = _Evaluator(store, start, end, interval, kinds).eval(expr)
+    if part.constant is not None:
+        _with_series(name if name is not None else render_expr(expr), part)
     return QueryResult(part.series, part.interval or effective_interval(start, end, interval), part.group_by)
+
+
+def evaluate_grid(expr: Expr, store, start: int, end: int, step: int, *,
+                  kinds: Callable[[str], MetricKind] | None = None) -> dict[tuple[str, ...], np.ndarray]:
+    """Each group's values on the regular grid [start, end) at `step` seconds (NaN = no point), keyed by group tags.
+
+    Read in spans of MAX_POINTS buckets, so a long span is never widened to a coarser step than asked for.
+    """
+    n = (end - start) // step
+    rows: dict[tuple[str, ...], np.ndarray] = {}
+    for lo in range(start, end, MAX_POINTS * step):
+        result = evaluate_expression(expr, store, lo, min(end, lo + MAX_POINTS * step), interval=step, kinds=kinds)
+        for s in result.series:
+            row = rows.setdefault(s.group_tags, np.full(n, np.nan))
+            idx = (s.times - start) // step
+            ok = (idx >= 0) & (idx < n)
+            row[idx[ok]] = s.values[ok]
+    return rows
 
 
 def evaluate_formulas(queries: Mapping[str, str], formulas: Sequence[str], store, start: int, end: int, *,
@@ -210,7 +237,7 @@ class _Evaluator:
     def __init__(self, store, start: int, end: int, interval: int | None, kinds: Callable[[str], MetricKind] | None,
                  *, queries: Mapping[str, Expr] | None = None, refs: dict[str, _Part] | None = None):
         self.store, self.start, self.end, self.interval = store, int(start), int(end), interval
-        self.kinds = _memoize(kinds or _store_kinds(store))
+        self.kinds = _memoize(kinds or store_kinds(store))
         self.queries = queries or {}
         self.refs: dict[str, _Part] = dict(refs or {})
 
@@ -250,8 +277,10 @@ class _Evaluator:
             if np.isnan(row).all():
                 continue  # a group without data in the window is not reported, like Datadog
             scope = _group_scope(q.scope, label)
-            series.append(Timeseries(label, scope, f"{q.space_aggr or 'avg'}:{q.metric}{{{scope}}}{q.suffix()}",
-                                     q.metric, q.space_aggr, times, row, (kind.unit, kind.per_unit)))
+            series.append(Timeseries(group_tags=label, scope=scope,
+                                     expression=f"{q.space_aggr or 'avg'}:{q.metric}{{{scope}}}{q.suffix()}",
+                                     metric=q.metric, aggr=q.space_aggr, times=times, values=row,
+                                     unit=(kind.unit, kind.per_unit)))
         return _Part(series, q.group_by, iv)
 
 
@@ -443,7 +472,8 @@ def kind_from_store(store: MetricStore, metric: str) -> MetricKind:
                       intervals[-1] if intervals else None)
 
 
-def _store_kinds(store: MetricStore) -> Callable[[str], MetricKind]:
+def store_kinds(store: MetricStore) -> Callable[[str], MetricKind]:
+    """kind_from_store as a `kinds` lookup: for callers given a store but no catalogue (Metrics.kind)."""
     return lambda metric: kind_from_store(store, metric)
 
 

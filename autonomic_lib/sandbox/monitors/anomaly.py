@@ -13,18 +13,21 @@ approximations of that behaviour, and every place where the sandbox chooses is l
   60 s points); spikes shorter than that stay anomalous.
 - **robust**: "seasonal-trend decomposition, stable". Same shape as agile, but the level is the median of one whole
   previous season, so slow shifts stay anomalous for a long time (Datadog: "slow to adopt intended shifts").
-- agile/robust need `MIN_SEASONS` (3) full seasons (plus 45 points of residuals) before they show a band (hourly: 3 h, daily: 3 days, weekly: 3
-  weeks) and use at most `MAX_SEASONS` seasons (Datadog: up to 6 weeks; the sandbox keeps 12 h for hourly, 14 days
-  for daily, 6 weeks for weekly). With less history there is no band, and the monitor says so instead of guessing;
-  a window is judged only once every point in it has a band (a half-formed band would judge a handful of points).
+- agile/robust need `MIN_SEASONS` (3) full seasons (plus 45 points of residuals) before they show a band (hourly:
+  3 h, daily: 3 days, weekly: 3 weeks) and use at most `MAX_SEASONS` seasons (Datadog: up to 6 weeks; the sandbox
+  keeps 12 h for hourly, 14 days for daily, 6 weeks for weekly). With less history there is no band, and the
+  monitor says so instead of guessing; a window is judged only once every point in it has a band (a half-formed
+  band would judge a handful of points).
 - the band width: bounds x a robust standard deviation (1.4826 x the median absolute residual, from at least 45
   points) of the past residuals (value - prediction) over up to `MAX_SEASONS` seasons; the residuals are
-  out-of-sample, so the band already includes the model's own error. A floor of 1 % of the level keeps a perfectly flat series from alerting on noise.
+  out-of-sample, so the band already includes the model's own error. A floor of 1 % of the level keeps a perfectly
+  flat series from alerting on noise.
 - `seasonality` omitted on agile/robust defaults to weekly (sandbox choice); `interval` omitted defaults to 60 s
   (at most alert_window / 5, the documented rule).
 
-Measured (bench/monitors.py --anomaly): false alerts on clean days and the detection delay of the seed's spikes are
-listed in monitor_eval.py's docstring.
+Measured (bench/monitors.py --anomaly): false alerts on clean days and the detection delay of the seed's spikes, at
+the bounds the kit's latency monitor sets (assets/monitors/latency_anomaly.json) and at the seed's, are listed in
+evaluator.py's docstring.
 """
 
 from __future__ import annotations
@@ -37,17 +40,9 @@ import numpy as np
 import pandas as pd
 
 from autonomic_lib.errors import QueryError, UnsupportedQueryError
-from autonomic_lib.query.language import (
-    BinaryOp,
-    Expr,
-    FunctionCall,
-    MetricQuery,
-    Negate,
-    Number,
-    metric_queries,
-    parse_monitor,
-    parse_query,
-)
+from autonomic_lib.query.language import Expr, FunctionCall, Number, metric_queries, parse_monitor, parse_query
+from autonomic_lib.query.windows import window_seconds
+from autonomic_lib.sandbox.metrics.evaluate import MetricKind, evaluate_grid, store_kinds
 
 SEASONS = {"hourly": 3600, "daily": 86400, "weekly": 604800}
 MIN_SEASONS = 3
@@ -58,14 +53,13 @@ DEFAULT_INTERVAL = 60
 _MAD_TO_SIGMA = 1.4826
 _IQR_TO_SIGMA = 1.349
 _LEVEL_FLOOR = 0.01  # the band is never narrower than 1 % of the level on each side
-_WINDOW_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AnomalySpec:
     """An `anomalies(query, algorithm, bounds, ...)` call, resolved to numbers."""
 
-    query: str  # the inner metric query, as text
+    query: Expr  # the inner metric query, parsed
     algorithm: str  # basic | agile | robust
     bounds: float
     direction: str = "both"  # above | below | both
@@ -98,33 +92,6 @@ class AnomalySpec:
         return max(60, 4 * (self.alert_window // self.interval))
 
 
-def render_expr(expr: Expr | str) -> str:
-    """Query text of an expression (the inverse of parse_query, up to spacing)."""
-    if isinstance(expr, str):
-        return repr(expr)
-    if isinstance(expr, MetricQuery):
-        return expr.render()
-    if isinstance(expr, Number):
-        return f"{expr.value:g}"
-    if isinstance(expr, Negate):
-        return f"-({render_expr(expr.operand)})"
-    if isinstance(expr, BinaryOp):
-        return f"({render_expr(expr.left)}) {expr.op} ({render_expr(expr.right)})"
-    if isinstance(expr, FunctionCall):
-        args = [render_expr(a) for a in expr.args] + [f"{k}={v!r}" for k, v in expr.kwargs]
-        return f"{expr.name}({', '.join(args)})"
-    return str(expr)
-
-
-def window_seconds(text: str) -> int:
-    """`last_15m` -> 900."""
-    import re
-    match = re.fullmatch(r"last_(\d+)([mhdw])", str(text))
-    if not match or int(match[1]) < 1:
-        raise QueryError(f"expected a window like last_15m, not {text!r}", query=str(text))
-    return int(match[1]) * _WINDOW_UNITS[match[2]]
-
-
 def spec_from_call(call: FunctionCall) -> AnomalySpec:
     """The AnomalySpec of an `anomalies(...)` call (already validated at monitor creation)."""
     if call.name != "anomalies" or len(call.args) < 3 or isinstance(call.args[0], str):
@@ -138,10 +105,10 @@ def spec_from_call(call: FunctionCall) -> AnomalySpec:
     seasonality = kwargs.get("seasonality")
     if algorithm != "basic" and seasonality is None:
         seasonality = "weekly"  # sandbox choice, see the module docstring
-    return AnomalySpec(render_expr(call.args[0]), str(algorithm), float(bounds.value),
-                       str(kwargs.get("direction", "both")), alert_window, interval,
-                       str(seasonality) if seasonality else None,
-                       str(kwargs.get("count_default_zero", "true")).lower() == "true")
+    return AnomalySpec(query=call.args[0], algorithm=str(algorithm), bounds=float(bounds.value),
+                       direction=str(kwargs.get("direction", "both")), alert_window=alert_window, interval=interval,
+                       seasonality=str(seasonality) if seasonality else None,
+                       count_default_zero=str(kwargs.get("count_default_zero", "true")).lower() == "true")
 
 
 def spec_from_text(text: str) -> AnomalySpec:
@@ -212,7 +179,7 @@ def history_reason(spec: AnomalySpec, first_data: int | None, at: int) -> str:
 
 
 def anomaly_band(store: Any, query_text: str, start: int, end: int, *,
-                 kinds: Callable[[str], Any] | None = None) -> pd.DataFrame:
+                 kinds: Callable[[str], MetricKind] | None = None) -> pd.DataFrame:
     """The expected band of an anomalies() query over [start, end), for the analysis to draw.
 
     Args:
@@ -225,15 +192,12 @@ def anomaly_band(store: Any, query_text: str, start: int, end: int, *,
         DataFrame with columns time (epoch s), value, lower, upper, anomalous, and group when the query groups.
         The history before `start` that the algorithm needs is read too, so the band is the one the monitor saw.
     """
-    from autonomic_lib.sandbox.metrics.evaluate import (
-        evaluate_query,  # local: evaluate is heavy and anomaly is imported by monitor_model users
-    )
     spec = spec_from_text(query_text)
     iv = spec.interval
     first = (int(start) - spec.lookback) // iv * iv
     last = -(-int(end) // iv) * iv
     rows: list[pd.DataFrame] = []
-    for key, times, values in _series(evaluate_query, spec, store, first, last, kinds):
+    for key, times, values in _series(spec, store, first, last, kinds):
         _, lower, upper = expected_band(values, spec)
         keep = (times >= start) & (times < end)
         frame = pd.DataFrame({"time": times[keep], "value": values[keep], "lower": lower[keep], "upper": upper[keep],
@@ -246,20 +210,12 @@ def anomaly_band(store: Any, query_text: str, start: int, end: int, *,
     return pd.concat(rows, ignore_index=True)
 
 
-def _series(evaluate_query: Callable[..., Any], spec: AnomalySpec, store: Any, first: int, last: int,
-            kinds: Callable[[str], Any] | None) -> list[tuple[str | None, np.ndarray, np.ndarray]]:
-    """Each group's values on the regular grid [first, last) at spec.interval (chunked to the 1500-point limit)."""
+def _series(spec: AnomalySpec, store: Any, first: int, last: int,
+            kinds: Callable[[str], MetricKind] | None) -> list[tuple[str | None, np.ndarray, np.ndarray]]:
+    """Each group's values on the regular grid [first, last) at spec.interval, count_default_zero applied."""
     iv = spec.interval
     n = (last - first) // iv
-    grid: dict[tuple[str, ...], np.ndarray] = {}
-    chunk = 1500 * iv
-    for lo in range(first, last, chunk):
-        result = evaluate_query(spec.query, store, lo, min(last, lo + chunk), interval=iv, kinds=kinds)
-        for s in result.series:
-            row = grid.setdefault(s.group_tags, np.full(n, np.nan))
-            idx = (s.times - first) // iv
-            ok = (idx >= 0) & (idx < n)
-            row[idx[ok]] = s.values[ok]
+    grid = evaluate_grid(spec.query, store, first, last, iv, kinds=kinds)
     times = first + np.arange(n, dtype=np.int64) * iv
     out = []
     for tags in sorted(grid):
@@ -268,7 +224,8 @@ def _series(evaluate_query: Callable[..., Any], spec: AnomalySpec, store: Any, f
     return out
 
 
-def fill_counts(values: np.ndarray, spec: AnomalySpec, store: Any, kinds: Callable[[str], Any] | None) -> np.ndarray:
+def fill_counts(values: np.ndarray, spec: AnomalySpec, store: Any,
+                kinds: Callable[[str], MetricKind] | None) -> np.ndarray:
     """count_default_zero='true': a count query's empty points are 0 (after its first point), not missing."""
     if not spec.count_default_zero or not _is_count(spec.query, store, kinds):
         return values
@@ -281,16 +238,12 @@ def fill_counts(values: np.ndarray, spec: AnomalySpec, store: Any, kinds: Callab
     return out
 
 
-def _is_count(query: str, store: Any, kinds: Callable[[str], Any] | None) -> bool:
-    expr = parse_query(query)
-    metrics = [q for q in metric_queries(expr)]
-    if not metrics:
-        return False
-    for q in metrics:
-        kind = kinds(q.metric).type if kinds else store.metric_type(q.metric)
-        if kind not in ("count", "rate") and q.modifier != "as_count":
-            return False
-    return True
+def _is_count(query: Expr, store: Any, kinds: Callable[[str], MetricKind] | None) -> bool:
+    """Every metric of the query counts events: a count or rate metric (MetricKind.type), or written .as_count()."""
+    lookup = kinds or store_kinds(store)
+    metrics = list(metric_queries(query))
+    return bool(metrics) and all(lookup(q.metric).type in ("count", "rate") or q.modifier == "as_count"
+                                 for q in metrics)
 
 
 def _duration(seconds: int) -> str:

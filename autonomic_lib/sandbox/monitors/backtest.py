@@ -1,7 +1,7 @@
 """Backtest: replay any monitor over stored history, with what-if thresholds or bounds, without side effects.
 
 The analysis uses it to show how an alert would have behaved with other settings. It runs the same engine as the
-live evaluator (monitor_eval.py), from fresh group states, so a backtest of a monitor's own settings over the span
+live evaluator (evaluator.py), from fresh group states, so a backtest of a monitor's own settings over the span
 the evaluator saw gives the evaluator's transitions.
 """
 

@@ -10,7 +10,6 @@ Stored monitor documents (kind "monitor") are the API's Monitor shape; the monit
 
 from __future__ import annotations
 
-import re
 from typing import Any, Iterator
 
 from datadog_api_client.v1.model.monitor import Monitor
@@ -31,6 +30,7 @@ from autonomic_lib.query.language import (
     metric_queries,
     parse_monitor,
 )
+from autonomic_lib.query.windows import window_seconds
 from autonomic_lib.sandbox.http.schema import schema_error
 
 MONITOR_TYPES = frozenset(MonitorType.allowed_values)
@@ -41,8 +41,6 @@ ANOMALY_ALGORITHMS = ("basic", "agile", "robust")
 ANOMALY_KWARGS = {"direction": ("above", "below", "both"), "alert_window": None, "interval": None,
                   "count_default_zero": ("true", "false"), "seasonality": ("hourly", "daily", "weekly"),
                   "timezone": None}
-_WINDOW = re.compile(r"last_(\d+)([mhdw])")
-_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 def bad_request(parameter: str, detail: str) -> IntakeError:
     return IntakeError(400, f"The value provided for parameter '{parameter}' is invalid: {detail}")
@@ -158,8 +156,12 @@ def _check_anomaly(call: FunctionCall, parsed: MonitorQuery, options: dict[str, 
     if call.args[1] == "basic" and "seasonality" in kwargs:
         raise bad_request("query", "the 'basic' algorithm takes no seasonality")
     alert_window = kwargs.get("alert_window")
-    if not isinstance(alert_window, str) or not (alert_seconds := window_seconds(alert_window)):
+    if alert_window is None:
         raise bad_request("query", "anomalies() needs alert_window='last_<n><m|h|d|w>'")
+    try:
+        alert_seconds = window_seconds(alert_window)
+    except QueryError as exc:
+        raise bad_request("query", f"anomalies() alert_window: {exc}") from None
     interval = kwargs.get("interval")
     if interval is not None and (not isinstance(interval, int) or not 0 < interval <= alert_seconds // 5):
         raise bad_request("query", f"anomalies() interval={interval} must be a whole number of seconds of at most "
@@ -173,9 +175,10 @@ def _check_anomaly(call: FunctionCall, parsed: MonitorQuery, options: dict[str, 
     if windows["trigger_window"] != alert_window:
         raise IntakeError(400, f"options.threshold_windows.trigger_window ({windows['trigger_window']}) must equal "
                                f"the query's alert_window ({alert_window})")
-    if not window_seconds(windows["recovery_window"]):
-        raise IntakeError(400, f"options.threshold_windows.recovery_window {windows['recovery_window']!r} is not a "
-                               "window like last_15m")
+    try:
+        window_seconds(windows["recovery_window"])
+    except QueryError as exc:
+        raise IntakeError(400, f"options.threshold_windows.recovery_window: {exc}") from None
     if not 0 < parsed.threshold <= 1 or parsed.operator != ">=":
         raise bad_request("query", "an anomaly monitor compares with '>= <threshold>', the threshold being the "
                                    f"fraction of anomalous points in (0, 1], not '{parsed.operator} "
@@ -183,12 +186,6 @@ def _check_anomaly(call: FunctionCall, parsed: MonitorQuery, options: dict[str, 
     for name, level in options["thresholds"].items():
         if level is not None and not 0 <= level <= 1:
             raise IntakeError(400, f"Anomaly threshold '{name}' ({_num(level)}) must be a fraction in [0, 1]")
-
-
-def window_seconds(text: str) -> int | None:
-    """`last_15m` -> 900; None when the text is not such a window."""
-    match = _WINDOW.fullmatch(text)
-    return int(match[1]) * _UNITS[match[2]] if match and int(match[1]) > 0 else None
 
 
 def group_keys(expr: Expr) -> tuple[str, ...]:

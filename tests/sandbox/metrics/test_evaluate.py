@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 
 from autonomic_lib.errors import QueryError, UnsupportedQueryError
+from autonomic_lib.query.language import parse_query
+from autonomic_lib.query.limits import MAX_POINTS
 from autonomic_lib.sandbox.metrics.evaluate import (
-    MetricKind, default_interval, effective_interval, evaluate_formulas, evaluate_query, evaluate_scalar,
+    MetricKind, default_interval, effective_interval, evaluate_expression, evaluate_formulas, evaluate_grid,
+    evaluate_query, evaluate_scalar,
 )
 from autonomic_lib.sandbox.metrics.store import MetricStore, SeriesPoints
 
@@ -278,3 +281,25 @@ def test_invalid_requests_raise_query_error(store, call, fragment):
         call(store)
     assert type(info.value) is QueryError
     assert fragment in str(info.value)
+
+
+def test_a_parsed_expression_evaluates_as_its_text(store):
+    text = "sum:test.count{*} by {agent_id}.as_count() / 2"
+    by_text, by_expr = evaluate_query(text, store, *HOUR), evaluate_expression(parse_query(text), store, *HOUR)
+    assert (by_text.interval, by_text.group_by) == (by_expr.interval, by_expr.group_by)
+    assert [(s.group_tags, s.expression) for s in by_text.series] == [(s.group_tags, s.expression)
+                                                                    for s in by_expr.series]
+    for a, b in zip(by_text.series, by_expr.series):
+        same(a.values, b.values.tolist())
+    with pytest.raises(QueryError, match=r"'\(1\) \+ \(2\)' references no query or metric"):
+        evaluate_expression(parse_query("1 + 2"), store, *HOUR)  # errors quote the rendered expression
+
+
+def test_a_grid_longer_than_the_points_limit_keeps_its_step():
+    minutes = MAX_POINTS + 500
+    grid_store = MetricStore(None)
+    grid_store.write([points("grid.gauge", ("env:demo",), 60 * np.arange(minutes), np.arange(minutes), type="gauge")])
+    assert evaluate_query("avg:grid.gauge{*}", grid_store, T0, T0 + 60 * minutes, interval=60).interval > 60
+    rows = evaluate_grid(parse_query("avg:grid.gauge{*}"), grid_store, T0, T0 + 60 * minutes, 60)
+    assert list(rows) == [()]
+    assert rows[()].tolist() == list(range(minutes))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,12 @@ from datadog_api_client.v2.model.metric_payload import MetricPayload
 from datadog_api_client.v2.model.metric_point import MetricPoint
 from datadog_api_client.v2.model.metric_series import MetricSeries
 
+from autonomic_lib.query.language import parse_monitor
+from autonomic_lib.sandbox.metrics.evaluate import kind_from_store
 from autonomic_lib.sandbox.metrics.store import MetricStore, SeriesPoints
 from autonomic_lib.sandbox.monitors.backtest import backtest
-from autonomic_lib.sandbox.monitors.evaluator import GroupState, plan_monitor, run_monitor
+from autonomic_lib.sandbox.monitors.evaluator import GroupState, overall_state, plan_monitor, run_monitor, state_to_json
+from autonomic_lib.sandbox.monitors.states import MonitorState
 from autonomic_lib.sandbox.server import SandboxServer
 from tests.conftest import client_for, start_sandbox
 
@@ -103,6 +107,38 @@ def test_what_if_threshold_override_changes_the_backtest_only():
     mon = monitor("avg(last_1m):avg:m.x{env:demo} > 3")
     assert len(minutes(store, mon, span=8)) == 2
     assert minutes(store, mon, span=8, overrides={"thresholds": {"critical": 5}}) == []
+
+
+def test_the_plan_holds_the_parsed_query_and_evaluates_it_as_written():
+    query = "avg(last_1m):avg:m.x{env:demo} * 0.1234567 > 0.12345675"
+    assert plan_monitor(monitor(query)).expression == parse_monitor(query).expression
+    store = store_with({("env:demo",): [1, 1, 1]})
+    assert minutes(store, monitor(query), span=4) == []  # 0.1234567, not a re-parsed rounding of it (0.123457)
+    assert minutes(store, monitor(query.replace("0.12345675", "0.12345665")), span=4)[0][3] == "Alert"
+
+
+def test_the_step_reads_the_submission_interval_as_the_query_evaluation_does():
+    store = MetricStore()
+    store.write([SeriesPoints("m.x", ("host:a",), np.array([T0]), np.array([1.0]), type="gauge", interval=10)])
+    store.write([SeriesPoints("m.x", ("host:b",), np.array([T0]), np.array([1.0]), type="gauge", interval=30)])
+    plan = plan_monitor(monitor("avg(last_5m):avg:m.x{*} > 1"), store=store)
+    assert plan.step == kind_from_store(store, "m.x").interval == 30  # the most recent declaration, like the unit
+    assert plan_monitor(monitor("avg(last_5m):avg:m.x{*} > 1")).step == 60  # unknown without a store or kinds
+
+
+def test_states_are_datadogs_names_on_the_wire_and_in_the_stored_state():
+    assert [s.wire for s in MonitorState] == ["OK", "Warn", "Alert", "No Data"]
+    assert sorted(MonitorState, key=lambda s: s.severity) == [MonitorState.OK, MonitorState.NO_DATA,
+                                                               MonitorState.WARN, MonitorState.ALERT]
+    assert all(MonitorState.from_wire(s.wire) is s for s in MonitorState)
+    store, states = store_with({("env:demo",): [1, 5, 5, 1, 1]}), {}
+    made = run_monitor(plan_monitor(monitor("avg(last_1m):avg:m.x{env:demo} > 3", thresholds={"warning": 2})),
+                       store, T0 + 60, T0 + 240, states)
+    assert [(type(t.previous), t.previous, t.current) for t in made] == [(str, "OK", "Alert"), (str, "Alert", "OK")]
+    assert [t.threshold for t in made] == [3, 3]
+    stored = json.loads(json.dumps(state_to_json(states["*"])))
+    assert stored["status"] == "OK" and type(states["*"].status) is str
+    assert overall_state({"a": GroupState(status="No Data"), "b": GroupState(status="Warn")}) == "Warn"
 
 
 # ---------------------------------------------------------------------------------------------------- missing data
@@ -253,7 +289,7 @@ def test_seed_demo_makes_the_three_kit_monitors_alert_at_their_incidents_and_rec
     latency = minute["Latency anomaly"]  # spike 1 starts at 258 min, spike 3 ends at 280 min
     assert any(258 < m <= 263 and state == "Alert" for m, _, state in latency)
     assert latency[-1][2] == "OK" and 280 < latency[-1][0] <= 300
-    assert all(m > 255 for m, _, _ in latency)  # bounds 3: no chance alert in the 4 h baseline
+    assert all(m > 255 for m, _, _ in latency)  # the asset's bounds: no chance alert in the 4 h baseline
     failure = minute["Optimization failure"]
     assert [state for _, _, state in failure] == ["Alert", "OK", "Alert", "OK"]
     assert all(285 < m <= 315 for m, _, _ in failure)
@@ -288,7 +324,8 @@ def test_band_route_returns_the_expected_band_of_an_anomaly_monitor(server: Sand
     with client_for(server) as client:
         MetricsApi(client).submit_metrics(MetricPayload(series=[MetricSeries(
             metric="autonomic.band.test", type=MetricIntakeType.GAUGE, tags=["env:demo"],
-            points=[MetricPoint(timestamp=start + 60 * i, value=float(1.5 + rng.normal(0, 0.1))) for i in range(240)])]))
+            points=[MetricPoint(timestamp=start + 60 * i, value=float(1.5 + rng.normal(0, 0.1)))
+                    for i in range(240)])]))
         mon = MonitorsApi(client).create_monitor(Monitor(
             name="band", type=MonitorType.QUERY_ALERT, message="",
             query="avg(last_1h):anomalies(avg:autonomic.band.test{env:demo}, 'basic', 2, direction='both', "
