@@ -47,10 +47,11 @@ class Linter:
         self.catalog, self.problems = catalog, problems
         self.workflow_inputs: dict[str, set[str]] = {}
         for wf in workflows:
-            spec = wf.body.get("spec") if isinstance(wf.body.get("spec"), dict) else {}
-            if spec.get("handle"):
+            spec = wf.body.get("spec")
+            if isinstance(spec, dict) and spec.get("handle"):
                 params = ((spec.get("inputSchema") or {}).get("parameters")) or []
-                self.workflow_inputs[spec["handle"]] = {p.get("name") for p in params if isinstance(p, dict)}
+                self.workflow_inputs[spec["handle"]] = {str(p["name"]) for p in params
+                                                        if isinstance(p, dict) and p.get("name") is not None}
 
     def add(self, asset: Asset, path: str, message: str, fix: str, rule: str, severity: str = "error") -> None:
         self.problems.append(Problem(str(asset.path), path, message, fix, rule, severity))  # type: ignore[arg-type]
@@ -212,7 +213,8 @@ class Linter:
 
     # ------------------------------------------------------------------------------------ dashboards
     def dashboard(self, asset: Asset) -> None:
-        declared = {v.get("name") for v in asset.body.get("template_variables") or [] if isinstance(v, dict)}
+        declared = {str(v["name"]) for v in asset.body.get("template_variables") or []
+                    if isinstance(v, dict) and v.get("name") is not None}
         for path, definition in _widgets(asset.body.get("widgets") or [], "$.widgets"):
             if definition.get("type") == "manage_status" and MANAGED_TAG not in str(definition.get("query", "")):
                 self.add(asset, f"{path}.query", "the monitor list is not filtered to the kit's monitors",

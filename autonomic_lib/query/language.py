@@ -339,11 +339,12 @@ def _syntax_message(text: str, exc: UnexpectedInput) -> tuple[str, int]:
     """A readable message naming what was found and what was expected there, and the character position."""
     expected, found, pos = getattr(exc, "expected", ()), "end of query", len(text.rstrip())
     if isinstance(exc, UnexpectedCharacters):
-        expected, found, pos = exc.allowed, repr(text[exc.pos_in_stream]), exc.pos_in_stream
+        at = exc.pos_in_stream or 0
+        expected, found, pos = exc.allowed, repr(text[at]), at
     elif isinstance(exc, UnexpectedToken):
         expected = exc.accepts or exc.expected  # accepts follows pending reductions, so it is the exact set
         if exc.token.type != "$END":  # lark puts $END at the last token; the reader expects "at the end"
-            found, pos = repr(str(exc.token)), exc.token.start_pos
+            found, pos = repr(str(exc.token)), exc.token.start_pos or 0
     names = sorted({_readable(t, text, pos) for t in expected})
     want = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else (names[0] if names else "nothing")
     after_name = "LBRACE" in expected and re.search(r"[A-Za-z0-9_.]$", text[:pos])
@@ -372,7 +373,8 @@ class _Builder(Transformer):
         self.text, self.names = text, names
         self._styles: dict[str, int] = {}  # operator style -> first position, for the current tag filter
 
-    def _fail(self, message: str, pos: int, unsupported: bool = False) -> QueryError:
+    def _fail(self, message: str, pos: int | None, unsupported: bool = False) -> QueryError:
+        pos = pos or 0  # lark gives None only for tokens it made up, which never reach a refusal
         cls = UnsupportedQueryError if unsupported else QueryError
         return cls(f"{message} at position {pos}", query=self.text, position=pos)
 
@@ -504,7 +506,7 @@ class _Builder(Transformer):
         """`,`/`!` and AND/OR/NOT/IN may not share one filter (Datadog refuses the mix)."""
         for tok in parts:
             if isinstance(tok, Token):
-                self._styles.setdefault("symbolic" if tok.type in ("COMMA", "BANG") else "word", tok.start_pos)
+                self._styles.setdefault("symbolic" if tok.type in ("COMMA", "BANG") else "word", tok.start_pos or 0)
         if len(self._styles) == 2:
             raise self._fail("cannot mix symbolic (',' '!') and word (AND OR NOT IN) operators in one tag filter",
                              max(self._styles.values()))

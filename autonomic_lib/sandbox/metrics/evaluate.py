@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -313,7 +314,7 @@ def _group_labels(series, keys: tuple[str, ...]) -> list[tuple[str, ...]]:
 def _group_scope(scope: Scope, label: tuple[str, ...]) -> str:
     """The query's filter plus the group's tags, e.g. `env:demo,agent_id:a1` (`*` when neither exists)."""
     parts = [] if isinstance(scope, AllTags) else list(scope.operands) if isinstance(scope, And) else [scope]
-    parts += [TagTerm(*tag.split(":", 1)) for tag in label]
+    parts += [TagTerm(key, value) for key, _, value in (tag.partition(":") for tag in label)]
     if not parts:
         return "*"
     return parts[0].render() if len(parts) == 1 else And(tuple(parts)).render()
@@ -364,11 +365,8 @@ def _wrap(text: str, precedence: int, needed: int) -> str:
     return f"({text})" if precedence < needed else text
 
 
-def _with_values(s: Timeseries, times: np.ndarray, values: np.ndarray, **changes) -> Timeseries:
-    fields = dict(group_tags=s.group_tags, scope=s.scope, expression=s.expression, metric=s.metric, aggr=s.aggr,
-                  times=times, values=values, unit=s.unit)
-    fields.update(changes)
-    return Timeseries(**fields)
+def _with_values(s: Timeseries, times: np.ndarray, values: np.ndarray, **changes: Any) -> Timeseries:
+    return dataclasses.replace(s, times=times, values=values, **changes)
 
 
 def _apply(op: str, left, right):
@@ -406,6 +404,7 @@ def _combine(op: str, left: _Part, right: _Part) -> _Part:
                 values = _apply(op, left.constant, s.values)
                 text = f"{_number_text(left.constant)} {op} {_wrap(s.expression, right.precedence, rneed)}"
             else:
+                assert right.constant is not None  # one side is a constant, and it is not the left
                 values = _apply(op, s.values, right.constant)
                 text = f"{_wrap(s.expression, left.precedence, lneed)} {op} {_number_text(right.constant)}"
             out.append(_with_values(s, s.times, np.asarray(values, dtype=np.float64), expression=text))

@@ -355,11 +355,11 @@ def _reduce(aggr: str, row: np.ndarray, present: np.ndarray, hi: np.ndarray, wl:
 def _full_window(present: np.ndarray, hi: np.ndarray, wl: int, step: int) -> np.ndarray:
     """True where every minute of the window has at least one point."""
     per = 60 // step
-    n = len(present) // per * per
-    minutes = present[:n].reshape(-1, per).any(axis=1)
+    n = present.shape[0] // per * per
+    minutes = np.asarray(present[:n].reshape(-1, per).any(axis=1))
     cum = np.concatenate(([0], np.cumsum(minutes)))
     mhi, mwl = hi // per, wl // per
-    return (cum[np.minimum(mhi, len(minutes))] - cum[np.maximum(mhi - mwl, 0)]) >= mwl
+    return (cum[np.minimum(mhi, minutes.shape[0])] - cum[np.maximum(mhi - mwl, 0)]) >= mwl
 
 
 def _anomaly_values(plan: MonitorPlan, grid: Grid, row: np.ndarray, hi: np.ndarray, ends: np.ndarray,
