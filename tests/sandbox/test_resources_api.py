@@ -402,7 +402,7 @@ def test_workflow_round_trip_and_handle_resolution(api_client: ApiClient, sessio
     assert created.attributes.created_at == created.attributes.updated_at
     assert created.relationships.creator.data.type.value == "users"
 
-    found = workflow_model.find_by_handle(session_sandbox.sandbox.documents, handle)
+    found = session_sandbox.sandbox.automation.workflow_by_handle(handle)
     assert found is not None and found["id"] == created.id and workflow_model.monitor_triggerable(found)
 
     fetched = api.get_workflow(created.id).data
@@ -419,7 +419,7 @@ def test_workflow_round_trip_and_handle_resolution(api_client: ApiClient, sessio
     with pytest.raises(NotFoundException) as exc:
         api.get_workflow(created.id)
     assert errors_of(exc) == [{"detail": "workflow not found"}]
-    assert workflow_model.find_by_handle(session_sandbox.sandbox.documents, handle) is None
+    assert session_sandbox.sandbox.automation.workflow_by_handle(handle) is None
 
 
 def test_list_workflows_filters_and_hides_specs(api_client: ApiClient) -> None:
