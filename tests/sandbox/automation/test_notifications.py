@@ -12,10 +12,17 @@ import urllib3
 from datadog_api_client import ApiClient
 from datadog_api_client.v2.api.case_management_api import CaseManagementApi
 
-from autonomic_lib.sandbox.automation.notifications import Handle, MessageContext, notifies, on_transition, parse_handles, render
+from autonomic_lib.sandbox.automation.notifications import (
+    Handle,
+    MessageContext,
+    notifies,
+    on_transition,
+    parse_handles,
+    render,
+)
+from autonomic_lib.sandbox.monitors.evaluator import Transition
 from autonomic_lib.sandbox.server import SandboxServer
 from tests.sandbox.automation.test_case_routes import make_project
-from autonomic_lib.sandbox.monitors.evaluator import Transition
 
 TAGS = {"agent_id": "a1", "failure_reason": "eval_rejected", "role": "db_cassandra", "dot.key": "five"}
 VARIABLES = {"value": "2", "threshold": "1", "warn_threshold": "0.5", "ok_threshold": "0.8", "comparator": ">="}

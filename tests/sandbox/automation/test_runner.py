@@ -21,8 +21,8 @@ from datadog_api_client.v2.model.workflow_instance_create_request import Workflo
 
 from autonomic_lib.assets.model import to_model
 from autonomic_lib.sandbox.automation import notifications
-from autonomic_lib.sandbox.server import SandboxServer
 from autonomic_lib.sandbox.monitors.evaluator import Transition
+from autonomic_lib.sandbox.server import SandboxServer
 from tests.conftest import client_for, start_sandbox
 from tests.sandbox.automation.test_case_routes import make_project
 

@@ -74,7 +74,7 @@ def test_update_keeps_creation_time_and_known_widget_ids_and_ignores_read_only_f
     kept = created["widgets"][0]
     updated = dashboards.update_dashboard(created["id"], body={
         **body("Ops v2", [kept, NOTE]), "author_handle": "someone@else", "url": "/elsewhere"})
-    assert [w["id"] for w in updated["widgets"]][0] == kept["id"]
+    assert updated["widgets"][0]["id"] == kept["id"]
     assert updated["widgets"][1]["id"] not in {w["id"] for w in created["widgets"]}
     assert updated["created_at"] == created["created_at"] < updated["modified_at"]
     assert updated["url"] == f"/dashboard/{created['id']}/ops-v2" and updated["author_handle"] != "someone@else"

@@ -11,7 +11,8 @@ from datadog_api_client.v1.api.dashboards_api import DashboardsApi
 from datadog_api_client.v1.model.dashboard import Dashboard
 from datadog_api_client.v1.model.dashboard_layout_type import DashboardLayoutType
 from datadog_api_client.v1.model.formula_and_function_metric_query_definition import (
-    FormulaAndFunctionMetricQueryDefinition)
+    FormulaAndFunctionMetricQueryDefinition,
+)
 from datadog_api_client.v1.model.group_widget_definition import GroupWidgetDefinition
 from datadog_api_client.v1.model.log_stream_widget_definition import LogStreamWidgetDefinition
 from datadog_api_client.v1.model.monitor_summary_widget_definition import MonitorSummaryWidgetDefinition

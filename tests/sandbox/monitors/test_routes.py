@@ -184,6 +184,5 @@ def test_resources_need_the_application_key(session_sandbox: SandboxServer, meth
 
 
 def test_wrong_application_key_is_forbidden_through_the_client(session_sandbox: SandboxServer) -> None:
-    with client_for(session_sandbox, app_key="not-the-key") as client:
-        with pytest.raises(ForbiddenException):
-            MonitorsApi(client).list_monitors()
+    with client_for(session_sandbox, app_key="not-the-key") as client, pytest.raises(ForbiddenException):
+        MonitorsApi(client).list_monitors()
