@@ -1,13 +1,17 @@
-"""Shared fixtures: an environment without Datadog variables, and real sandbox servers on free ports."""
+"""Shared fixtures: an environment without Datadog variables, real sandbox servers on free ports, raw requests."""
 
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
+import orjson
 import pytest
+import urllib3
 from datadog_api_client import ApiClient, Configuration
+from datadog_api_client.exceptions import ApiException
 
 from autonomic_lib.sandbox.config import SandboxConfig
 from autonomic_lib.sandbox.server import SandboxServer, generate_keys
@@ -33,6 +37,26 @@ def client_for(server: SandboxServer, *, api_key: str | None = None, app_key: st
         "appKeyAuth": app_key if app_key is not None else server.config.app_key,
     })
     return ApiClient(configuration)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def raw(server: SandboxServer, method: str, path: str, body: Any = None, *,
+        app_key: bool = True) -> tuple[int, Any]:
+    """A hand-built request, for bodies the client's models cannot express (unknown widget types, ...)."""
+    headers = {"Content-Type": "application/json", "DD-API-KEY": server.config.api_key}
+    if app_key:
+        headers["DD-APPLICATION-KEY"] = server.config.app_key
+    response = urllib3.request(method, server.url + path, body=None if body is None else orjson.dumps(body),
+                               headers=headers, retries=False)
+    return response.status, orjson.loads(response.data) if response.data else None
+
+
+def errors_of(exc: pytest.ExceptionInfo[ApiException]) -> list[Any]:
+    body = exc.value.body
+    return (orjson.loads(body) if isinstance(body, (str, bytes)) else body)["errors"]
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,8 @@ and the monitor as `Source`; `@case-<project handle>` opens (or comments on) a c
 emails and `@slack-`, `@pagerduty-`, `@webhook-`... are recorded, not delivered. Choices where Datadog is
 unconfirmed: the title `[Triggered on {group}] <name>` (Recovered, Warn, No data), `Source` fields beyond
 monitor.id/name/message/tag_value and url, and that `@case-` creates no case on a recovery. Events are the
-evaluator's (evaluation_api.py writes one per transition). No Data transitions notify only with `notify_no_data` (so a new group's first OK is silent).
+evaluator's (monitors/service.py writes one per transition). No Data transitions notify only with
+`notify_no_data` (so a new group's first OK is silent).
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from urllib.parse import quote
 
 import orjson
 
-from autonomic_lib.sandbox.automation import cases, runner, workflows
+from autonomic_lib.sandbox.automation import workflows
 from autonomic_lib.sandbox.automation.backend import Automation
+from autonomic_lib.sandbox.automation.cases import STANDARD_TYPE_ID
 from autonomic_lib.sandbox.monitors.evaluator import Transition
 
 TITLES = {"Alert": "Triggered", "Warn": "Warn", "No Data": "No data", "OK": "Recovered", "Unknown": "Unknown"}
@@ -248,7 +250,8 @@ def app_url(automation: Automation) -> str:
     return automation.address.url.rstrip("/")
 
 
-def monitor_source(automation: Automation, monitor: dict[str, Any], transition: Transition, text: str) -> dict[str, Any]:
+def monitor_source(automation: Automation, monitor: dict[str, Any], transition: Transition,
+                   text: str) -> dict[str, Any]:
     """The `Source` object a monitor-started workflow sees (Source.monitor.*, Source.url)."""
     group = transition.group
     url = f"{app_url(automation)}/monitors/{monitor['id']}" + (f"?group={quote(group)}" if group != "*" else "")
@@ -284,7 +287,7 @@ def notifies(monitor: dict[str, Any], transition: Transition) -> bool:
 def on_transition(automation: Automation, monitor: dict[str, Any], transition: Transition) -> dict[str, Any] | None:
     """Notify for one transition: render, dispatch the handles, store the notification.
 
-    The evaluator (evaluation_api.MonitorEvaluator) writes the transition's event in the events stream itself,
+    The evaluator (monitors/service.MonitorEvaluator) writes the transition's event in the events stream itself,
     for every transition, so this hook writes none (one event per transition, as on Datadog).
 
     Returns the stored notification, or None when Datadog would not notify (see `notifies`).
@@ -295,14 +298,13 @@ def on_transition(automation: Automation, monitor: dict[str, Any], transition: T
     text = render(monitor.get("message") or "", ctx)
     title = title_of(monitor, transition)
     source = monitor_source(automation, monitor, transition, text)
-    results = [_dispatch(automation, monitor, transition, handle, source, title, text) for handle in parse_handles(text)]
-    doc = {"id": automation.documents.next_id("notification"), "monitor_id": monitor["id"],
-           "monitor_name": monitor.get("name"), "group": transition.group, "group_tags": list(transition.group_tags),
-           "previous": transition.previous, "current": transition.current, "at": float(transition.at),
-           "value": transition.value, "threshold": transition.threshold, "title": title, "message": text,
-           "unknown_variables": sorted(set(ctx.unknown)), "handles": results}
-    automation.documents.put("notification", doc["id"], doc, ts=int(float(transition.at) * 1000))
-    return doc
+    results = [_dispatch(automation, monitor, transition, handle, source, title, text)
+               for handle in parse_handles(text)]
+    return automation.record_notification({
+        "monitor_id": monitor["id"], "monitor_name": monitor.get("name"), "group": transition.group,
+        "group_tags": list(transition.group_tags), "previous": transition.previous, "current": transition.current,
+        "at": float(transition.at), "value": transition.value, "threshold": transition.threshold, "title": title,
+        "message": text, "unknown_variables": sorted(set(ctx.unknown)), "handles": results}, at=float(transition.at))
 
 
 def _dispatch(automation: Automation, monitor: dict[str, Any], transition: Transition, handle: Handle,
@@ -317,19 +319,20 @@ def _dispatch(automation: Automation, monitor: dict[str, Any], transition: Trans
             "reason": "the sandbox records external notifications and delivers none"}
 
 
-def _start_workflow(automation: Automation, handle: Handle, source: dict[str, Any], transition: Transition) -> dict[str, Any]:
+def _start_workflow(automation: Automation, handle: Handle, source: dict[str, Any],
+                    transition: Transition) -> dict[str, Any]:
     if handle.error:
         return {"status": "invalid", "reason": handle.error}
-    workflow = workflows.find_by_handle(automation.documents, handle.target)
+    workflow = automation.workflow_by_handle(handle.target)
     if workflow is None:
         return {"status": "not_found", "reason": f"no workflow has the handle {handle.target!r}"}
     if not workflows.monitor_triggerable(workflow):
         return {"status": "not_triggerable", "workflow_id": workflow["id"],
                 "reason": "a monitor starts only a published workflow with a monitor trigger"}
-    if (limited := runner.rate_limited(automation, workflow, float(transition.at))) is not None:
+    if (limited := automation.rate_limited(workflow["id"], at=float(transition.at))) is not None:
         return {"status": "rate_limited", "workflow_id": workflow["id"], "reason": limited}
-    instance = runner.start(automation, workflow, payload=handle.params, source=source, kind="monitor",
-                                     at=float(transition.at))
+    instance = automation.start_instance(workflow["id"], payload=handle.params, kind="monitor", source=source,
+                                         at=float(transition.at))
     attrs = instance["attributes"]
     return {"status": "started", "workflow_id": workflow["id"], "instance_id": instance["id"],
             "instance_status": attrs["instanceStatus"]["detailsKind"],
@@ -339,18 +342,18 @@ def _start_workflow(automation: Automation, handle: Handle, source: dict[str, An
 def _case(automation: Automation, monitor: dict[str, Any], transition: Transition, handle: Handle, title: str,
           text: str) -> dict[str, Any]:
     """`@case-<handle>`: one case per monitor group while it is open; later transitions comment on it."""
-    project = cases.project_by_handle(automation.documents, handle.target)
+    cases = automation.cases
+    project = cases.project_by_handle(handle.target)
     if project is None:
         return {"status": "not_found", "reason": f"no project has the monitor handle {handle.target!r} enabled"}
-    docs = automation.documents
     query = f"status:open project:{project['id']} monitor_id:{monitor['id']} monitor_group:{transition.group}"
-    open_cases = cases.search(docs, query=query, page_size=1)["data"]
+    open_cases = cases.search(query=query, page_size=1)["data"]
     if open_cases:
         case = open_cases[0]
-        cases.add_comment(docs, case["id"], f"{title}\n\n{text}", float(transition.at))
+        cases.add_comment(case["id"], message=f"{title}\n\n{text}", now=float(transition.at))
         if transition.current == "OK" and project["attributes"]["settings"]["integration_monitor"].get(
                 "auto_resolve_enabled"):
-            cases.update_case(docs, case["id"], float(transition.at), status="CLOSED")
+            cases.update_case(case["id"], now=float(transition.at), status="CLOSED")
             return {"status": "closed", "case_id": case["id"], "case_key": case["attributes"]["key"]}
         return {"status": "commented", "case_id": case["id"], "case_key": case["attributes"]["key"]}
     if transition.current == "OK":
@@ -358,9 +361,9 @@ def _case(automation: Automation, monitor: dict[str, Any], transition: Transitio
     priority = f"P{monitor['priority']}" if monitor.get("priority") in (1, 2, 3, 4, 5) else "NOT_DEFINED"
     data = {"type": "case", "attributes": {"title": title, "description": text, "priority": priority,
                                            "type_id": project["attributes"]["settings"]["integration_monitor"].get(
-                                               "case_type_id", cases.STANDARD_TYPE_ID)},
+                                               "case_type_id", STANDARD_TYPE_ID)},
             "relationships": {"project": {"data": {"id": project["id"], "type": "project"}}}}
     attributes = {**group_tag_values(transition.group_tags), "monitor_id": str(monitor["id"]),
                   "monitor_group": transition.group}
-    case = cases.create_case(docs, data, float(transition.at), creation_source="MONITOR", attributes=attributes)
+    case = cases.create_case(data=data, now=float(transition.at), creation_source="MONITOR", attributes=attributes)
     return {"status": "created", "case_id": case["id"], "case_key": case["attributes"]["key"]}

@@ -26,14 +26,18 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from autonomic_lib.errors import AutonomicError, IntakeError
-from autonomic_lib.sandbox.automation import cases
-from autonomic_lib.sandbox.automation.backend import Automation
-from autonomic_lib.sandbox.automation.cases import iso
+from autonomic_lib.sandbox.automation.cases import STANDARD_TYPE_ID, iso
+from autonomic_lib.sandbox.http.identity import SANDBOX_USER, SANDBOX_USER_UUID
+
+if TYPE_CHECKING:  # the backend runs instances through this module
+    from autonomic_lib.sandbox.automation.backend import Automation
+
+TriggerKind = Literal["api", "manual", "monitor"]
 
 MAX_STEPS = 1000  # a loop through outbound edges stops here instead of spinning
 MAX_SLEEP_S = 86400
@@ -199,7 +203,7 @@ def _if(run: Run, params: dict[str, Any]) -> dict[str, Any]:
     for i, cond in enumerate(conditions):
         if not isinstance(cond, dict):
             raise StepError(f"conditions[{i}] must be an object")
-        operator = cond.get("comparisonOperator", cond.get("comparator"))
+        operator: Any = cond.get("comparisonOperator", cond.get("comparator"))
         operator = _SYMBOLS.get(operator, operator)
         if operator not in _OPERATORS:
             raise StepError(f"conditions[{i}]: unknown comparison operator {operator!r}; "
@@ -211,10 +215,11 @@ def _if(run: Run, params: dict[str, Any]) -> dict[str, Any]:
 def _search_cases(run: Run, params: dict[str, Any]) -> dict[str, Any]:
     """Output mirrors GET /api/v2/cases (`data`: the cases, `meta`), so `Steps.x.data.length` counts them."""
     try:
-        return cases.search(run.automation.documents, query=str(params.get("filter", params.get("query")) or ""),
-                            sort_field=str(params.get("sort_field") or "created_at"),
-                            ascending=str(params.get("sort_asc", "false")).lower() == "true",
-                            page_size=int(params.get("page_size") or 10), page_number=int(params.get("page_number") or 1))
+        return run.automation.cases.search(
+            query=str(params.get("filter", params.get("query")) or ""),
+            sort_field=str(params.get("sort_field") or "created_at"),
+            ascending=str(params.get("sort_asc", "false")).lower() == "true",
+            page_size=int(params.get("page_size") or 10), page_number=int(params.get("page_number") or 1))
     except (IntakeError, ValueError) as exc:
         raise StepError(f"searchCases: {exc}") from None
 
@@ -225,7 +230,7 @@ def _create_case(run: Run, params: dict[str, Any]) -> dict[str, Any]:
         raise StepError("createCase needs project_id (a Case Management project UUID); it rendered empty")
     attrs = {k: params[k] for k in ("title", "description", "priority", "type_id", "status_name", "status")
              if params.get(k) not in (None, "")}
-    attrs.setdefault("type_id", cases.STANDARD_TYPE_ID)
+    attrs.setdefault("type_id", STANDARD_TYPE_ID)
     extra: dict[str, Any] = {}
     monitor = run.source.get("monitor") if isinstance(run.source, dict) else None
     if isinstance(monitor, dict):
@@ -233,12 +238,12 @@ def _create_case(run: Run, params: dict[str, Any]) -> dict[str, Any]:
         extra["monitor_id"] = str(monitor.get("id"))
     if isinstance(params.get("attributes"), dict):
         extra.update(params["attributes"])
-    data = {"type": "case", "attributes": attrs,
-            "relationships": {"project": {"data": {"id": params["project_id"], "type": "project"}}}}
+    relationships: dict[str, Any] = {"project": {"data": {"id": params["project_id"], "type": "project"}}}
     if params.get("assignee_id"):
-        data["relationships"]["assignee"] = {"data": {"id": params["assignee_id"], "type": "user"}}
+        relationships["assignee"] = {"data": {"id": params["assignee_id"], "type": "user"}}
+    data = {"type": "case", "attributes": attrs, "relationships": relationships}
     try:
-        doc = cases.create_case(run.automation.documents, data, run.now, creation_source="WORKFLOW", attributes=extra)
+        doc = run.automation.cases.create_case(data=data, now=run.now, creation_source="WORKFLOW", attributes=extra)
     except IntakeError as exc:
         raise StepError(f"createCase: {exc}") from None
     return {"id": doc["id"], "key": doc["attributes"]["key"], "public_id": doc["attributes"]["public_id"],
@@ -254,15 +259,15 @@ ACTIONS: dict[str, Action] = {
 
 
 # ------------------------------------------------------------------------------------------ running
-def trigger_inputs(workflow: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+def trigger_inputs(workflow: dict[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
     """`Trigger.*`: the input schema's defaults overlaid with the payload (undeclared keys are kept)."""
     params = ((workflow["attributes"].get("spec") or {}).get("inputSchema") or {}).get("parameters") or []
     inputs = {p["name"]: p["defaultValue"] for p in params if isinstance(p, dict) and "defaultValue" in p}
     return {**inputs, **payload}
 
 
-def rate_limited(automation: Automation, workflow: dict[str, Any], at: float) -> str | None:
-    """Why a monitor may not start this workflow at `at` (its monitor trigger's rateLimit), or None."""
+def rate_limit(workflow: dict[str, Any]) -> tuple[int, int] | None:
+    """The monitor trigger's rateLimit as (runs, per seconds), or None when it has none (or an unreadable one)."""
     triggers = (workflow["attributes"].get("spec") or {}).get("triggers") or []
     limit = next((t["monitorTrigger"].get("rateLimit") for t in triggers
                   if isinstance(t, dict) and isinstance(t.get("monitorTrigger"), dict)), None)
@@ -272,21 +277,15 @@ def rate_limited(automation: Automation, workflow: dict[str, Any], at: float) ->
     count = limit.get("count")
     if not match or not isinstance(count, int):
         return None
-    window = int(match.group(1))
-    recent = [i for i in automation.documents.list("workflow_instance")
-              if i["workflow_id"] == workflow["id"] and i["trigger_kind"] == "monitor"
-              and at - window < i["triggered_at"] <= at]
-    if len(recent) >= count:
-        return (f"rate limit reached: the monitor trigger allows {count} run(s) per {window}s and "
-                f"{len(recent)} already ran since {iso(at - window)}")
-    return None
+    return count, int(match.group(1))
 
 
-def start(automation: Automation, workflow: dict[str, Any], *, payload: dict[str, Any], source: dict[str, Any],
-          kind: str, at: float) -> dict[str, Any]:
-    """Run an instance of `workflow` to its end and store it; returns the stored instance document.
+def execute(automation: Automation, workflow: dict[str, Any], *, payload: Mapping[str, Any],
+            source: dict[str, Any], kind: TriggerKind, at: float) -> dict[str, Any]:
+    """Run an instance of `workflow` to its end; returns the instance document (the backend stores it).
 
     Args:
+        automation: where the run's Case Management actions act (`automation.cases`).
         kind: which trigger started it ("api", "manual" or "monitor"); `source` is its `Source` object.
         at: the trigger time (epoch s): the sandbox clock for API runs, the transition time for monitors.
     """
@@ -299,7 +298,9 @@ def start(automation: Automation, workflow: dict[str, Any], *, payload: dict[str
                    if isinstance(t, dict) and trigger_key in t), None)
     if starts is None:  # e.g. an API run of a workflow with only a monitor trigger: start where its triggers do
         starts = next((t.get("startStepNames") for t in spec.get("triggers") or [] if t.get("startStepNames")), [])
-    queue, record, failure = list(starts or []), [], None
+    queue: list[str] = list(starts or [])
+    record: list[dict[str, Any]] = []
+    failure: dict[str, Any] | None = None
     while queue and failure is None:
         if len(record) >= MAX_STEPS:
             failure = {"stepName": queue[0], "reason": f"more than {MAX_STEPS} steps ran; stopped"}
@@ -313,18 +314,16 @@ def start(automation: Automation, workflow: dict[str, Any], *, payload: dict[str
         queue += [e["nextStepName"] for e in step.get("outboundEdges") or []
                   if e.get("branchName", "main") == branch and e.get("nextStepName") in steps]
     status = "FAILED" if failure else "SUCCEEDED"
-    doc = {"id": instance_id, "type": "instances", "workflow_id": workflow["id"], "trigger_kind": kind,
-           "triggered_at": at,
-           "attributes": {"instanceStatus": {"detailsKind": status, "displayName": STATUS[status]},
-                          "startTimestamp": iso(at), "endTimestamp": iso(run.now), "outputs": {},
-                          "source": _source_summary(kind, source), "sourceForTemplating": source,
-                          "trigger": run.trigger,
-                          "stepStateAssociations": [{"stepName": e["stepName"], "stepState": e["state"]}
-                                                    for e in record],
-                          "steps": record, **({"failure": failure} if failure else {})},
-           "relationships": {"workflow": {"data": {"id": workflow["id"], "type": "workflows"}}}}
-    automation.documents.put("workflow_instance", instance_id, doc, ts=int(at * 1000))
-    return doc
+    return {"id": instance_id, "type": "instances", "workflow_id": workflow["id"], "trigger_kind": kind,
+            "triggered_at": at,
+            "attributes": {"instanceStatus": {"detailsKind": status, "displayName": STATUS[status]},
+                           "startTimestamp": iso(at), "endTimestamp": iso(run.now), "outputs": {},
+                           "source": _source_summary(kind, source), "sourceForTemplating": source,
+                           "trigger": run.trigger,
+                           "stepStateAssociations": [{"stepName": e["stepName"], "stepState": e["state"]}
+                                                     for e in record],
+                           "steps": record, **({"failure": failure} if failure else {})},
+            "relationships": {"workflow": {"data": {"id": workflow["id"], "type": "workflows"}}}}
 
 
 def _run_step(run: Run, step: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -353,11 +352,11 @@ def _run_step(run: Run, step: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return entry, branch
 
 
-def _source_summary(kind: str, source: dict[str, Any]) -> dict[str, Any]:
+def _source_summary(kind: TriggerKind, source: dict[str, Any]) -> dict[str, Any]:
     """The instance's `source` (recorded: `{"api": {"actingUser": {...}}}`); a monitor's carries its id."""
     if kind == "monitor":
         monitor = source.get("monitor") or {}
         return {"monitor": {"monitorId": monitor.get("id"), "monitorName": monitor.get("name"),
                             "group": monitor.get("group")}}
-    return {kind: {"actingUser": {"userEmail": "sandbox@autonomic-kit.local", "userName": "Autonomic Sandbox",
-                                  "userUuid": cases.SANDBOX_USER_UUID}}}
+    return {kind: {"actingUser": {"userEmail": SANDBOX_USER["email"], "userName": SANDBOX_USER["name"],
+                                  "userUuid": SANDBOX_USER_UUID}}}

@@ -1,17 +1,19 @@
-"""Workflow Automation bodies (v2): the structure Datadog checks before accepting a workflow, and handle lookup.
+"""Workflow Automation bodies (v2): the structure Datadog checks before accepting a workflow, handles, sort keys.
 
 The sandbox accepts any action id (it cannot know the whole action catalogue), but refuses what Datadog's
 spec makes impossible: duplicate or dangling step names, malformed triggers, missing action ids. Errors are
 JSON:API objects carrying the JSON path, the way Datadog's workflow API reports them.
 
 Monitor mentions: a monitor message says `@workflow-<handle>`; the handle is the spec's `handle` ("Unique
-identifier used to trigger workflows automatically in Datadog"). `find_by_handle` resolves it to the stored
-workflow, and `monitor_triggerable` says whether a monitor may start it (monitor trigger, published).
+identifier used to trigger workflows automatically in Datadog"). `handle_of` reads it (the backend's
+`workflow_by_handle` resolves a mention with it), and `monitor_triggerable` says whether a monitor may start the
+workflow (monitor trigger, published). The backend stores workflows; this module only judges their bodies.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from datadog_api_client.v2.model.input_schema import InputSchema
@@ -19,12 +21,17 @@ from datadog_api_client.v2.model.output_schema import OutputSchema
 from datadog_api_client.v2.model.step import Step
 from datadog_api_client.v2.model.trigger import Trigger
 
+from autonomic_lib.errors import IntakeError
 from autonomic_lib.sandbox.http.schema import schema_error
-from autonomic_lib.sandbox.storage.documents import DocumentStore
 
 DESCRIPTION_LIMIT = 300  # recorded: "workflow description exceeds size limit of [300] characters"
 HANDLE = re.compile(r"[A-Za-z0-9_-]+")  # sandbox rule: what a `@workflow-<handle>` mention can carry
 ATTRIBUTES = ("name", "description", "tags", "spec", "published")
+# list_workflows' sort keys; one sandbox user owns everything and runs are not tracked here, so those three tie
+SORT_KEYS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "name": lambda w: w["attributes"]["name"].lower(), "createdAt": lambda w: w["attributes"]["createdAt"],
+    "updatedAt": lambda w: w["attributes"]["updatedAt"], "creatorName": lambda w: "", "ownerName": lambda w: "",
+    "lastExecutedAt": lambda w: ""}
 
 
 def trigger_wrappers() -> dict[str, type]:
@@ -150,11 +157,18 @@ def monitor_triggerable(workflow: dict[str, Any]) -> bool:
         and any(isinstance(t, dict) and "monitorTrigger" in t for t in triggers)
 
 
-def find_by_handle(documents: DocumentStore, handle: str) -> dict[str, Any] | None:
-    """The stored workflow (`{"id", "type", "attributes", "relationships"}`) whose handle is `handle`."""
-    return next((w for w in documents.list("workflow") if handle_of(w) == handle), None)
+def sort_key(field: str) -> Callable[[dict[str, Any]], str]:
+    """The key of one `sort` field (`name` or `-name`); a 400 naming the fields there are otherwise."""
+    key = SORT_KEYS.get(field.lstrip("-"))
+    if key is None:
+        raise IntakeError(400, f"sort: unknown field {field!r}; expected {', '.join(SORT_KEYS)}")
+    return key
 
 
-def handles(documents: DocumentStore, *, except_id: str | None = None) -> dict[str, str]:
-    """Handle -> workflow id for every stored workflow (but `except_id`), to keep handles unique."""
-    return {h: w["id"] for w in documents.list("workflow") if (h := handle_of(w)) and w["id"] != except_id}
+def sort_fields(text: str | None) -> list[str]:
+    """The fields of a `sort` parameter (`name,-createdAt`), each checked, the last one first (they apply last
+    to first, so the first field is the primary order)."""
+    fields = [f.strip() for f in (text or "").split(",") if f.strip()]
+    for field in reversed(fields):
+        sort_key(field)
+    return fields

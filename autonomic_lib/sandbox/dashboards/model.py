@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from autonomic_lib.errors import IntakeError
 from autonomic_lib.sandbox.http.schema import schema_error, widget_types

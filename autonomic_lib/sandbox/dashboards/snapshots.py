@@ -5,20 +5,20 @@ Datadog answers GraphSnapshot {metric_query, snapshot_url, graph_def} and render
 token and draws the PNG when the URL is first fetched, from `evaluate_query` over [start, end), at exactly
 `width` x `height` pixels (defaults 600 x 300, a sandbox choice; Datadog's defaults are unconfirmed). Like
 Datadog's public snapshot links, the PNG needs no keys. `graph_def` takes the documented JSON form
-`{"requests": [{"q": "<query>"}], ...}`; each request's `q` is drawn.
+`{"requests": [{"q": "<query>"}], ...}`; each request's `q` is drawn. The backend (`Dashboards.create_snapshot`,
+`snapshot_png`) stores the checked request and calls `draw`; this module holds no state.
 """
 
 from __future__ import annotations
 
 import io
-import secrets
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from autonomic_lib.errors import IntakeError
-from autonomic_lib.sandbox.dashboards.backend import Dashboards
+from autonomic_lib.sandbox.metrics.backend import Metrics
 
 DEFAULT_SIZE = (600, 300)
 SIZE_RANGE = (100, 4000)
@@ -26,26 +26,32 @@ DPI = 100
 MAX_LEGEND = 10
 
 
-def create(dashboards: Dashboards, params: dict[str, str]) -> dict[str, Any]:
-    """Validate a snapshot request and store it; returns the stored document (token, queries, range, size)."""
+def check_request(*, start: str | None, end: str | None, metric_query: str | None, graph_def: str | None,
+                  title: str | None, width: str | None, height: str | None) -> dict[str, Any]:
+    """Validate a snapshot request's query parameters, as given; returns what to store (queries, range, size).
+
+    Raises:
+        IntakeError: 400 naming the first parameter at fault (start, end, the query, width, height).
+        QueryError: a malformed query, refused now rather than when the PNG is fetched.
+    """
+    params = {"start": start, "end": end, "width": width, "height": height}
     bounds = []
     for name in ("start", "end"):
-        raw = params.get(name)
+        raw = params[name]
         if not raw:
             raise IntakeError(400, f"The parameter '{name}' is required")
         if not raw.lstrip("-").isdigit():
             raise IntakeError(400, f"The parameter '{name}' must be an integer POSIX timestamp, not {raw!r}")
         bounds.append(int(raw))
-    start, end = bounds
-    if end <= start:
+    begin, finish = bounds
+    if finish <= begin:
         raise IntakeError(400, "The parameter 'end' must be after 'start'")
-    metric_query, graph_def = params.get("metric_query"), params.get("graph_def")
     if not metric_query and not graph_def:
         raise IntakeError(400, "One of the parameters 'metric_query' or 'graph_def' is required")
     queries = [metric_query] if metric_query else _graph_def_queries(graph_def or "")
     size = []
     for name, default in zip(("width", "height"), DEFAULT_SIZE):
-        raw = params.get(name)
+        raw = params[name]
         value = default if raw is None else int(raw) if raw.isdigit() else -1
         if not SIZE_RANGE[0] <= value <= SIZE_RANGE[1]:
             raise IntakeError(400, f"The parameter '{name}' must be an integer between {SIZE_RANGE[0]} and "
@@ -54,11 +60,8 @@ def create(dashboards: Dashboards, params: dict[str, str]) -> dict[str, Any]:
     from autonomic_lib.query.language import parse_query  # refuse a malformed query now, not when the PNG is fetched
     for query in queries:
         parse_query(query)
-    token = secrets.token_urlsafe(18)
-    doc = {"token": token, "queries": queries, "start": start, "end": end, "title": params.get("title") or "",
-           "width": size[0], "height": size[1], "metric_query": metric_query, "graph_def": graph_def}
-    dashboards.documents.put("snapshot", token, doc, ts=int(dashboards.clock() * 1000))
-    return doc
+    return {"queries": queries, "start": begin, "end": finish, "title": title or "", "width": size[0],
+            "height": size[1], "metric_query": metric_query, "graph_def": graph_def}
 
 
 def _graph_def_queries(graph_def: str) -> list[str]:
@@ -79,8 +82,8 @@ def response(doc: dict[str, Any], base_url: str) -> dict[str, Any]:
             "snapshot_url": f"{base_url.rstrip('/')}/snapshot/{doc['token']}.png"}
 
 
-def render_png(dashboards: Dashboards, doc: dict[str, Any]) -> bytes:
-    """The snapshot drawn now: one line per series (gaps where there is no data), UTC time axis."""
+def draw(doc: dict[str, Any], metrics: Metrics) -> bytes:
+    """The snapshot drawn now from `metrics`: one line per series (gaps where there is no data), UTC time axis."""
     from matplotlib.dates import DateFormatter
     from matplotlib.figure import Figure
 
@@ -91,12 +94,14 @@ def render_png(dashboards: Dashboards, doc: dict[str, Any]) -> bytes:
     axes = figure.add_subplot()
     drawn = 0
     for query in doc["queries"]:
-        result = evaluate_query(query, dashboards.metrics.store, doc["start"], doc["end"], kinds=dashboards.metrics.kind)
+        result = evaluate_query(query, metrics.store, doc["start"], doc["end"], kinds=metrics.kind)
         for series in result.series:
             times = [datetime.fromtimestamp(int(t), UTC) for t in series.times]
-            axes.plot(times, series.values, linewidth=1.2, label=series.scope)
+            # matplotlib converts datetimes through its units registry (a date axis); its stubs only say float
+            axes.plot(times, series.values, linewidth=1.2, label=series.scope)  # type: ignore[arg-type]
             drawn += 1
-    axes.set_xlim(datetime.fromtimestamp(doc["start"], UTC), datetime.fromtimestamp(doc["end"], UTC))
+    axes.set_xlim(datetime.fromtimestamp(doc["start"], UTC),  # type: ignore[arg-type]
+                  datetime.fromtimestamp(doc["end"], UTC))  # type: ignore[arg-type]
     axes.xaxis.set_major_formatter(DateFormatter("%H:%M", tz=UTC))
     axes.tick_params(labelsize=7)
     axes.grid(True, linewidth=0.3, alpha=0.6)

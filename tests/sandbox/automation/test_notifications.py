@@ -12,10 +12,17 @@ import urllib3
 from datadog_api_client import ApiClient
 from datadog_api_client.v2.api.case_management_api import CaseManagementApi
 
-from autonomic_lib.sandbox.automation.notifications import Handle, MessageContext, notifies, on_transition, parse_handles, render
+from autonomic_lib.sandbox.automation.notifications import (
+    Handle,
+    MessageContext,
+    notifies,
+    on_transition,
+    parse_handles,
+    render,
+)
+from autonomic_lib.sandbox.monitors.evaluator import Transition
 from autonomic_lib.sandbox.server import SandboxServer
 from tests.sandbox.automation.test_case_routes import make_project
-from autonomic_lib.sandbox.monitors.evaluator import Transition
 
 TAGS = {"agent_id": "a1", "failure_reason": "eval_rejected", "role": "db_cassandra", "dot.key": "five"}
 VARIABLES = {"value": "2", "threshold": "1", "warn_threshold": "0.5", "ok_threshold": "0.8", "comparator": ">="}
@@ -129,7 +136,7 @@ def test_notifications_are_recorded_and_listed_sandbox_only(session_sandbox: San
                "tags": [], "options": {"thresholds": {"critical": 2}}, "priority": 2}
     now = int(time.time()) - 120
     for previous, current, at in (("OK", "Alert", now), ("Alert", "OK", now + 60), ("OK", "No Data", now + 120)):
-        on_transition(session_sandbox.sandbox, monitor,
+        on_transition(session_sandbox.sandbox.automation, monitor,
                       transition(monitor_id, "service:api", ("service:api",), previous, current, at, 3.25, 2.0))
     listed = raw_get(session_sandbox, f"/sandbox/notifications?monitor_id={monitor_id}")
     assert listed["meta"]["sandbox_only"] is True and listed["meta"]["total"] == 2  # No Data: notify_no_data off
@@ -152,10 +159,10 @@ def test_case_handle_opens_one_case_per_group_and_comments_after(session_sandbox
                "options": {"thresholds": {"critical": 1}}}
     now = time.time()
     group = ("agent_id:z9",)
-    first = on_transition(session_sandbox.sandbox, monitor, transition(monitor_id, group[0], group, "OK", "Alert",
-                                                                        now, 1.0, 1.0))
-    second = on_transition(session_sandbox.sandbox, monitor, transition(monitor_id, group[0], group, "Alert", "OK",
-                                                                         now + 60, 0.0, 1.0))
+    automation = session_sandbox.sandbox.automation
+    first = on_transition(automation, monitor, transition(monitor_id, group[0], group, "OK", "Alert", now, 1.0, 1.0))
+    second = on_transition(automation, monitor, transition(monitor_id, group[0], group, "Alert", "OK",
+                                                           now + 60, 0.0, 1.0))
     assert first and second
     assert first["handles"][0]["status"] == "created" and second["handles"][0]["status"] == "commented"
     found = api.search_cases(filter=f"project:{key}").data

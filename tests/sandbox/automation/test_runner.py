@@ -21,8 +21,8 @@ from datadog_api_client.v2.model.workflow_instance_create_request import Workflo
 
 from autonomic_lib.assets.model import to_model
 from autonomic_lib.sandbox.automation import notifications
-from autonomic_lib.sandbox.server import SandboxServer
 from autonomic_lib.sandbox.monitors.evaluator import Transition
+from autonomic_lib.sandbox.server import SandboxServer
 from tests.conftest import client_for, start_sandbox
 from tests.sandbox.automation.test_case_routes import make_project
 
@@ -86,7 +86,8 @@ def cases_of(client: ApiClient, text: str) -> list[Any]:
 
 def test_alert_runs_the_kit_workflow_and_opens_one_case(server: SandboxServer, client: ApiClient, kit: Kit) -> None:
     now = time.time()
-    note = notifications.on_transition(server.sandbox, kit.monitor, alert(kit.monitor, "a1", "eval_rejected", now))
+    note = notifications.on_transition(server.sandbox.automation, kit.monitor,
+                                       alert(kit.monitor, "a1", "eval_rejected", now))
     assert note is not None
     started = [h for h in note["handles"] if h["kind"] == "workflow"]
     assert len(started) == 1 and started[0]["status"] == "started", started
@@ -112,21 +113,23 @@ def test_alert_runs_the_kit_workflow_and_opens_one_case(server: SandboxServer, c
 def test_second_alert_for_the_same_agent_opens_no_second_case(server: SandboxServer, client: ApiClient,
                                                                kit: Kit) -> None:
     now = time.time()
-    notifications.on_transition(server.sandbox, kit.monitor, alert(kit.monitor, "a2", "no_progress", now))
-    note = notifications.on_transition(server.sandbox, kit.monitor, alert(kit.monitor, "a2", "no_progress", now + 600))
+    notifications.on_transition(server.sandbox.automation, kit.monitor, alert(kit.monitor, "a2", "no_progress", now))
+    note = notifications.on_transition(server.sandbox.automation, kit.monitor,
+                                       alert(kit.monitor, "a2", "no_progress", now + 600))
     assert note is not None
     handle = next(h for h in note["handles"] if h["kind"] == "workflow")
     attrs = WorkflowAutomationApi(client).get_workflow_instance(kit.workflow_id, handle["instance_id"]).data.attributes
     assert [s["stepName"] for s in attrs["stepStateAssociations"]][-1] == "Already_tracked"
     assert len(cases_of(client, "agent_id:a2")) == 1
     assert len(cases_of(client, "agent_id:a20")) == 0  # the dedupe search is exact: a2 is not a20
-    notifications.on_transition(server.sandbox, kit.monitor, alert(kit.monitor, "a20", "no_progress", now + 700))
+    notifications.on_transition(server.sandbox.automation, kit.monitor,
+                                alert(kit.monitor, "a20", "no_progress", now + 700))
     assert len(cases_of(client, "agent_id:a20")) == 1 and len(cases_of(client, "agent_id:a2")) == 1
 
 
 def test_recovery_renders_the_recovery_text_and_starts_nothing(server: SandboxServer, kit: Kit) -> None:
-    note = notifications.on_transition(server.sandbox, kit.monitor, alert(kit.monitor, "a3", "x", time.time(),
-                                                                          current="OK", previous="Alert"))
+    note = notifications.on_transition(server.sandbox.automation, kit.monitor,
+                                       alert(kit.monitor, "a3", "x", time.time(), current="OK", previous="Alert"))
     assert note is not None and note["handles"] == []
     assert note["message"].strip() == "Agent a3 has had no optimization failure for 5 minutes."
     assert note["title"].startswith("[Recovered on {agent_id:a3,failure_reason:x}]")
@@ -142,12 +145,13 @@ def test_rate_limit_skips_runs_over_the_limit_with_a_reason(server: SandboxServe
     monitor = {"id": 999_001, "name": "rl", "message": f"@workflow-{handle}", "query": "avg(last_5m):avg:m{*} > 1",
                "options": {"thresholds": {"critical": 1}}, "tags": []}
     base = time.time()
-    statuses = [notifications.on_transition(server.sandbox, monitor, alert(monitor, f"r{i}", "x", base + i * 60))
+    statuses = [notifications.on_transition(server.sandbox.automation, monitor,
+                                            alert(monitor, f"r{i}", "x", base + i * 60))
                 for i in range(3)]
     results = [n["handles"][0] for n in statuses if n]
     assert [r["status"] for r in results] == ["started", "started", "rate_limited"]
     assert "2 run(s) per 3600s" in results[2]["reason"]
-    later = notifications.on_transition(server.sandbox, monitor, alert(monitor, "r9", "x", base + 3600 + 1))
+    later = notifications.on_transition(server.sandbox.automation, monitor, alert(monitor, "r9", "x", base + 3600 + 1))
     assert later is not None and later["handles"][0]["status"] == "started"  # the window has moved on
     listed = WorkflowAutomationApi(client).list_workflow_instances(workflow_id)
     assert listed.meta.page.total_count == 3
@@ -229,7 +233,7 @@ def test_monitor_cannot_start_an_unpublished_workflow(server: SandboxServer, cli
         "steps": [{"name": "N", "actionId": "com.datadoghq.core.noop", "parameters": []}]}})
     monitor = {"id": 999_002, "name": "draft", "message": f"@workflow-{handle} @workflow-nope-{handle}",
                "query": "avg(last_5m):avg:m{*} > 1", "options": {}, "tags": []}
-    note = notifications.on_transition(server.sandbox, monitor, alert(monitor, "d", "x", time.time()))
+    note = notifications.on_transition(server.sandbox.automation, monitor, alert(monitor, "d", "x", time.time()))
     assert note is not None
     assert [h["status"] for h in note["handles"]] == ["not_triggerable", "not_found"]
 
