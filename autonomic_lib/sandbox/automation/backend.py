@@ -164,7 +164,7 @@ class Automation:
             source = {"type": "api", "name": workflow["attributes"]["name"], "initiator": {
                 "email": SANDBOX_USER["email"], "name": SANDBOX_USER["name"], "id": SANDBOX_USER_UUID}}
         at = self.clock() if at is None else at
-        doc = runner.execute(self, workflow, payload=payload, source=source, kind=kind, at=at)
+        doc = runner.execute(self.cases, workflow, payload=payload, source=source, kind=kind, at=at)
         self._documents.put(INSTANCE, doc["id"], doc, ts=int(at * 1000))
         return doc
 

@@ -28,14 +28,11 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from autonomic_lib.errors import AutonomicError, IntakeError
-from autonomic_lib.sandbox.automation.cases import STANDARD_TYPE_ID, iso
+from autonomic_lib.sandbox.automation.cases import STANDARD_TYPE_ID, Cases, iso
 from autonomic_lib.sandbox.http.identity import SANDBOX_USER, SANDBOX_USER_UUID
-
-if TYPE_CHECKING:  # the backend runs instances through this module
-    from autonomic_lib.sandbox.automation.backend import Automation
 
 TriggerKind = Literal["api", "manual", "monitor"]
 
@@ -65,7 +62,7 @@ class StepError(AutonomicError):
 class Run:
     """The state of one running instance: its context variables and virtual clock."""
 
-    automation: Automation
+    cases: Cases  # where the run's Case Management actions act
     workflow: dict[str, Any]
     instance_id: str
     trigger: dict[str, Any]
@@ -215,7 +212,7 @@ def _if(run: Run, params: dict[str, Any]) -> dict[str, Any]:
 def _search_cases(run: Run, params: dict[str, Any]) -> dict[str, Any]:
     """Output mirrors GET /api/v2/cases (`data`: the cases, `meta`), so `Steps.x.data.length` counts them."""
     try:
-        return run.automation.cases.search(
+        return run.cases.search(
             query=str(params.get("filter", params.get("query")) or ""),
             sort_field=str(params.get("sort_field") or "created_at"),
             ascending=str(params.get("sort_asc", "false")).lower() == "true",
@@ -243,7 +240,7 @@ def _create_case(run: Run, params: dict[str, Any]) -> dict[str, Any]:
         relationships["assignee"] = {"data": {"id": params["assignee_id"], "type": "user"}}
     data = {"type": "case", "attributes": attrs, "relationships": relationships}
     try:
-        doc = run.automation.cases.create_case(data=data, now=run.now, creation_source="WORKFLOW", attributes=extra)
+        doc = run.cases.create_case(data=data, now=run.now, creation_source="WORKFLOW", attributes=extra)
     except IntakeError as exc:
         raise StepError(f"createCase: {exc}") from None
     return {"id": doc["id"], "key": doc["attributes"]["key"], "public_id": doc["attributes"]["public_id"],
@@ -280,18 +277,18 @@ def rate_limit(workflow: dict[str, Any]) -> tuple[int, int] | None:
     return count, int(match.group(1))
 
 
-def execute(automation: Automation, workflow: dict[str, Any], *, payload: Mapping[str, Any],
+def execute(cases: Cases, workflow: dict[str, Any], *, payload: Mapping[str, Any],
             source: dict[str, Any], kind: TriggerKind, at: float) -> dict[str, Any]:
     """Run an instance of `workflow` to its end; returns the instance document (the backend stores it).
 
     Args:
-        automation: where the run's Case Management actions act (`automation.cases`).
+        cases: where the run's Case Management actions act.
         kind: which trigger started it ("api", "manual" or "monitor"); `source` is its `Source` object.
         at: the trigger time (epoch s): the sandbox clock for API runs, the transition time for monitors.
     """
     spec = workflow["attributes"].get("spec") or {}
     instance_id = str(uuid.uuid4())
-    run = Run(automation, workflow, instance_id, trigger_inputs(workflow, payload), source, at)
+    run = Run(cases, workflow, instance_id, trigger_inputs(workflow, payload), source, at)
     steps = {s["name"]: s for s in spec.get("steps") or [] if isinstance(s, dict) and "name" in s}
     trigger_key = f"{kind}Trigger"
     starts = next((t.get("startStepNames") for t in spec.get("triggers") or []

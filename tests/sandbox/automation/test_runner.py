@@ -240,7 +240,7 @@ def test_monitor_cannot_start_an_unpublished_workflow(server: SandboxServer, cli
 
 def test_template_rendering_keeps_types_and_reports_unknown_paths() -> None:
     from autonomic_lib.sandbox.automation.runner import Run, StepError, render
-    run = Run(automation=None, workflow={"id": "w", "attributes": {"name": "W"}}, instance_id="i",  # type: ignore[arg-type]
+    run = Run(cases=None, workflow={"id": "w", "attributes": {"name": "W"}}, instance_id="i",  # type: ignore[arg-type]
               trigger={"n": 3, "tags": ["a", "b"]}, source={"monitor": {"tag_value": {"a.b": "x"}}}, now=0.0)
     run.steps["S"] = {"data": [{"id": 1}, {"id": 2}]}
     assert render("{{ Trigger.n }}", run) == 3
