@@ -7,7 +7,7 @@ into a frame in milliseconds, through the same ApiClient (pool, auth, retries).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import orjson
@@ -17,6 +17,7 @@ from datadog_api_client import ApiClient
 from .budget import message_budget
 from .client import raw_request
 from .errors import QueryError
+from .query.build import metric_query
 
 FRAME_COLUMNS = ("time", "group", "value")
 
@@ -60,7 +61,8 @@ def metric_series(api_client: ApiClient, query: str, start: int, end: int) -> pd
 def counts_by(api_client: ApiClient, metric: str, tag: str, scope: str, start: int, end: int, interval: int
               ) -> pd.DataFrame:
     """Counts of `metric` per `interval` seconds, one column per value of `tag` (0 where none happened)."""
-    frame = query_frame(api_client, f"sum:{metric}{{{scope}}} by {{{tag}}}.as_count().rollup(sum, {interval})",
+    frame = query_frame(api_client, metric_query("sum", metric, [scope], by=[tag], as_count=True,
+                                                 rollup=("sum", interval)),
                         start, end)
     if frame.empty:
         return pd.DataFrame()
@@ -81,9 +83,11 @@ def pass_rate(api_client: ApiClient, scope: str, start: int, end: int, interval:
 def optimization_rate(api_client: ApiClient, scope: str, start: int, end: int, interval: int = 300) -> pd.Series:
     """The dashboard's Optimization Rate %: success / (success + failed) * 100, cumulative over the run
     (optimizations are rare, so a per-window rate would be mostly undefined)."""
-    query = f"sum:{{metric}}{{{{{scope}}}}}.as_count().rollup(sum, {interval})"
-    success = metric_series(api_client, query.format(metric="autonomic.deployments.success"), start, end)
-    failed = metric_series(api_client, query.format(metric="autonomic.optimization.failed"), start, end)
+    def count(metric: str) -> pd.Series:
+        return metric_series(api_client, metric_query("sum", metric, [scope], as_count=True, rollup=("sum", interval)),
+                             start, end)
+
+    success, failed = count("autonomic.deployments.success"), count("autonomic.optimization.failed")
     both = pd.concat([success.rename("success"), failed.rename("failed")], axis=1).fillna(0.0).sort_index().cumsum()
     total = both["success"] + both["failed"]
     return (100.0 * both["success"] / total.where(total > 0)).rename("optimization rate %")
@@ -112,10 +116,11 @@ def phase_table(api_client: ApiClient, env: str, phases: list[str], start: int, 
     scope, span = f"env:{env}", end - start
     table = pd.DataFrame(index=pd.Index(phases, name="phase"))
 
-    def total(metric: str, by: str = "phase") -> pd.DataFrame:
-        return _by_phase(api_client, f"sum:{metric}{{{scope}}} by {{{by}}}.as_count().rollup(sum, {span})", start, end)
+    def total(metric: str, by: Sequence[str] = ("phase",)) -> pd.DataFrame:
+        query = metric_query("sum", metric, [scope], by=by, as_count=True, rollup=("sum", span))
+        return _by_phase(api_client, query, start, end)
 
-    verdicts = total("autonomic.audit.verdict", "phase,verdict")
+    verdicts = total("autonomic.audit.verdict", ("phase", "verdict"))
     for verdict in ("pass", "fail"):
         rows = verdicts[verdicts.get("verdict", pd.Series(dtype=object)) == verdict] if not verdicts.empty else verdicts
         table[verdict] = rows.groupby("phase")["value"].sum() if not rows.empty else 0.0
@@ -130,23 +135,22 @@ def phase_table(api_client: ApiClient, env: str, phases: list[str], start: int, 
     attempts = table["deployments"] + table["optimization failures"]
     table["optimization rate %"] = 100 * table["deployments"] / attempts.where(attempts > 0)
 
-    def windows(query: str, stat: str, by: str = "phase") -> pd.Series:
-        frame = _by_phase(api_client, query.format(scope=scope, by=by), start, end).dropna(subset=["value"])
+    def windows(aggr: str, metric: str, stat: str, by: Sequence[str] = ("phase",)) -> pd.Series:
+        """A quantile (`stat`) over the metric's 10 s windows, per group."""
+        query = metric_query(aggr, metric, [scope], by=by, rollup=(aggr, 10))
+        frame = _by_phase(api_client, query, start, end).dropna(subset=["value"])
         if frame.empty:
             return pd.Series(dtype=float)
-        grouped = frame.groupby(by.split(",") if "," in by else by)["value"]
+        grouped = frame.groupby(list(by) if len(by) > 1 else by[0])["value"]
         return {"p50": grouped.median(), "p95": grouped.quantile(0.95), "max": grouped.max()}[stat]
 
-    table["cost p50 $"] = windows("avg:autonomic.agent.cost{{{scope}}} by {{{by}}}.rollup(avg, 10)", "p50")
-    table["cost p95 $"] = windows("max:autonomic.agent.cost.95percentile{{{scope}}} by {{{by}}}.rollup(max, 10)", "p95")
-    table["cost max $"] = windows("max:autonomic.agent.cost.max{{{scope}}} by {{{by}}}.rollup(max, 10)", "max")
-    table["user latency p50 s"] = windows("avg:autonomic.agent.latency.median{{{scope}}} by {{{by}}}.rollup(avg, 10)",
-                                          "p50")
-    table["user latency p95 s"] = windows(
-        "max:autonomic.agent.latency.95percentile{{{scope}}} by {{{by}}}.rollup(max, 10)", "p95")
+    table["cost p50 $"] = windows("avg", "autonomic.agent.cost", "p50")
+    table["cost p95 $"] = windows("max", "autonomic.agent.cost.95percentile", "p95")
+    table["cost max $"] = windows("max", "autonomic.agent.cost.max", "max")
+    table["user latency p50 s"] = windows("avg", "autonomic.agent.latency.median", "p50")
+    table["user latency p95 s"] = windows("max", "autonomic.agent.latency.95percentile", "p95")
     for stat, agg, metric in (("p50", "avg", "avg"), ("p95", "max", "95percentile")):
-        template = agg + ":autonomic.component.latency." + metric + "{{{scope}}} by {{{by}}}.rollup(" + agg + ", 10)"
-        by_role = windows(template, stat, by="phase,role")
+        by_role = windows(agg, f"autonomic.component.latency.{metric}", stat, by=("phase", "role"))
         for role in ROLES:
             if not by_role.empty and role in by_role.index.get_level_values("role"):
                 table[f"{role} latency {stat} s"] = by_role.xs(role, level="role")
@@ -224,10 +228,12 @@ def signal_onsets(api_client: ApiClient, env: str, start: int, end: int, *, budg
         hits = series[series >= above]
         return hits.index[0] if not hits.empty else None
 
-    return {"Budget breach": first(f"max:autonomic.budget.breach.amount{{{scope}}}.rollup(max, 10)", budget),
-            "Latency anomaly": first(f"avg:autonomic.agent.latency.avg{{{scope}}}.rollup(avg, 60)", slow),
-            "Optimization failure": first(f"sum:autonomic.optimization.failed{{{scope}}}.as_count().rollup(sum, 10)",
-                                          1)}
+    return {"Budget breach": first(metric_query("max", "autonomic.budget.breach.amount", [scope],
+                                                rollup=("max", 10)), budget),
+            "Latency anomaly": first(metric_query("avg", "autonomic.agent.latency.avg", [scope], rollup=("avg", 60)),
+                                     slow),
+            "Optimization failure": first(metric_query("sum", "autonomic.optimization.failed", [scope], as_count=True,
+                                                       rollup=("sum", 10)), 1)}
 
 
 def detection_delays(history: pd.DataFrame, onsets: dict[str, pd.Timestamp | None]) -> pd.DataFrame:
@@ -361,8 +367,10 @@ def story_panels(api_client: ApiClient, env: str, start: int, end: int, *, budge
 
     scope = f"env:{env}"
     budget = message_budget() if budget is None else budget
-    latency = metric_series(api_client, f"avg:autonomic.agent.latency.avg{{{scope}}}.rollup(avg, 60)", start, end)
-    cost = metric_series(api_client, f"max:autonomic.agent.cost.max{{{scope}}}.rollup(max, 60)", start, end)
+    latency = metric_series(api_client, metric_query("avg", "autonomic.agent.latency.avg", [scope],
+                                                     rollup=("avg", 60)), start, end)
+    cost = metric_series(api_client, metric_query("max", "autonomic.agent.cost.max", [scope], rollup=("max", 60)),
+                         start, end)
     bounds = (band["lower"], band["upper"]) if band is not None and not band.empty else None
     return [
         Panel("Pass Rate % (Auditor), per 5 min", {"pass rate %": pass_rate(api_client, scope, start, end)}, "%"),
@@ -381,16 +389,20 @@ def headline(api_client: ApiClient, env: str, start: int, end: int) -> dict[str,
     scope, span = f"env:{env}", end - start
 
     def total(metric: str) -> float:
-        series = metric_series(api_client, f"sum:{metric}{{{scope}}}.as_count().rollup(sum, {span})", start, end)
+        series = metric_series(api_client, metric_query("sum", metric, [scope], as_count=True, rollup=("sum", span)),
+                               start, end)
         return float(series.sum()) if not series.empty else 0.0
 
     passed = total("autonomic.audit.verdict") and metric_series(
-        api_client, f"sum:autonomic.audit.verdict{{{scope},verdict:pass}}.as_count().rollup(sum, {span})",
+        api_client, metric_query("sum", "autonomic.audit.verdict", [scope, "verdict:pass"], as_count=True,
+                                 rollup=("sum", span)),
         start, end).sum()
     audits = total("autonomic.audit.verdict")
     success, failed = total("autonomic.deployments.success"), total("autonomic.optimization.failed")
-    latency = metric_series(api_client, f"avg:autonomic.agent.latency.avg{{{scope}}}.rollup(avg, 60)", start, end)
-    p95 = metric_series(api_client, f"max:autonomic.agent.latency.95percentile{{{scope}}}.rollup(max, 60)", start, end)
+    latency = metric_series(api_client, metric_query("avg", "autonomic.agent.latency.avg", [scope],
+                                                     rollup=("avg", 60)), start, end)
+    p95 = metric_series(api_client, metric_query("max", "autonomic.agent.latency.95percentile", [scope],
+                                                 rollup=("max", 60)), start, end)
     return {"messages": audits, "pass rate %": 100 * float(passed) / audits if audits else float("nan"),
             "optimization rate %": 100 * success / (success + failed) if success + failed else float("nan"),
             "deployments": success, "optimization failures": failed,

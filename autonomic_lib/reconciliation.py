@@ -24,10 +24,12 @@ from datadog_api_client import ApiClient
 
 from .analysis import query_frame
 from .client import raw_request
+from .query.build import metric_query
+from .query.limits import MAX_POINTS
 from .telemetry.ledger import Ledger
 from .telemetry.points import FLUSH_INTERVAL
 
-MAX_BUCKETS = 1500
+MAX_BUCKETS = MAX_POINTS  # Datadog's per-series limit: a finer rollup would be widened
 _COLUMNS = ["kind", "name", "tags", "sent", "read", "sent_sum", "read_sum", "match"]
 
 
@@ -57,7 +59,7 @@ def _by_metric(ledger: Ledger) -> dict[str, list[tuple[str, ...]]]:
 
 
 def _query(metric: str, env: str, keys: list[str], method: str, interval: int) -> str:
-    return f"sum:{metric}{{env:{env}}} by {{{','.join(keys)}}}.rollup({method}, {interval})"
+    return metric_query("sum", metric, [f"env:{env}"], by=keys, rollup=(method, interval))
 
 
 def _groups(frame: pd.DataFrame) -> dict[tuple[str, ...], pd.DataFrame]:

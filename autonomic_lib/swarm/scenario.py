@@ -143,8 +143,8 @@ class Scenario:
 def seed_demo() -> Scenario:
     """The seed's demo flow, preceded by a 4 h baseline.
 
-    The latency monitor is `anomalies(avg:autonomic.agent.latency.avg{env:demo}, 'agile', 2, ...,
-    seasonality='hourly')`. DATADOG.md 3.5: agile and robust need at least 3 seasons of history
+    The latency monitor (assets/monitors/latency_anomaly.json, which sets its bounds) is an 'agile'
+    `anomalies(avg:autonomic.agent.latency.avg{env:demo}, ...)` with hourly seasonality. DATADOG.md 3.5: agile and robust need at least 3 seasons of history
     (hourly -> 3 h) and show no bounds before; 4 h gives three full seasons plus an hour of margin,
     so the first incident is judged against learned bounds. During the baseline agent-03 runs a
     hallucinating v1 that the loop fixes (failed audits -> Refiner -> Evaluator -> v2 deployed).

@@ -214,7 +214,9 @@ def test_same_data_gives_the_same_transitions_however_the_minutes_are_batched():
 # ---------------------------------------------------------------------------------------------------- through the API
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
-    srv = start_sandbox(tmp_path_factory.mktemp("monitors"), late_data=("autonomic.*", "eval.*"))
+    # a short quiet period (SandboxConfig): the background-evaluator test need not wait the default 2 s
+    srv = start_sandbox(tmp_path_factory.mktemp("monitors"), late_data=("autonomic.*", "eval.*"),
+                        evaluation_quiet_seconds=0.2)
     yield srv
     srv.stop()
 
