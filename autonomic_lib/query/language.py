@@ -11,6 +11,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from autonomic_lib.errors import QueryError, UnsupportedQueryError
+from autonomic_lib.query.glob import Glob
 from autonomic_lib.query.windows import window_seconds
 
 SPACE_AGGREGATORS = ("avg", "sum", "min", "max")
@@ -105,7 +106,7 @@ class Scope:
         wanted = self.value if self.key is None else f"{self.key}:{self.value}"
         if not self.has_wildcard:
             return any(t.lower() == wanted for t in tags)
-        pattern = _glob(wanted)
+        pattern = Glob.compile(wanted, single=False)  # Datadog's tag filters know `*` only
         return any(pattern.fullmatch(t.lower()) for t in tags)
 
     def render(self) -> str:
@@ -184,11 +185,6 @@ def _render(scope: Scope, symbolic: bool) -> str:
                             for op in scope.operands)
     assert isinstance(scope, Or)
     return " OR ".join(_render(op, False) for op in scope.operands)
-
-
-@functools.lru_cache(maxsize=1024)
-def _glob(pattern: str) -> re.Pattern[str]:
-    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
 
 
 # ---------------------------------------------------------------------------------------------------- expressions

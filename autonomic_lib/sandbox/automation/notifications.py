@@ -38,13 +38,18 @@ from autonomic_lib.sandbox.automation.cases import STANDARD_TYPE_ID
 from autonomic_lib.sandbox.monitors.evaluator import Transition
 
 TITLES = {"Alert": "Triggered", "Warn": "Warn", "No Data": "No data", "OK": "Recovered", "Unknown": "Unknown"}
-_TOKEN = re.compile(r"\{\{\{?\s*([#^/]?)\s*((?:[^}\"']|\"[^\"]*\"|'[^']*')*?)\s*\}?\}\}")
-_RAW = re.compile(r"\{\{\{\{\s*raw\s*\}\}\}\}(.*?)\{\{\{\{\s*/raw\s*\}\}\}\}", re.DOTALL)
-_COMMENT = re.compile(r"\{\{!--.*?--\}\}|\{\{![^}]*\}\}", re.DOTALL)
-_ARGS = re.compile(r"\"([^\"]*)\"|'([^']*)'|(\S+)")
-_COMPARATOR = re.compile(r"(>=|<=|==|!=|>|<)\s*-?[\d.]+\s*$")
-_HANDLE = re.compile(r"(?<![\w.+-])@([\w.+-]+@[\w-]+(?:\.[\w-]+)+|[A-Za-z][\w-]*(?:-[\w.-]*)?)")
-_PARAM = re.compile(r"\s*([A-Za-z_][\w]*)\s*=\s*(\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^,)]*?)\s*(,|\))")
+# Every pattern below runs on user text (monitor messages), so none may backtrack: quantifiers are possessive
+# (`*+`, `++`), alternatives are disjoint, and a token body never holds an unquoted brace. Each search is then
+# linear in the text from where it starts; the message itself is bounded by MAX_MESSAGE.
+_TOKEN = re.compile(r"\{\{\{?\s*+([#^/]?)\s*+((?:[^{}\"'\s]++|\s++(?!\})|\"[^\"]*+\"|'[^']*+')*+)\s*+\}?\}\}")
+_RAW = re.compile(r"\{\{\{\{\s*+raw\s*+\}\}\}\}(.*?)\{\{\{\{\s*+/raw\s*+\}\}\}\}", re.DOTALL)
+_COMMENT = re.compile(r"\{\{!--.*?--\}\}|\{\{![^}]*+\}\}", re.DOTALL)
+_ARGS = re.compile(r"\"([^\"]*+)\"|'([^']*+)'|(\S++)")
+_COMPARATOR = re.compile(r"(>=|<=|==|!=|>|<)\s*+-?[\d.]++\s*+$")
+_HANDLE = re.compile(r"(?<![\w.+-])@([\w.+-]++@[\w-]++(?:\.[\w-]++)++|[A-Za-z][\w-]*+(?:-[\w.-]*+)?)")
+_PARAM = re.compile(r"\s*+([A-Za-z_]\w*+)\s*+=\s*+(\"(?:[^\"\\]|\\.)*+\"|'[^']*+'|[^,)]*+)\s*+(,|\))")
+MAX_MESSAGE = 65_536  # characters of a rendered message; longer is cut (a sandbox bound: Datadog states none)
+MAX_DEPTH = 32  # nested {{#section}}s (a sandbox bound)
 
 
 @dataclass
@@ -121,13 +126,20 @@ def render(message: str, ctx: MessageContext) -> str:
         raws.append(match.group(1))
         return f"\x00{len(raws) - 1}\x00"
 
-    text = _COMMENT.sub("", _RAW.sub(keep_raw, message))
+    text = _COMMENT.sub("", _RAW.sub(keep_raw, message[:MAX_MESSAGE]))
     out, _ = _render_block(text, 0, ctx, None)
-    return re.sub("\x00(\\d+)\x00", lambda m: raws[int(m.group(1))], out)
+    out = re.sub("\x00(\\d+)\x00", lambda m: raws[int(m.group(1))], out)
+    if len(out) > MAX_MESSAGE:
+        ctx.unknown.append(f"message cut at {MAX_MESSAGE} characters")
+        out = out[:MAX_MESSAGE]
+    return out
 
 
-def _render_block(text: str, pos: int, ctx: MessageContext, closing: str | None) -> tuple[str, int]:
-    """Render from `pos` until `{{/closing}}` (or the end); returns the text and the position after it."""
+def _render_block(text: str, pos: int, ctx: MessageContext, closing: str | None, depth: int = 0) -> tuple[str, int]:
+    """Render from `pos` until `{{/closing}}` (or the end); returns the text and the position after it.
+
+    Sections nest at most MAX_DEPTH deep; a deeper section tag renders nothing and is listed as unknown.
+    """
     out: list[str] = []
     while True:
         match = _TOKEN.search(text, pos)
@@ -145,7 +157,10 @@ def _render_block(text: str, pos: int, ctx: MessageContext, closing: str | None)
             continue  # a stray closing tag renders nothing
         if sigil in "#^" and sigil:
             name, *args = [a or b or c for a, b, c in _ARGS.findall(body)] or [""]
-            truthy, pos, falsy = _section(text, pos, ctx, name)
+            if depth >= MAX_DEPTH:
+                ctx.unknown.append(f"sections nested deeper than {MAX_DEPTH}")
+                continue
+            truthy, pos, falsy = _section(text, pos, ctx, name, depth + 1)
             chosen = ctx.condition(name, args)
             out.append(truthy if chosen == (sigil == "#") else falsy)
             continue
@@ -155,8 +170,8 @@ def _render_block(text: str, pos: int, ctx: MessageContext, closing: str | None)
         out.append(ctx.variable(body))
 
 
-def _section(text: str, pos: int, ctx: MessageContext, name: str) -> tuple[str, int, str]:
-    inner, pos = _render_block(text, pos, ctx, name)
+def _section(text: str, pos: int, ctx: MessageContext, name: str, depth: int) -> tuple[str, int, str]:
+    inner, pos = _render_block(text, pos, ctx, name, depth)
     truthy, _, falsy = inner.partition("\x01ELSE\x01")
     return truthy, pos, falsy
 
@@ -222,7 +237,7 @@ def _params(text: str, pos: int) -> tuple[dict[str, Any], str | None, int]:
             end = text.find(")", pos)
             return params, f"cannot parse workflow parameters at {text[pos:pos + 40]!r}", (end + 1 if end > 0 else pos)
         name, raw, sep = match.groups()
-        params[name] = _param_value(raw)
+        params[name] = _param_value(raw.rstrip())  # an unquoted value's trailing blanks are not part of it
         pos = match.end()
         if sep == ")":
             return params, None, pos

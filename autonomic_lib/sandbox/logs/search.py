@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import Any, Iterator
 
 from autonomic_lib.errors import IntakeError, QueryError, UnsupportedQueryError
+from autonomic_lib.query.glob import Glob
 
 __all__ = ["LogQuery", "LogView", "parse_query", "parse_time", "normalize_status", "iso_ms"]
 
@@ -93,15 +94,26 @@ class LogView:
 
 @dataclass(frozen=True)
 class Pattern:
-    """A value to match: the unescaped text, and a regex when it has unescaped `*`/`?` wildcards."""
+    """A value to match: the unescaped text, and its characters when it has unescaped `*`/`?` wildcards.
+
+    Wildcards match through `Glob` (query/glob.py): bounded time whatever the pattern and the log.
+    """
 
     text: str
-    glob: str | None = None  # regex source, set only for wildcards
+    chars: tuple[tuple[str, bool], ...] | None = None  # (character, escaped), set only for wildcards
+
+    @property
+    def wild(self) -> bool:
+        return self.chars is not None
+
+    def glob(self, *, fold: bool) -> Glob:
+        assert self.chars is not None
+        return Glob.from_chars(self.chars, fold=fold)
 
     def fullmatch(self, value: str, *, fold: bool) -> bool:
-        if self.glob is None:
+        if self.chars is None:
             return value.lower() == self.text.lower() if fold else value == self.text
-        return re.fullmatch(self.glob, value, re.IGNORECASE | re.DOTALL if fold else re.DOTALL) is not None
+        return self.glob(fold=fold).fullmatch(value)
 
 
 class LogQuery:
@@ -144,13 +156,13 @@ class _Free(LogQuery):
 
     def matches(self, view: LogView) -> bool:
         p = self.pattern
-        if p.glob is None or self.phrase:
+        if not p.wild or self.phrase:
             wanted = _TOKEN.findall(p.text.lower())
             words, n = view.words, len(wanted)
             return any(words[i:i + n] == wanted for i in range(len(words) - n + 1))
         if re.fullmatch(r"[\w*?]+", p.text):
             return any(p.fullmatch(w, fold=True) for w in view.words)
-        return re.search(p.glob, view.message, re.IGNORECASE | re.DOTALL) is not None
+        return p.glob(fold=True).search(view.message)
 
 
 @dataclass(frozen=True)
@@ -181,7 +193,7 @@ class _Attr(LogQuery):
 
     def matches(self, view: LogView) -> bool:
         for value in _values(view.doc.get("attributes", {}), self.path.split(".")):
-            if self.pattern is not None and self.pattern.glob == ".*":
+            if self.pattern is not None and self.pattern.wild and self.pattern.glob(fold=False).matches_anything:
                 return True  # @attr:* is an existence test
             if self.pattern is None:
                 num = _number(value)
@@ -228,7 +240,7 @@ def _scalar_matches(pattern: Pattern, value: Any) -> bool:
         return False
     if isinstance(value, bool):
         return pattern.fullmatch("true" if value else "false", fold=False)
-    if isinstance(value, (int, float)) and pattern.glob is None:
+    if isinstance(value, (int, float)) and not pattern.wild:
         wanted = _number(pattern.text)
         return wanted is not None and float(value) == wanted
     return pattern.fullmatch(str(value), fold=False)
@@ -339,7 +351,7 @@ class _Parser:
 
     def leaf(self, field: str | None, pattern: Pattern, phrase: bool) -> LogQuery:
         if field is None:
-            if not _TOKEN.search(pattern.text) and pattern.glob is None:
+            if not _TOKEN.search(pattern.text) and not pattern.wild:
                 raise self.fail(f"free text {pattern.text!r} has no word to search for")
             return _Free(pattern, phrase)
         return _Attr(field[1:], pattern) if field.startswith("@") else _Tag(field, pattern)
@@ -429,5 +441,4 @@ class _Parser:
         text = "".join(c for c, _ in chars)
         if not any(c in "*?" and not escaped for c, escaped in chars):
             return Pattern(text)
-        glob = "".join(".*" if c == "*" and not e else "." if c == "?" and not e else re.escape(c) for c, e in chars)
-        return Pattern(text, glob)
+        return Pattern(text, tuple(chars))

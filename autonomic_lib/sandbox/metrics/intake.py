@@ -7,7 +7,6 @@ sandbox refuses the whole payload with a 400 naming the point: a loud refusal be
 
 from __future__ import annotations
 
-import fnmatch
 import re
 import time
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import numpy as np
 import orjson
 
 from autonomic_lib.errors import IntakeError
+from autonomic_lib.query.glob import Glob
 from autonomic_lib.sandbox.http.body import IntakeLimits
 from autonomic_lib.sandbox.metrics.store import SeriesPoints
 
@@ -45,7 +45,7 @@ class IntakePolicy:
     clock: Callable[[], float] = field(default=time.time)
 
     def accepts_late(self, metric: str) -> bool:
-        return any(fnmatch.fnmatchcase(metric, g) for g in self.late_data)
+        return any(Glob.compile(g).fullmatch(metric) for g in self.late_data)
 
 
 def parse_series_payload(raw: bytes, *, version: int, policy: IntakePolicy) -> list[SeriesPoints]:

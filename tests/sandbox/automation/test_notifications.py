@@ -170,3 +170,36 @@ def test_case_handle_opens_one_case_per_group_and_comments_after(session_sandbox
     case = found[0].attributes
     assert case.attributes["agent_id"] == ["z9"] and case.attributes["monitor_id"] == [str(monitor_id)]
     assert str(case.priority) == "P1" and case.title == "[Triggered on {agent_id:z9}] Stuck agent"
+
+
+# ------------------------------------------------------------------------------------------ hostile messages
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("message", [
+    "{{" + " " * 3000,                      # froze the evaluator on every transition (3 s at 300 spaces)
+    "{{ " * 5000,
+    "{{#is_alert}}" * 2000,
+    "{{{{raw}}}}" * 2000,
+    "{{!--" * 5000,
+], ids=["open-then-blanks", "many-opens", "unclosed-sections", "unclosed-raw", "unclosed-comments"])
+def test_hostile_templates_render_in_bounded_time(message: str) -> None:
+    out = render(message, MessageContext("OK", "Alert", {}, {}))
+    assert len(out) <= len(message)
+
+
+@pytest.mark.timeout(10)
+def test_workflow_parameters_followed_by_blanks_parse_in_bounded_time() -> None:
+    """`@workflow-x(a=` and 1500 blanks took 10.8 s."""
+    (handle,) = parse_handles("@workflow-x(a=" + " " * 1500)
+    assert handle.kind == "workflow" and handle.error is not None
+
+
+def test_unquoted_parameter_values_lose_their_trailing_blanks() -> None:
+    (handle,) = parse_handles('@workflow-fix(n = 3  , flag=true , name="a b" )')
+    assert handle.params == {"n": 3, "flag": True, "name": "a b"} and handle.error is None
+
+
+def test_a_rendered_message_is_cut_at_its_bound() -> None:
+    from autonomic_lib.sandbox.automation.notifications import MAX_MESSAGE
+    ctx = MessageContext("OK", "Alert", {"agent_id": "a" * 200}, {})
+    out = render("{{agent_id.name}}" * 1000, ctx)
+    assert len(out) == MAX_MESSAGE and f"message cut at {MAX_MESSAGE} characters" in ctx.unknown
