@@ -46,3 +46,11 @@ def test_a_tag_glob_that_backtracks_answers_at_once(session_sandbox: SandboxServ
     query = f"avg:{metric}{{t:{'*a' * 12}*b}} by {{t}}"
     status, body = raw(session_sandbox, "GET", f"/api/v1/query?from={now - 600}&to={now + 60}&query={query}")
     assert status == 200 and body["series"] == []
+
+
+def test_a_monitor_with_an_infinite_threshold_is_refused_naming_it(session_sandbox: SandboxServer) -> None:
+    """`> 1e999` was stored (as null) and then stopped every monitor's notifications for good."""
+    body = {"type": "query alert", "name": unique("inf"), "message": "",
+            "query": "avg(last_5m):avg:hostile.inf{env:demo} > 1e999"}
+    status, answer = raw(session_sandbox, "POST", "/api/v1/monitor", body)
+    assert status == 400 and "threshold" in answer["errors"][0] and "finite" in answer["errors"][0]

@@ -133,10 +133,28 @@ class Monitors:
         self._documents.put(_MONITOR, doc["id"], doc)
 
     def add_transitions(self, transitions: Sequence[Transition], *, event_ids: Sequence[int | None]) -> None:
-        """Record transitions (at most one per monitor, group and minute), each with the id of its event."""
+        """Record transitions (at most one per monitor, group and minute), each with the id of its event.
+
+        Each is stored with its notification still owed (`notified: False`), in the same write: a crash between
+        storing and notifying leaves the notification pending, never lost (`pending_transitions`).
+        """
         self._documents.put_many(_TRANSITION, [
-            (_transition_id(t.monitor_id, t.at, t.group), t.at, {**_transition_json(t), "event_id": event_id})
+            (_transition_id(t.monitor_id, t.at, t.group), t.at,
+             {**_transition_json(t), "event_id": event_id, "notified": False})
             for t, event_id in zip(transitions, event_ids, strict=True)])
+
+    def pending_transitions(self) -> list[dict[str, Any]]:
+        """Transitions whose notification is still owed, in time order (transitions stored before notifications
+        were tracked count as notified)."""
+        return [r for r in self._documents.list(_TRANSITION, since=0, until=_FOREVER) if r.get("notified") is False]
+
+    def mark_notified(self, row: dict[str, Any], *, error: str | None = None) -> None:
+        """The notification of a stored transition was delivered (or given up on, with the reason)."""
+        key = _transition_id(row["monitor_id"], row["at"], row["group"])
+        stored = self._documents.get(_TRANSITION, key)
+        if stored is not None:
+            self._documents.put(_TRANSITION, key, {**stored, "notified": True,
+                                                   **({"notify_error": error} if error else {})}, ts=row["at"])
 
     def remove_transition(self, monitor_id: int, *, at: int, group: str) -> bool:
         """Forget a transition (a replay no longer makes it); False when there was none."""
@@ -164,6 +182,12 @@ class Monitors:
 
 def _transition_id(monitor_id: int, at: int, group: str) -> str:
     return f"{monitor_id}:{at}:{group}"
+
+
+def transition_of(row: dict[str, Any]) -> Transition:
+    """The Transition a stored row records (the inverse of `_transition_json`)."""
+    return Transition(row["monitor_id"], row["group"], tuple(row["group_tags"]), row["previous"], row["current"],
+                      row["at"], row["value"], row["threshold"], row["window_start"], row["window_end"])
 
 
 def _transition_json(t: Transition) -> dict[str, Any]:

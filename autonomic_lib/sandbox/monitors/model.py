@@ -10,6 +10,7 @@ Stored monitor documents (kind "monitor") are the API's Monitor shape; the monit
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterator
 
 from datadog_api_client.v1.model.monitor import Monitor
@@ -89,7 +90,12 @@ def check_query(query: str, options: dict[str, Any]) -> MonitorQuery:
             from None
     except QueryError as exc:
         raise bad_request("query", str(exc)) from None
+    if not math.isfinite(parsed.threshold):  # `> 1e999` parses as infinity, which JSON cannot even store
+        raise bad_request("query", f"the threshold {parsed.threshold} is not a finite number")
     thresholds = dict(options.get("thresholds") or {})
+    for level, value in thresholds.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(value):
+            raise bad_request(f"options.thresholds.{level}", f"{value} is not a finite number")
     if "critical" not in thresholds:
         if thresholds:  # Datadog refuses warnings without the alert level (recorded wording)
             raise IntakeError(400, "Alert status is required.")

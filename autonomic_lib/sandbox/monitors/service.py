@@ -20,7 +20,7 @@ from autonomic_lib.errors import QueryError
 from autonomic_lib.sandbox.logs.backend import Logs
 from autonomic_lib.sandbox.metrics.backend import Metrics
 from autonomic_lib.sandbox.metrics.store import SeriesPoints
-from autonomic_lib.sandbox.monitors.backend import Monitors
+from autonomic_lib.sandbox.monitors.backend import Monitors, transition_of
 from autonomic_lib.sandbox.monitors.evaluator import (
     MAX_CATCHUP,
     GroupState,
@@ -37,6 +37,7 @@ from autonomic_lib.sandbox.monitors.evaluator import (
 )
 
 log = logging.getLogger("autonomic_lib.sandbox")
+MAX_NOTIFY_ATTEMPTS = 3
 Notify = Callable[[dict[str, Any], Transition], None]
 _EVENT_TITLES = {"Alert": "Triggered", "Warn": "Warn", "OK": "Recovered", "No Data": "No data"}
 _ALERT_TYPES = {"Alert": "error", "Warn": "warning", "OK": "success", "No Data": "warning"}
@@ -72,6 +73,7 @@ class MonitorEvaluator:
         self._last_minute = -1
         self._late_lock = threading.Lock()
         self._oldest: dict[str, int] = {}  # metric -> oldest timestamp written since the last run
+        self._attempts: dict[tuple[int, int, str], int] = {}  # failed notification attempts per transition
         metrics.store.on_write(self._learn)
 
     def _learn(self, batch: Sequence[SeriesPoints]) -> None:
@@ -118,19 +120,45 @@ class MonitorEvaluator:
             with self._late_lock:
                 oldest, self._oldest = self._oldest, {}
             clock = int(now if now is not None else self.metrics.clock())
-            summary, transitions = [], []
+            summary = []
             for monitor in self.monitors.search():
-                report, made = self._run_one(monitor, clock, oldest)
-                summary.append(report)
-                transitions += [(t, monitor) for t in made]
-            transitions.sort(key=lambda pair: (pair[0].at, pair[0].monitor_id, pair[0].group))
-            for transition, monitor in transitions:
                 try:
-                    self.notify(monitor, transition)
-                except Exception:
-                    log.exception("notification of monitor %s failed", transition.monitor_id)
+                    report, _ = self._run_one(monitor, clock, oldest)
+                except Exception as exc:  # one monitor's bug must not stop the others' evaluation or notifications
+                    log.exception("evaluation of monitor %s failed", monitor.get("id"))
+                    report = self._failed(monitor, f"internal error: {type(exc).__name__}: {exc}")
+                summary.append(report)
+            self._deliver()
             self._done, self._last_minute = generation, clock // 60
             return summary
+
+    def _failed(self, monitor: dict[str, Any], reason: str) -> dict[str, Any]:
+        """Mark a monitor that could not be evaluated with the reason (GET /sandbox/evaluation shows it)."""
+        record = self.monitors.evaluation(monitor["id"]) or {"monitor_id": monitor["id"], "evaluated_until": None,
+                                                             "origin": None, "groups": {}}
+        self.monitors.save_evaluation(monitor["id"], {**record, "error": reason})
+        return {"monitor_id": monitor["id"], "from": None, "to": None, "transitions": 0, "error": reason}
+
+    def _deliver(self) -> None:
+        """Notify every stored transition whose notification is owed, in time order (an outbox: a transition is
+        stored with its notification pending, so none is lost to a crash or a failing hook). A notification that
+        fails MAX_NOTIFY_ATTEMPTS times is given up, with the reason on the transition."""
+        pending = sorted(self.monitors.pending_transitions(), key=lambda r: (r["at"], r["monitor_id"], r["group"]))
+        for row in pending:
+            monitor = self.monitors.get(row["monitor_id"])
+            if monitor is None:
+                self.monitors.mark_notified(row, error="the monitor was deleted")
+                continue
+            try:
+                self.notify(monitor, transition_of(row))
+            except Exception as exc:
+                key = (row["monitor_id"], row["at"], row["group"])
+                self._attempts[key] = self._attempts.get(key, 0) + 1
+                log.exception("notification of monitor %s failed (attempt %d)", row["monitor_id"], self._attempts[key])
+                if self._attempts[key] >= MAX_NOTIFY_ATTEMPTS:
+                    self.monitors.mark_notified(row, error=f"{type(exc).__name__}: {exc}")
+                continue
+            self.monitors.mark_notified(row)
 
     def _run_one(self, monitor: dict[str, Any], clock: int, oldest: dict[str, int]
                  ) -> tuple[dict[str, Any], list[Transition]]:
