@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import urlencode
+
+import urllib3
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NameResolutionError, NewConnectionError
 
 from datadog_api_client import ApiClient, Configuration
 from datadog_api_client.exceptions import (
@@ -21,7 +25,7 @@ from datadog_api_client.rest import ClientRetry
 from datadog_api_client.v1.api.authentication_api import AuthenticationApi
 from datadog_api_client.v1.api.metrics_api import MetricsApi
 
-from .errors import ConfigError
+from .errors import BackendUnreachable, ConfigError
 from .settings import KeyVar, Settings
 
 log = logging.getLogger("autonomic_lib")
@@ -38,7 +42,9 @@ def make_api_client(settings: Settings, *, retries: int = 3) -> ApiClient:
 
     Args:
         settings: Target and keys; nothing is read from os.environ.
-        retries: Retries on 408, 429 and 5xx; waits X-Ratelimit-Reset seconds, else 2 * 2**n.
+        retries: Retries on 408, 429, 5xx and read errors; waits X-Ratelimit-Reset seconds, else 2 * 2**n.
+            A connection that cannot be made at all (refused, unknown host name, connect timeout) is not retried:
+            it raises BackendUnreachable at once.
     """
     if retries < 0:
         raise ValueError("retries must be >= 0")
@@ -59,9 +65,52 @@ def make_api_client(settings: Settings, *, retries: int = 3) -> ApiClient:
         if secret is not None
     }
     # Same policy as enable_retry builds, but once retries run out the last 429/5xx is returned, so callers
-    # get the client's ApiException (status, body) instead of urllib3's MaxRetryError.
-    config.retry_policy = ClientRetry(total=retries, backoff_factor=2, raise_on_status=False)
-    return ApiClient(config)
+    # get the client's ApiException (status, body) instead of urllib3's MaxRetryError; and connect=0, because
+    # a refused connection or an unknown name is a wrong address, which backing off for 13 s does not fix.
+    config.retry_policy = ClientRetry(total=retries, connect=0, backoff_factor=2, raise_on_status=False)
+    api = ApiClient(config)
+    _guard_connections(api, settings)
+    return api
+
+
+def _guard_connections(api: ApiClient, settings: Settings) -> None:
+    """Make every request of `api` (generated APIs and raw_request alike) raise BackendUnreachable, not urllib3's
+    MaxRetryError, when no connection can be made. Both go through the pool manager's urlopen, so it is wrapped."""
+    pool = api.rest_client.pool_manager
+    urlopen: Callable[..., Any] = pool.urlopen
+
+    def guarded(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return urlopen(method, url, *args, **kwargs)
+        except (MaxRetryError, ConnectTimeoutError) as exc:
+            reason = exc.reason if isinstance(exc, MaxRetryError) else exc
+            if not isinstance(reason, ConnectTimeoutError):  # read errors and exhausted 5xx retries stay as they are
+                raise
+            # `from None`: urllib3's chain repeats the URL, whose path may hold a key (the legacy logs intake)
+            raise unreachable(reason, url, settings) from None
+
+    setattr(pool, "urlopen", guarded)  # noqa: B010 - an instance attribute; mypy refuses assigning to a method
+
+
+def unreachable(reason: ConnectTimeoutError, url: str, settings: Settings) -> BackendUnreachable:
+    """One line naming the host the client tried and what to check; the URL's path and every key stay out."""
+    parts = urllib3.util.parse_url(url)
+    host = parts.host or "?"
+    where = f"{host}:{parts.port}" if parts.port else host
+    check = (f"check DD_HOST ({settings.host})" if settings.host else f"check DD_SITE ({settings.site})") + \
+        " and the network"
+    cause = reason.__cause__ if isinstance(reason.__cause__, OSError) else None
+    if isinstance(reason, NameResolutionError):
+        message = f"cannot resolve the host name {host}: {check} (DNS, proxy)"
+    elif cause is not None and cause.errno == errno.ECONNREFUSED:
+        running = " (is the sandbox running?)" if settings.is_sandbox else ""
+        message = f"connection refused by {where}{running}: {check}"
+    elif isinstance(reason, NewConnectionError):
+        why = cause.strerror if cause is not None and cause.strerror else "no connection"
+        message = f"cannot connect to {where} ({why}): {check}"
+    else:
+        message = f"{where} did not accept a connection in time: {check}"
+    return BackendUnreachable(f"{_who(settings)} is unreachable: {message}", host=where)
 
 
 def _who(settings: Settings) -> str:

@@ -6,6 +6,8 @@
     ├── AssetError             (autonomic_lib.assets) dashboards/monitors/workflows failing lint or model
     │                          validation: every problem with its file, JSON path and fix
     ├── ScenarioError          a scenario definition (or its use) is invalid: names the file and field
+    ├── BackendUnreachable     no connection to Datadog or the sandbox (refused, name not resolved): names the
+    │                          host and what to check (DD_SITE, DD_HOST, the network), never a key
     ├── SandboxError           the embedded sandbox could not start, or its state is unusable
     ├── QueryError             a metric query could not be parsed or evaluated
     │   └── UnsupportedQueryError   valid Datadog syntax the sandbox does not imitate
@@ -44,6 +46,17 @@ class ScenarioError(AutonomicError):
         where = ": ".join(p for p in (file, field) if p)
         super().__init__(f"{where}: {message}" if where else message)
         self.field, self.file = field, file
+
+
+class BackendUnreachable(AutonomicError):
+    """The backend could not be connected to at all; retrying a refused connection or an unknown name won't help.
+
+    `host` is the host (and port) the client tried, never a URL path (the legacy logs intake carries the key there).
+    """
+
+    def __init__(self, message: str, *, host: str):
+        super().__init__(message)
+        self.host = host
 
 
 class SandboxError(AutonomicError):

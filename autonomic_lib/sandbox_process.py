@@ -1,7 +1,8 @@
 """The sandbox as its own process: started for the notebooks (it outlives their kernels), found, stopped.
 
-Its state folder (`.sandbox` by default, relative to the kit's root) holds `sandbox.json` (address and
-keys, written by the sandbox itself, mode 0600) and `sandbox.log` (its output, never a full key).
+Its state folder (`.sandbox` by default, relative to the kit's root, mode 0700) holds `sandbox.json` (address and
+keys, written by the sandbox itself, mode 0600) and `sandbox.log` (its output, never a full key; 0600 too).
+No key is ever on the sandbox's command line, which every local user can read: the sandbox generates its own.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Sequence
 
 from .backend import KIT_LATE_DATA, running_sandbox
 from .errors import SandboxError
+from .sandbox.storage.private import open_private, private_dir
 from .settings import Settings
 
 LOG_FILE = "sandbox.log"
@@ -48,13 +50,15 @@ def start_sandbox_process(folder: Path, timeout: float = 60.0, *, late_data: Seq
     """Start `python -m autonomic_lib sandbox --data-dir <folder> --late-data 'autonomic.*'` on its own.
 
     It outlives the kernel that started it (its own session); stop it with `stop_sandbox_process`.
-    Its output goes to `<folder>/sandbox.log` (it never prints a key in full).
+    Its output goes to `<folder>/sandbox.log` (it never prints a key in full). It generates its keys: no DD_*
+    variable reaches it (it would take DD_API_KEY/DD_APP_KEY, the user's Datadog keys, as its own), and no key is
+    in its argv.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     (folder / "sandbox.json").unlink(missing_ok=True)  # a stale file of a dead sandbox
     late = [arg for glob in late_data for arg in ("--late-data", glob)]
     late += ["--memory-limit", memory_limit] if memory_limit else []
-    with open(folder / LOG_FILE, "ab") as log:
+    with os.fdopen(open_private(folder / LOG_FILE, os.O_WRONLY | os.O_APPEND), "ab") as log:
         process = subprocess.Popen([sys.executable, "-m", "autonomic_lib", "sandbox", "--data-dir", str(folder), *late],
                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True, env={k: v for k, v in os.environ.items()

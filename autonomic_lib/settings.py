@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+import io
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -92,6 +94,44 @@ def _as_secret(value: Secret | str | None, var: KeyVar) -> Secret | None:
         raise ConfigError(f"{var} contains whitespace or a non-printable or non-ASCII character; "
                           "copy the key again from Datadog (Organization Settings > API/Application Keys)")
     return Secret(value)
+
+
+def read_key_file(path: Path) -> tuple[Secret, Secret]:
+    """DD_API_KEY and DD_APP_KEY from a file only its owner may read (`.env` syntax: one `NAME=value` a line).
+
+    For a process that must be given keys without putting them in its argv, which every local user can read
+    (`ps`, /proc/<pid>/cmdline). The mode is checked on the opened file, so it cannot change in between.
+
+    Raises:
+        ConfigError: the file is missing, not a regular file, readable or writable by group or others (names its
+            mode and the chmod that fixes it), or lacks a key; the message names the file, never a value.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not hang us
+    except OSError as exc:
+        raise ConfigError(f"key file {path}: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"key file {path} is not a regular file")
+        if st.st_mode & 0o077:
+            raise ConfigError(f"key file {path} is accessible to other users (mode {stat.S_IMODE(st.st_mode):04o}); "
+                              f"run `chmod 600 {path}` (or stricter) first")
+        with os.fdopen(os.dup(fd), encoding="utf-8", errors="replace") as handle:
+            values = dotenv_values(stream=io.StringIO(handle.read()))
+    finally:
+        os.close(fd)
+    keys: list[Secret] = []
+    names: tuple[KeyVar, ...] = ("DD_API_KEY", "DD_APP_KEY")
+    for var in names:
+        try:
+            secret = _as_secret(values.get(var), var)
+        except ConfigError as exc:
+            raise ConfigError(f"key file {path}: {exc}") from None
+        if secret is None:
+            raise ConfigError(f"key file {path} has no {var}=... line; it must hold DD_API_KEY and DD_APP_KEY")
+        keys.append(secret)
+    return keys[0], keys[1]
 
 
 def _normalize_site(site: str) -> str:

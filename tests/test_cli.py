@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from datadog_api_client.exceptions import ServiceException
 from datadog_api_client.v1.api.authentication_api import AuthenticationApi
 
 from autonomic_lib.cli import main
 from autonomic_lib.client import make_api_client
+from autonomic_lib.errors import ConfigError
 from autonomic_lib.sandbox.server import STATE_FILE, SandboxState, generate_keys, read_state
 from autonomic_lib.settings import Settings
 
@@ -127,3 +129,52 @@ def test_demo_writes_a_self_contained_report_without_keys(tmp_path: Path, capsys
     assert not HEX_KEY.search(page), "a key-shaped string reached the report"
     out = capsys.readouterr().out
     assert "OK:" in out and str(tmp_path / "reports" / "index.html") in out
+
+
+# ------------------------------------------------------------------------------------------ errors
+def failing_lint(exc: BaseException, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make `lint` raise `exc`: a stand-in for any command meeting an error nobody handled."""
+    def lint_assets(*args: object, **kwargs: object) -> None:
+        raise exc
+
+    monkeypatch.setattr("autonomic_lib.assets.lint_assets", lint_assets)
+
+
+def test_an_unexpected_error_is_one_line_exit_1_without_keys(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    api_key, app_key = generate_keys()
+    monkeypatch.setenv("DD_API_KEY", "not-hex-but-secret")
+    failing_lint(RuntimeError(f"boom with {api_key}\nand {app_key} and not-hex-but-secret\non three lines"),
+                 monkeypatch)
+    assert main(["lint"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: RuntimeError: boom with **** and **** and ****")
+    assert "-v" in err and "Traceback" not in err
+    assert api_key not in err and app_key not in err and "not-hex-but-secret" not in err
+
+
+@pytest.mark.parametrize("argv", [["-v", "lint"], ["lint", "-v"], ["lint", "--verbose"]])
+def test_verbose_shows_the_traceback_too_still_without_keys(argv: list[str], monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    api_key, _ = generate_keys()
+    failing_lint(RuntimeError(f"boom {api_key}"), monkeypatch)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "in lint_assets" in err
+    assert err.splitlines()[-1] == "error: RuntimeError: boom ****"
+    assert api_key not in err
+
+
+def test_the_kits_errors_keep_exit_2_and_their_message(monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    failing_lint(ConfigError("DD_SITE='x' is not a Datadog site"), monkeypatch)
+    assert main(["lint"]) == 2
+    assert capsys.readouterr().err == "error: DD_SITE='x' is not a Datadog site\n"
+
+
+def test_an_api_error_nobody_handled_is_one_line_without_headers(monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    failing_lint(ServiceException(status=503, reason="Service Unavailable"), monkeypatch)
+    assert main(["lint"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: the backend answered HTTP 503 Service Unavailable")

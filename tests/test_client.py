@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import threading
 import time
 import traceback
@@ -16,6 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 import urllib3.util.retry
+from urllib3.exceptions import MaxRetryError, NameResolutionError, ProtocolError
 from datadog_api_client.exceptions import ApiException, ServiceException
 from datadog_api_client.v1.api.authentication_api import AuthenticationApi
 from datadog_api_client.v1.api.metrics_api import MetricsApi
@@ -23,8 +25,15 @@ from datadog_api_client.v2.api.logs_api import LogsApi
 from datadog_api_client.v2.model.http_log import HTTPLog
 from datadog_api_client.v2.model.http_log_item import HTTPLogItem
 
-from autonomic_lib.client import auth_errors, describe_api_error, make_api_client, validate_keys
-from autonomic_lib.errors import ConfigError
+from autonomic_lib.client import (
+    auth_errors,
+    describe_api_error,
+    make_api_client,
+    raw_request,
+    unreachable,
+    validate_keys,
+)
+from autonomic_lib.errors import BackendUnreachable, ConfigError
 from autonomic_lib.settings import SITES, Secret, Settings
 
 Reply = tuple[int, dict[str, str], Any]
@@ -144,6 +153,7 @@ def test_configuration_for_a_sandbox(keys: tuple[str, str]) -> None:
         assert config.api_key == {"apiKeyAuth": keys[0], "appKeyAuth": keys[1]}
         assert (config.enable_retry, config.max_retries, config.retry_backoff_factor) == (True, 5, 2)
         assert config.retry_policy.total == 5 and config.retry_policy.backoff_factor == 2
+        assert config.retry_policy.connect == 0 and config.retry_policy.read is None  # reads: up to `total`
         assert config.check_return_type and config.compress
 
 
@@ -270,6 +280,85 @@ def _forbidden(*errors: Any) -> ApiException:
     exc = ApiException(status=403, reason="Forbidden")
     exc.body = {"errors": list(errors)}
     return exc
+
+
+# --- an unreachable backend ----------------------------------------------------------------------
+def closed_port() -> int:
+    """A port nothing listens on: bound, then closed."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def unreachable_error(settings: Settings, call: Any) -> BackendUnreachable:
+    """What `call(api)` raises (it must be BackendUnreachable), checked to take well under a second."""
+    started = time.monotonic()
+    with make_api_client(settings) as api, pytest.raises(BackendUnreachable) as info:
+        call(api)
+    assert time.monotonic() - started < 2
+    assert info.value.__cause__ is None and info.value.__suppress_context__  # no urllib3 chain repeating the URL
+    assert "\n" not in str(info.value)
+    return info.value
+
+
+def test_a_refused_connection_is_not_retried_and_names_the_host(keys: tuple[str, str], no_sleep: list[float]) -> None:
+    """It was: 3 retries, 12 s of back-off, then urllib3's MaxRetryError."""
+    port = closed_port()
+    settings = Settings(host=f"http://127.0.0.1:{port}", api_key=keys[0], app_key=keys[1])
+    error = unreachable_error(settings, lambda api: AuthenticationApi(api).validate())
+    assert no_sleep == []  # no back-off: not retried
+    assert error.host == f"127.0.0.1:{port}"
+    assert str(error) == (f"The sandbox is unreachable: connection refused by 127.0.0.1:{port} (is the sandbox "
+                          f"running?): check DD_HOST (http://127.0.0.1:{port}) and the network")
+    assert_hidden(str(error), *keys)
+
+
+def test_an_unresolvable_host_is_not_retried_and_names_it(keys: tuple[str, str], no_sleep: list[float]) -> None:
+    settings = Settings(host="http://no-such-host.invalid", api_key=keys[0], app_key=keys[1])
+    error = unreachable_error(settings, lambda api: LogsApi(api).submit_log(one_log()))
+    assert no_sleep == [] and error.host == "no-such-host.invalid"
+    assert "cannot resolve the host name no-such-host.invalid: check DD_HOST" in str(error)
+    assert_hidden(str(error), *keys)
+
+
+def test_raw_requests_are_guarded_too_and_never_show_the_path(keys: tuple[str, str]) -> None:
+    """The legacy logs intake takes the key in its path: the message names the host and port only."""
+    settings = Settings(host=f"http://127.0.0.1:{closed_port()}", api_key=keys[0])
+    error = unreachable_error(settings, lambda api: raw_request(api, "POST", f"/v1/input/{keys[0]}", body=b"[]"))
+    assert "/v1/input" not in str(error)
+    assert_hidden(str(error), *keys)
+
+
+def test_an_unresolvable_site_names_dd_site() -> None:
+    gaierror = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    reason = NameResolutionError("api.datadoghq.eu", None, gaierror)  # type: ignore[arg-type]
+    error = unreachable(reason, "https://api.datadoghq.eu/api/v1/validate", Settings(site="datadoghq.eu"))
+    assert str(error) == ("Datadog is unreachable: cannot resolve the host name api.datadoghq.eu: check DD_SITE "
+                          "(datadoghq.eu) and the network (DNS, proxy)")
+
+
+def test_a_dropped_connection_is_still_retried_and_not_called_unreachable(keys: tuple[str, str],
+                                                                           no_sleep: list[float]) -> None:
+    """A read error (the server accepts, then hangs up) may be transient: retried as before, urllib3's error kept."""
+    accepted: list[int] = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+
+        def hang_up() -> None:
+            for _ in range(3):
+                conn, _ = listener.accept()
+                accepted.append(1)
+                conn.recv(65536)
+                conn.close()
+
+        thread = threading.Thread(target=hang_up, daemon=True)
+        thread.start()
+        settings = Settings(host=f"http://127.0.0.1:{listener.getsockname()[1]}", api_key=keys[0])
+        with make_api_client(settings, retries=2) as api, pytest.raises(MaxRetryError) as info:
+            AuthenticationApi(api).validate()
+        thread.join(timeout=5)
+    assert len(accepted) == 3 and isinstance(info.value.reason, ProtocolError)  # first try + 2 retries
 
 
 @pytest.mark.parametrize("errors, hint, expected", [

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from autonomic_lib.errors import ConfigError
-from autonomic_lib.settings import SITES, Secret, Settings
+from autonomic_lib.settings import SITES, Secret, Settings, read_key_file
 
 # Written out from DATADOG.md 8.2 rather than derived, so a typo in SITES cannot hide: site -> (API, web app).
 EXPECTED_SITES = {
@@ -274,3 +274,45 @@ def test_require_without_names_wants_both() -> None:
 def test_require_rejects_unknown_names() -> None:
     with pytest.raises(ValueError, match="DD_SITE"):
         Settings().require("DD_SITE")  # type: ignore[arg-type]
+
+
+# --- key files --------------------------------------------------------------------------------------
+def write_key_file(path: Path, text: str, mode: int = 0o600) -> Path:
+    path.write_text(text)
+    os.chmod(path, mode)
+    return path
+
+
+def test_read_key_file_returns_both_keys_as_secrets(tmp_path: Path, api_key: str, app_key: str) -> None:
+    path = write_key_file(tmp_path / "keys", f"# comment\nDD_API_KEY={api_key}\nexport DD_APP_KEY='{app_key}'\n")
+    assert read_key_file(path) == (Secret(api_key), Secret(app_key))
+    assert read_key_file(write_key_file(tmp_path / "strict", f"DD_API_KEY={api_key}\nDD_APP_KEY={app_key}\n",
+                                        0o400))[0] == Secret(api_key)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o620, 0o602, 0o666], ids=oct)
+def test_read_key_file_refuses_a_file_others_can_reach(tmp_path: Path, api_key: str, app_key: str,
+                                                       mode: int) -> None:
+    path = write_key_file(tmp_path / "keys", f"DD_API_KEY={api_key}\nDD_APP_KEY={app_key}\n", mode)
+    with pytest.raises(ConfigError) as info:
+        read_key_file(path)
+    message = str(info.value)
+    assert f"key file {path}" in message and f"mode {mode:04o}" in message and f"chmod 600 {path}" in message
+    assert api_key not in message and app_key not in message
+
+
+def test_read_key_file_names_a_missing_key_or_file(tmp_path: Path, api_key: str) -> None:
+    path = write_key_file(tmp_path / "keys", f"DD_API_KEY={api_key}\n")
+    with pytest.raises(ConfigError, match=f"key file {path} has no DD_APP_KEY"):
+        read_key_file(path)
+    with pytest.raises(ConfigError, match=f"key file {tmp_path / 'absent'}: No such file"):
+        read_key_file(tmp_path / "absent")
+    with pytest.raises(ConfigError, match="not a regular file"):
+        read_key_file(tmp_path)
+
+
+def test_read_key_file_names_the_variable_of_a_mangled_key_not_its_value(tmp_path: Path, app_key: str) -> None:
+    path = write_key_file(tmp_path / "keys", f'DD_API_KEY="abc\tdef"\nDD_APP_KEY={app_key}\n')
+    with pytest.raises(ConfigError) as info:
+        read_key_file(path)
+    assert f"key file {path}: DD_API_KEY contains whitespace" in str(info.value) and "abc" not in str(info.value)

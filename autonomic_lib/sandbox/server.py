@@ -1,7 +1,8 @@
 """Serve the sandbox on 127.0.0.1, in a background thread (tests, demo) or the foreground (CLI).
 
 Notebooks run in their own kernels, so the sandbox publishes its address and keys in a state file
-(`sandbox.json`, mode 0600) inside its data folder; every client finds it there.
+(`sandbox.json`, mode 0600) inside its data folder; every client finds it there. The folder is 0700 and every file
+the sandbox writes in it 0600, whatever the umask (storage/private.py): it holds the keys and all data sent.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import uvicorn
 
 from autonomic_lib.errors import SandboxError
 from autonomic_lib.sandbox.app import Sandbox, SandboxConfig, create_app
+from autonomic_lib.sandbox.storage.private import OWNER_ONLY_UMASK, open_private, owner_only_umask
 
 log = logging.getLogger("autonomic_lib.sandbox")
 STATE_FILE = "sandbox.json"
@@ -67,7 +69,7 @@ def read_state(data_dir: Path) -> SandboxState | None:
 def _write_state(state: SandboxState) -> None:
     path = Path(state.data_dir) / STATE_FILE
     tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # keys inside: owner-only from the start
+    fd = open_private(tmp, os.O_WRONLY | os.O_TRUNC)  # keys inside: owner-only from the start
     with os.fdopen(fd, "w") as handle:
         json.dump(asdict(state), handle)
     os.replace(tmp, path)
@@ -119,7 +121,8 @@ class SandboxServer:
     def __init__(self, config: SandboxConfig, *, port: int = 0):
         self.config = config
         try:
-            self.sandbox = Sandbox(config)
+            with owner_only_umask():  # DuckDB creates its .wal with the first write, while the stores set up
+                self.sandbox = Sandbox(config)
         except duckdb.IOException as exc:
             owner = read_state(config.data_dir) if config.data_dir else None
             who = f" by the sandbox at {owner.url} (pid {owner.pid})" if owner else ""
@@ -154,13 +157,20 @@ class SandboxServer:
         return self
 
     def serve_forever(self) -> None:
-        """Serve in the calling thread until SIGINT/SIGTERM, then close the store cleanly."""
+        """Serve in the calling thread until SIGINT/SIGTERM, then close the store cleanly.
+
+        This process is the sandbox, so its umask stays 0o077 while it serves: DuckDB re-creates the .wal after
+        every checkpoint, and it must be 0600 each time. (A sandbox served from a thread leaves the host
+        process's umask alone; its 0700 folder keeps a re-created .wal from other users.)
+        """
+        previous = os.umask(OWNER_ONLY_UMASK)
         self._publish()
         self.sandbox.evaluator.start()
         try:
             self._server.run(sockets=[self._sock])
         finally:
             self._cleanup()
+            os.umask(previous)
 
     def stop(self) -> None:
         """Stop serving, checkpoint the store and remove the state file."""

@@ -10,6 +10,8 @@ drop data quietly: more than 1000 logs in one array, timestamps over 18 h old or
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import html
 import logging
 import time
@@ -302,9 +304,22 @@ async def create_event(request: Request, logs: Logs) -> Response:
 
 
 def _event_json(event: dict[str, Any], request: Request) -> dict[str, Any]:
-    """An Event as Datadog returns it: id and id_str, a link (here served by the sandbox), handle null."""
+    """An Event as Datadog returns it: id and id_str, a link (here served by the sandbox), handle null.
+
+    The link carries the page's token (`event_token`): the page needs no key, so the sequential id must not do.
+    """
     return {**event, "id_str": str(event["id"]), "handle": None, "related_event_id": event.get("related_event_id"),
-            "url": f"{request.base_url}event/event?id={event['id']}"}
+            "url": f"{request.base_url}event/event?" + urlencode({"id": event["id"],
+                                                                 "token": event_token(request, event["id"])})}
+
+
+def event_token(request: Request, event_id: int | str) -> str:
+    """The unguessable part of an event page's URL: an HMAC of the id under the sandbox's API key (128 bits shown).
+
+    Stateless, so it needs no storage and holds across restarts with the same keys; it reveals nothing of the key.
+    """
+    keys: Keys = request.app.state.keys
+    return hmac.new(keys.api_key.encode(), f"event-page:{event_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 async def list_events(request: Request, logs: Logs) -> Response:
@@ -345,9 +360,14 @@ async def get_event(request: Request, logs: Logs) -> Response:
 
 
 async def event_page(request: Request, logs: Logs) -> Response:
-    """The page an event's `url` opens: a plain read-only view (the sandbox has no web app or login)."""
-    raw = request.query_params.get("id", "")
-    event = await run_in_threadpool(logs.get_event, raw) if raw.isdigit() else None
+    """The page an event's `url` opens: a plain read-only view (the sandbox has no web app or login).
+
+    It takes no key, as a link must open in a browser; so it needs the id's token (`event_token`), and answers a
+    wrong or missing one exactly as an unknown id (404), saying nothing of which ids exist.
+    """
+    raw, token = request.query_params.get("id", ""), request.query_params.get("token", "")
+    valid = raw.isdigit() and hmac.compare_digest(token.encode(), event_token(request, raw).encode())
+    event = await run_in_threadpool(logs.get_event, raw) if valid else None
     if event is None:
         return HTMLResponse("<h1>Event not found</h1>", 404)
     when = datetime.fromtimestamp(event["date_happened"], timezone.utc).isoformat()

@@ -1,4 +1,7 @@
-"""One DuckDB file per sandbox, shared by every store in it (metrics, documents), with one write lock."""
+"""One DuckDB file per sandbox, shared by every store in it (metrics, documents), with one write lock.
+
+The file and its folder are owner-only (private.py): they hold everything sent to the sandbox.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ from pathlib import Path
 from typing import Iterator
 
 import duckdb
+
+from autonomic_lib.sandbox.storage.private import owner_only_umask, private_dir, private_file
 
 
 @dataclass
@@ -40,10 +45,17 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 
 
 def open_database(path: Path | None, *, memory_limit: str = "256MB", threads: int = 2) -> Database:
-    """Open (or create) the database at `path`; None keeps everything in memory (tests)."""
+    """Open (or create) the database at `path`, owner-only in a 0700 folder; None keeps everything in memory (tests).
+
+    DuckDB creates the .wal on the first write, after this returns: whoever writes first (the stores, setting up
+    their tables) does so under `owner_only_umask()` too, as the server does.
+    """
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path) if path else ":memory:")
+        private_dir(path.parent)
+        for existing in (path, path.with_name(path.name + ".wal")):
+            private_file(existing)
+    with owner_only_umask():
+        con = duckdb.connect(str(path) if path else ":memory:")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"SET threads = {int(threads)}")
     con.execute("SET preserve_insertion_order = false")

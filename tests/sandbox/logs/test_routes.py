@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import re
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import pytest
@@ -338,7 +340,7 @@ def test_events_post_list_get_round_trip(session_sandbox: SandboxServer, api_cli
     failed = create(api_client, title="Optimization failed for a2", tags=[f"run:{tag}", "env:demo", "agent_id:a2"],
                     alert_type=EventAlertType.ERROR, priority=EventPriority.LOW, date_happened=now - 3600)
     assert deploy.status == "ok" and deploy.event.id_str == str(deploy.event.id) and deploy.event.priority is None
-    assert deploy.event.url == f"{session_sandbox.url}/event/event?id={deploy.event.id}"
+    assert deploy.event.url.startswith(f"{session_sandbox.url}/event/event?id={deploy.event.id}&token=")
     events = EventsApi(api_client)
 
     def titles(**params: Any) -> list[str]:
@@ -386,6 +388,29 @@ def test_unknown_event_is_404_and_missing_start_is_400(session_sandbox: SandboxS
     assert info.value.body == {"errors": ["Event not found"]}
     reply = raw(session_sandbox, "GET", "/api/v1/events", app_key="ok", end=1)
     assert reply.status == 400 and reply.json() == {"errors": ["The parameter 'start' is required"]}
+
+
+def test_the_key_less_event_page_needs_its_unguessable_token(session_sandbox: SandboxServer,
+                                                            api_client: ApiClient) -> None:
+    """Event ids are sequential and the page takes no key: the id alone must not open it (it did: 200)."""
+    first, second = (create(api_client, title=f"Private event {n}").event for n in (1, 2))
+    assert second.id == first.id + 1  # guessable ids: why the page must not trust them alone
+    token = parse_qs(urlsplit(first.url).query)["token"][0]
+    assert re.fullmatch(r"[0-9a-f]{32}", token) and token != parse_qs(urlsplit(second.url).query)["token"][0]
+    assert EventsApi(api_client).get_event(first.id).event.url == first.url  # the same link from every answer
+
+    def page(query: str) -> urllib3.BaseHTTPResponse:
+        return urllib3.request("GET", f"{session_sandbox.url}/event/event?{query}", retries=False)
+
+    assert page(urlsplit(first.url).query).status == 200
+    unknown = page("id=987654321").data
+    for query in (f"id={first.id}", f"id={first.id}&token=", f"id={first.id}&token={'0' * 32}",
+                  f"id={second.id}&token={token}", f"id=0{first.id}&token={token}", f"token={token}"):
+        reply = page(query)
+        assert reply.status == 404 and reply.data == unknown, query  # a wrong token looks like an unknown id
+        assert b"Private event" not in reply.data
+    for key in (session_sandbox.config.api_key, session_sandbox.config.app_key):
+        assert key not in first.url
 
 
 # ------------------------------------------------------------------------------------------ auth and durability
