@@ -11,10 +11,8 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import matplotlib
-
-matplotlib.use("Agg")  # reports render headless; notebooks switch to inline themselves
-
+# No backend is chosen here: a kernel shows figures inline (ipykernel's default), a headless process without a
+# display falls back to Agg by itself. Forcing Agg once hid every figure a notebook cell returned.
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure

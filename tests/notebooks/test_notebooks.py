@@ -96,3 +96,23 @@ def test_no_key_in_any_executed_notebook_or_rendered_page(story: dict, notebook_
         for content in (text, page):
             assert not any(key in content for key in keys), path
             assert not KEY_PATTERN.search(content), (path, KEY_PATTERN.search(content))
+
+
+def _charts(path: Path) -> int:
+    """Images a reader sees in an executed notebook: PNG outputs and embedded <img> data URIs."""
+    import nbformat
+
+    count = 0
+    for cell in nbformat.read(path, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            count += "image/png" in data
+            count += str(data.get("text/html", "")).count("<img src=\"data:image/png")
+    return count
+
+
+def test_every_chart_a_notebook_builds_is_shown(story: dict) -> None:
+    """01 draws the dashboard; 03 the story, the dashboard, two snapshots, the monitor timeline and the band
+    (three of them were built and never shown while the library forced a headless backend)."""
+    assert _charts(story["import"][0]) >= 1
+    assert _charts(story["analysis"][0]) >= 6
