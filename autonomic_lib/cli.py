@@ -81,6 +81,16 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(out_dir=Path(args.out), scenario=args.scenario, seed=args.seed)
 
 
+def _reset(args: argparse.Namespace) -> int:
+    from .sandbox_process import reset_state_folder
+
+    folder = Path(args.data_dir)
+    removed = reset_state_folder(folder)
+    print(f"{folder}: {'removed (' + ', '.join(removed) + ')' if removed else 'nothing to remove'}; the next run "
+          "starts a fresh sandbox", flush=True)
+    return 0
+
+
 def _lint(args: argparse.Namespace) -> int:
     from .assets import lint_assets
 
@@ -231,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scenario", default="seed-demo", help="traffic scenario (default: seed-demo)")
     demo.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
     demo.set_defaults(run=_demo)
+
+    reset = add_command("reset", help="stop the sandbox of a state folder and delete the folder (a fresh start)")
+    reset.add_argument("--data-dir", default=".sandbox", help="the state folder (default: .sandbox); only a "
+                                                              "folder the kit wrote is deleted")
+    reset.set_defaults(run=_reset)
 
     lint = add_command("lint", help="check the dashboard, monitors and workflow (or the given files)")
     lint.add_argument("paths", nargs="*", help="asset files (default: assets/dashboards, monitors, workflows)")

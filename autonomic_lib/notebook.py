@@ -8,6 +8,7 @@ read them from the environment, `.env` or the sandbox's state file) and are scru
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -21,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 RECORD_MIME = "application/vnd.autonomic.record+json"
+log = logging.getLogger("autonomic_lib")
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = ("00_setup", "01_import_assets", "02_traffic", "03_analysis")
 # Datadog keys are 32 (API) and 40 (application) hex characters; longer hex runs (digests) are not keys.
 KEY_PATTERN = re.compile(r"(?<![0-9a-fA-F])(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{32})(?![0-9a-fA-F])")
@@ -123,6 +126,60 @@ class ProgressBar:
 
     def close(self) -> None:
         self.refresh()
+
+
+class ParameterError(ValueError):
+    """A papermill parameter the notebook does not declare (papermill itself only warns)."""
+
+
+def check_parameters(namespace: Mapping[str, Any], notebook: str | Path) -> None:
+    """Refuse injected parameters the notebook does not declare: `-p SEEED 3` once ran silently with the default
+    seed. The injected names come from papermill's "# Parameters" cell in the kernel's history (`In`); the declared
+    ones from the notebook's cell tagged `parameters`. Outside a papermill run there is nothing to check.
+
+    Raises:
+        ParameterError: naming each unknown parameter, the closest declared one, and the declared list.
+    """
+    import difflib
+
+    import nbformat
+
+    injected = [src for src in namespace.get("In", []) if isinstance(src, str) and src.startswith("# Parameters")]
+    if not injected:
+        return
+    path = Path(notebook) if str(notebook).endswith(".ipynb") else NOTEBOOK_DIR / f"{notebook}.ipynb"
+    cells = nbformat.read(path, as_version=4).cells
+    declared = {name for cell in cells if "parameters" in cell.get("metadata", {}).get("tags", [])
+                for name in _assigned(cell.source)}
+    unknown = sorted({name for src in injected for name in _assigned(src)} - declared)
+    if unknown:
+        hints = [f"{name} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(name, declared, 1))
+                 else name for name in unknown]
+        raise ParameterError(f"{path.name} has no parameter {', '.join(hints)}; it takes "
+                             f"{', '.join(sorted(declared))}")
+
+
+def _assigned(source: str) -> list[str]:
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    return [t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)]
+
+
+def announce(text: str) -> None:
+    """One line for the reader: shown in the notebook (Markdown) when in a kernel, else logged."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:  # pragma: no cover - IPython ships with the kit's requirements
+        get_ipython = None
+    if get_ipython is not None and get_ipython() is not None:
+        display(Markdown(f"**{text}**"))
+    else:
+        log.info("%s", text)
 
 
 def countdown(seconds: float, label: str, *, sleep: Any = time.sleep) -> None:

@@ -98,3 +98,31 @@ def stop_sandbox_process(folder: Path, timeout: float = 30.0) -> bool:
     while time.monotonic() < deadline and running_sandbox(folder) is not None:
         time.sleep(0.1)
     return True
+
+
+_STATE_FILES = ("sandbox.json", "run.json", "ledger.pkl", "ledger.json", "metrics.duckdb", "sandbox.log")
+
+
+def reset_state_folder(folder: Path, timeout: float = 30.0) -> list[str]:
+    """Stop the sandbox running from `folder` and delete the folder: a fresh start (no assets, no data, no plan).
+
+    Only a sandbox state folder is deleted (one holding a file the kit writes there, or empty), so a mistyped
+    path cannot wipe someone's files. Returns what was removed.
+
+    Raises:
+        ConfigError: `folder` exists but is not a sandbox state folder (named, with what it holds).
+    """
+    import shutil
+
+    from .errors import ConfigError
+
+    folder = Path(folder)
+    if not folder.exists():
+        return []
+    entries = sorted(p.name for p in folder.iterdir())
+    if entries and not any(name in _STATE_FILES for name in entries):
+        raise ConfigError(f"{folder} is not a sandbox state folder (it holds {', '.join(entries[:5])}"
+                          f"{', ...' if len(entries) > 5 else ''}); nothing was deleted")
+    stop_sandbox_process(folder, timeout)
+    shutil.rmtree(folder)
+    return entries

@@ -17,9 +17,9 @@ import pandas as pd
 from datadog_api_client import ApiClient
 
 from .backend import Backend, choose_backend
-from .client import make_api_client, validate_keys
-from .errors import SandboxError
-from .run_plan import RunPlan, load_ledger, plan_run, save_ledger
+from .client import make_api_client, raw_request, validate_keys
+from .errors import ConfigError, SandboxError
+from .run_plan import LEDGER_FILE, RunPlan, load_ledger, plan_run, save_ledger
 from .sandbox_process import start_sandbox_process, state_dir
 from .settings import Settings
 from .swarm import Scenario, get_scenario
@@ -107,8 +107,27 @@ def open_session(backend: Backend = "auto", site: str | None = None, sandbox_dir
 
 
 def send_traffic(session: Session, api_client: ApiClient) -> Ledger:
-    """Simulate the plan's scenario and send it with its pacing, one progress bar per phase; saves the ledger."""
-    from .notebook import ProgressBar
+    """Simulate the plan's scenario and send it with its pacing, one progress bar per phase; saves the ledger.
+
+    A run has an identity: when this state folder already holds a sent run, the sandbox starts a new one
+    (`POST /sandbox/reset`: telemetry, evaluations, notifications and cases of the last run are cleared, the assets
+    kept), so a second run never piles onto the first; on Datadog, whose data cannot be cleared, it refuses.
+
+    Raises:
+        ConfigError: Datadog, and this state folder already sent a run (the message says how to start over).
+    """
+    from .notebook import ProgressBar, announce
+
+    previous = previous_run(session)
+    if previous is not None:
+        if not session.is_sandbox:
+            raise ConfigError(f"this state folder already sent a run to Datadog ({previous}); sending it again "
+                              "would pile a second copy onto the same time window. Start over with "
+                              f"`python -m autonomic_lib reset --data-dir {session.folder}` (or 00_setup with "
+                              "RESET=True) and a new ENV tag, or analyse the run that was sent (03_analysis)")
+        raw_request(api_client, "POST", "/sandbox/reset", app_key=True)
+        (session.folder / LEDGER_FILE).unlink(missing_ok=True)
+        announce(f"A new run: the previous one ({previous}) was cleared from the sandbox; the assets are kept.")
 
     scenario = session.scenario
     expected = expected_messages(scenario)
@@ -127,6 +146,22 @@ def send_traffic(session: Session, api_client: ApiClient) -> Ledger:
         bar.close()
     session.save_ledger(ledger)
     return ledger
+
+
+def previous_run(session: Session) -> str | None:
+    """A line describing the run this state folder already sent, or None when it sent none."""
+    path = session.folder / LEDGER_FILE
+    if not path.is_file():
+        return None
+    try:
+        ledger = session.load_ledger()
+    except Exception:  # an unreadable ledger from an older kit is still a run that was sent
+        return f"ledger {path.name} from {_utc(path.stat().st_mtime)}"
+    return f"{ledger.scenario}, seed {ledger.seed}, sent {_utc(path.stat().st_mtime)}"
+
+
+def _utc(ts: float) -> str:
+    return pd.Timestamp(ts, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
 
 
 def wait_for_evaluation(session: Session, api_client: ApiClient, datadog_wait: float = 300) -> pd.DataFrame:

@@ -178,3 +178,19 @@ def test_an_api_error_nobody_handled_is_one_line_without_headers(monkeypatch: py
     assert main(["lint"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: the backend answered HTTP 503 Service Unavailable")
+
+
+def test_reset_stops_the_sandbox_of_a_state_folder_and_deletes_the_folder(
+        sandbox_process: tuple[subprocess.Popen[str], Path]) -> None:
+    proc, folder = sandbox_process
+    wait_for_state(folder, proc)
+    result = run_cli("reset", "--data-dir", str(folder))
+    assert result.returncode == 0 and "removed" in result.stdout and "sandbox.json" in result.stdout
+    assert proc.wait(timeout=10) is not None and not folder.exists()
+
+
+def test_reset_refuses_a_folder_the_kit_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "thesis.tex").write_text("precious")
+    result = run_cli("reset", "--data-dir", str(tmp_path))
+    assert result.returncode == 2 and "is not a sandbox state folder" in result.stderr and "thesis.tex" in result.stderr
+    assert (tmp_path / "thesis.tex").read_text() == "precious"

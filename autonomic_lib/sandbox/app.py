@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,7 +26,7 @@ from autonomic_lib.sandbox.automation.backend import Automation
 from autonomic_lib.sandbox.config import SandboxConfig
 from autonomic_lib.sandbox.dashboards import routes as dashboard_routes
 from autonomic_lib.sandbox.dashboards.backend import Dashboards
-from autonomic_lib.sandbox.http.routing import Address, Keys, error_response
+from autonomic_lib.sandbox.http.routing import Address, Keys, error_response, json_response, route
 from autonomic_lib.sandbox.logs import routes as log_routes
 from autonomic_lib.sandbox.logs.backend import Logs
 from autonomic_lib.sandbox.metrics import routes as metric_routes
@@ -74,6 +75,18 @@ class Sandbox:
         self.evaluator = MonitorEvaluator(monitors=self.monitors, events=self.logs, metrics=self.metrics,
                                           notify=self._notify, quiet_seconds=config.evaluation_quiet_seconds)
 
+    def new_run(self) -> dict[str, int]:
+        """Forget everything a run sent and caused (telemetry, evaluations, notifications, workflow runs, cases,
+        snapshots); keep the assets (dashboards, monitors, workflows, case projects). Returns what was cleared.
+
+        Why: the demo's story is backfilled to end now, so a second run overlaps the first in time; without this
+        its points pile onto the first's and every count doubles.
+        """
+        cleared = {"transitions": self.evaluator.new_run(), "points": self.store.clear(), **self.logs.clear(),
+                   **self.automation.clear_runs(), "snapshots": self.dashboards.clear_snapshots()}
+        log.info("new run: cleared %s", cleared)
+        return cleared
+
     def _notify(self, monitor: dict[str, Any], transition: Transition) -> None:
         notifications.on_transition(self.automation, monitor, transition)
 
@@ -108,10 +121,16 @@ def create_app(sandbox: Sandbox) -> Starlette:
         *metric_routes.routes(sandbox.metrics), *log_routes.routes(sandbox.logs),
         *dashboard_routes.routes(sandbox.dashboards), *monitor_routes.routes(sandbox.monitors, sandbox.evaluator),
         *automation_routes.routes(sandbox.automation),
+        route("/sandbox/reset", "POST", new_run, sandbox, app_key=True),
     ], exception_handlers={HTTPException: http_error, Exception: server_error})
     app.state.keys = Keys(sandbox.config.api_key, sandbox.config.app_key)
     app.state.address = sandbox.address
     return app
+
+
+async def new_run(request: Request, sandbox: Sandbox) -> Response:
+    """SANDBOX-ONLY `POST /sandbox/reset`: a new run (Sandbox.new_run); answers what was cleared."""
+    return json_response({"cleared": await run_in_threadpool(sandbox.new_run)})
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -17,11 +17,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def story(notebooks: dict[str, Path], notebook_sandbox: SandboxServer) -> dict[str, tuple[Path, dict[str, Any]]]:
-    """00 -> 01 -> 02 -> 03 in order, as a user runs them; 02 and 03 get no scenario: they read 00's plan."""
+    """00 -> 01 -> 02 -> 02 -> 03 in order, as a user runs them; 02 and 03 get no scenario: they read 00's plan."""
     folder = str(notebook_sandbox.config.data_dir)
     return {
         "setup": execute(notebooks["setup"], "00_setup", SANDBOX_DIR=folder, SCENARIO=str(SHORT_STORY), SEED=3),
         "import": execute(notebooks["import"], "01_import_assets", SANDBOX_DIR=folder),
+        # 02 twice, as a user re-running it does: the second run replaces the first instead of piling onto it
+        "traffic_first": execute(notebooks["traffic"], "02_traffic_first", SANDBOX_DIR=folder),
         "traffic": execute(notebooks["traffic"], "02_traffic", SANDBOX_DIR=folder),
         "analysis": execute(notebooks["analysis"], "03_analysis", SANDBOX_DIR=folder),
     }
@@ -116,3 +118,29 @@ def test_every_chart_a_notebook_builds_is_shown(story: dict) -> None:
     (three of them were built and never shown while the library forced a headless backend)."""
     assert _charts(story["import"][0]) >= 1
     assert _charts(story["analysis"][0]) >= 6
+
+
+def test_running_traffic_again_starts_a_new_run_and_the_analysis_sees_exactly_one(story: dict) -> None:
+    """00, 01, 02, 02, 03: the second 02 clears the first run from the sandbox (assets kept), so 03 reconciles
+    exactly one run (once: 574 rows differed, 2 deployments, 4 failures)."""
+    import nbformat
+
+    first, second = story["traffic_first"][1], story["traffic"][1]
+    assert first["points"] == second["points"]  # same plan, same seed: the same run again
+    text = "".join(str(o.get("data", {}).get("text/markdown", "")) for cell in
+                   nbformat.read(story["traffic"][0], as_version=4).cells for o in cell.get("outputs", []))
+    assert "A new run: the previous one" in text
+    records = story["analysis"][1]
+    assert records["reconciled"] is True
+    phases = {row["phase"]: row for row in records["phase_table"]}
+    assert phases["optimization_failure"]["optimization failures"] == pytest.approx(2)
+    assert [(c["agent_id"], c["failure_reason"]) for c in records["cases"]] == [("agent-02", "hallucination_persists")]
+
+
+def test_an_unknown_papermill_parameter_fails_the_notebook_naming_it(notebooks: dict[str, Path],
+                                                                    notebook_sandbox: SandboxServer) -> None:
+    """`-p SEEED 3` once only warned, and the run went on with the default seed."""
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError, match="SEEED.*did you mean SEED"):
+        execute(notebooks["traffic"], "02_traffic_typo", SANDBOX_DIR=str(notebook_sandbox.config.data_dir), SEEED=3)

@@ -223,3 +223,9 @@ class Automation:
         if monitor_id is not None and monitor_id != "":
             docs = [d for d in docs if str(d["monitor_id"]) == str(monitor_id)]
         return docs
+
+    def clear_runs(self) -> dict[str, int]:
+        """Forget what a run caused (workflow instances, notifications, cases); workflows and projects stay."""
+        return {"workflow_instances": self._documents.delete_kind(INSTANCE),
+                "notifications": self._documents.delete_kind(NOTIFICATION), "cases": self.cases.clear_cases()}
+

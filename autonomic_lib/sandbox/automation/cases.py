@@ -309,6 +309,12 @@ class Cases:
                     return False
         return archived == (attrs.get("archived_at") is not None)
 
+    def clear_cases(self) -> int:
+        """Forget every case and comment (a new run opens its own); projects stay."""
+        self._documents.delete_kind(COMMENT)
+        return self._documents.delete_kind(CASE)
+
+
 
 def _attribute_map(raw: Mapping[str, Any]) -> dict[str, list[str]]:
     """CaseObjectAttributes: every value a list of strings."""

@@ -133,3 +133,8 @@ class Dashboards:
         """The snapshot's PNG, drawn now from the stored points; None for an unknown token."""
         doc = self._documents.get(SNAPSHOT, token)
         return None if doc is None else snapshots.draw(doc, self.metrics)
+
+    def clear_snapshots(self) -> int:
+        """Forget every graph snapshot (a new run draws its own); dashboards stay."""
+        return self._documents.delete_kind(SNAPSHOT)
+

@@ -116,6 +116,11 @@ class Logs:
         events = sorted((e for e in docs if keep(e)), key=lambda e: (e["date_happened"], e["id"]), reverse=True)
         return events[page * EVENTS_PER_PAGE:(page + 1) * EVENTS_PER_PAGE]
 
+    def clear(self) -> dict[str, int]:
+        """Forget every log and event (a new run); how many of each there were."""
+        return {"logs": self._documents.delete_kind(_LOG), "events": self._documents.delete_kind(_EVENT)}
+
+
 
 def log_id(key: LogKey) -> str:
     """Like Datadog's ids (base64 of a version byte and the ms timestamp, then a unique part), stable and unique."""

@@ -267,6 +267,19 @@ class MetricStore:
         """Checkpoint and release the database file (shared with the other stores of the sandbox)."""
         self._db.close()
 
+    def clear(self) -> int:
+        """Forget every series and point (a new run); returns how many points there were."""
+        with self._write_lock:
+            with transaction(self._con) as con:
+                row = con.execute("SELECT count(*) FROM points").fetchone()
+                con.execute("DELETE FROM points")
+                con.execute("DELETE FROM series")
+            self._series_by_key.clear()
+            self._series_by_metric.clear()
+            self._max_ts.clear()
+        return int(row[0]) if row else 0
+
+
 
 def _keep_last(sid: np.ndarray, ts: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Drop all but the last point for each (series, second) inside one batch, in O(n log n).

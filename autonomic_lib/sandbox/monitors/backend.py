@@ -179,6 +179,16 @@ class Monitors:
                         "overall_state": monitor.get("overall_state"), "groups": groups, "error": record.get("error")})
         return out
 
+    def clear_evaluations(self) -> int:
+        """Forget every evaluation and transition (a new run); monitors stay, back to "No Data" and no groups."""
+        self._documents.delete_kind(_EVALUATION)
+        transitions = self._documents.delete_kind(_TRANSITION)
+        for monitor in self.search():
+            self._documents.put(_MONITOR, monitor["id"], {**monitor, "overall_state": "No Data",
+                                                          "overall_state_modified": None, "state": {"groups": {}}})
+        return transitions
+
+
 
 def _transition_id(monitor_id: int, at: int, group: str) -> str:
     return f"{monitor_id}:{at}:{group}"

@@ -93,6 +93,16 @@ class MonitorEvaluator:
             self._thread = threading.Thread(target=self._loop, name="sandbox-evaluator", daemon=True)
             self._thread.start()
 
+    def new_run(self) -> int:
+        """Forget every evaluation, transition and owed notification (`Monitors.clear_evaluations`), under the
+        evaluation lock so no run is half-way; returns how many transitions there were."""
+        with self._lock:
+            with self._late_lock:
+                self._oldest.clear()
+            self._attempts.clear()
+            self._written += 1  # evaluate again once the new run's data arrives
+            return self.monitors.clear_evaluations()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:

@@ -73,6 +73,12 @@ class DocumentStore:
                                            [kind, str(doc_id)]).fetchall()
         return bool(deleted)
 
+    def delete_kind(self, kind: str) -> int:
+        """Remove every document of a kind (a new run forgets the last one's); how many there were."""
+        with self._db.write_lock:
+            deleted = self._db.con.execute("DELETE FROM documents WHERE kind = ? RETURNING id", [kind]).fetchall()
+        return len(deleted)
+
     def list(self, kind: str, *, since: int | None = None, until: int | None = None,
              limit: int | None = None, newest_first: bool = False) -> list[dict[str, Any]]:
         """Documents of a kind in write order (or by timestamp when a time range is given)."""
