@@ -53,28 +53,26 @@ def running_sandbox(data_dir: Path = SANDBOX_DIR) -> Settings | None:
     return Settings(api_key=state.api_key, app_key=state.app_key, host=state.url)  # type: ignore[arg-type]
 
 
-def choose_backend(backend: str = "auto", settings: Settings | None = None, data_dir: Path = SANDBOX_DIR, *,
-                   sandbox_host: bool = True) -> Choice:
+def choose_backend(backend: str = "auto", settings: Settings | None = None, data_dir: Path = SANDBOX_DIR
+                   ) -> Choice:
     """The backend to use: the keys' (Datadog) when set or asked for, else the sandbox running from `data_dir`.
 
     Args:
         backend: "auto" (keys if set, else the sandbox), "sandbox" (never the keys) or "datadog" (keys required).
         settings: default `Settings.from_env()` (environment, then `.env`).
         data_dir: the state folder a running sandbox is looked for in.
-        sandbox_host: whether the keys' DD_HOST may be a sandbox. True for commands (DD_HOST is how any client
-            reaches a sandbox); False for notebooks, whose sandbox is the one of their state folder, where
-            run.json and the ledger live.
+
+    DD_HOST with keys is one way to aim at any backend, a sandbox included (how any client reaches one): it is
+    used as given, and the state folder then only keeps the plan and the ledger.
 
     Raises:
-        ConfigError: an unknown `backend`, a missing key, or DD_HOST at a sandbox when `sandbox_host` is False.
+        ConfigError: an unknown `backend`, or a missing key.
     """
     if backend not in BACKENDS:
         raise ConfigError(f"BACKEND={backend!r} is not one of 'auto', 'sandbox', 'datadog'")
     settings = settings or Settings.from_env()
     has_keys = settings.api_key is not None or settings.app_key is not None
     if backend == "datadog" or (backend == "auto" and has_keys):
-        if not sandbox_host and settings.is_sandbox:
-            raise ConfigError("DD_HOST points at a sandbox; use BACKEND='sandbox' with SANDBOX_DIR instead")
         return Choice(settings.require(), settings.target)
     found = running_sandbox(data_dir)
     return Choice(found, f"{found.target} (found in {data_dir / 'sandbox.json'})" if found is not None else "")

@@ -170,8 +170,10 @@ def run_demo(out_dir: Path, scenario: str = "seed-demo", seed: int = 7, *, progr
     try:
         # The notebooks ask the same question with the same folder, so they agree with the demo; the folder is
         # new, so no sandbox runs there yet.
-        sandbox_wanted = choose_backend("auto", settings, state / "sandbox", sandbox_host=False).settings is None
-        if not sandbox_wanted:
+        sandbox_wanted = choose_backend("auto", settings, state / "sandbox").settings is None
+        if not sandbox_wanted and settings.is_sandbox:
+            print(f"DD_HOST and keys are set: the demo runs against the {target} with backfill pacing.", flush=True)
+        elif not sandbox_wanted:
             print(f"Keys are set: the demo runs against {target} with live pacing (the incident phases play in real "
                   "time, about 95 min for seed-demo).", flush=True)
         else:

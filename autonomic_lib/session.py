@@ -91,7 +91,7 @@ def open_session(backend: Backend = "auto", site: str | None = None, sandbox_dir
     env = Settings.from_env()
     if site:
         env = replace(env, site=site)
-    settings = choose_backend(backend, env, folder, sandbox_host=False).settings
+    settings = choose_backend(backend, env, folder).settings
     started = False
     if settings is None:
         if not start:
