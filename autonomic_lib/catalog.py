@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import CatalogError
+from .resources import ASSETS_DIR
 from .units import UNITS
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 METADATA_COLUMNS = ("metric_name", "metric_type", "interval", "unit_name", "per_unit_name", "description",
                     "orientation", "integration", "short_name", "curated_metric")
 TAG_COLUMNS = ("tag_key", "allowed_values", "max_values", "metrics", "description")

@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .resources import NOTEBOOKS_DIR
+
 RECORD_MIME = "application/vnd.autonomic.record+json"
 log = logging.getLogger("autonomic_lib")
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = ("00_setup", "01_import_assets", "02_traffic", "03_analysis")
 # Datadog keys are 32 (API) and 40 (application) hex characters; longer hex runs (digests) are not keys.
 KEY_PATTERN = re.compile(r"(?<![0-9a-fA-F])(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{32})(?![0-9a-fA-F])")
@@ -147,7 +148,7 @@ def check_parameters(namespace: Mapping[str, Any], notebook: str | Path) -> None
     injected = [src for src in namespace.get("In", []) if isinstance(src, str) and src.startswith("# Parameters")]
     if not injected:
         return
-    path = Path(notebook) if str(notebook).endswith(".ipynb") else NOTEBOOK_DIR / f"{notebook}.ipynb"
+    path = Path(notebook) if str(notebook).endswith(".ipynb") else NOTEBOOKS_DIR / f"{notebook}.ipynb"
     cells = nbformat.read(path, as_version=4).cells
     declared = {name for cell in cells if "parameters" in cell.get("metadata", {}).get("tags", [])
                 for name in _assigned(cell.source)}

@@ -1,0 +1,7 @@
+"""Allow `python -m autonomic_lib`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,411 @@
+"""Query-back into pandas: what the backend holds, as tidy frames the notebooks chart and reconcile.
+
+The generated `query_metrics` builds one model object per point; a day of 10 s points for a hundred
+series takes seconds to deserialize that way. `query_frame` reads the same v1 response with orjson
+into a frame in milliseconds, through the same ApiClient (pool, auth, retries).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import orjson
+import pandas as pd
+from datadog_api_client import ApiClient
+
+from .budget import message_budget
+from .client import raw_request
+from .errors import QueryError
+from .query.build import metric_query
+
+FRAME_COLUMNS = ("time", "group", "value")
+
+
+def query_frame(api_client: ApiClient, query: str, start: int, end: int) -> pd.DataFrame:
+    """Run a v1 metric query and return one row per point: time (UTC), group (its tag set), value.
+
+    Args:
+        api_client: from `make_api_client`.
+        query: a metric query, e.g. ``sum:autonomic.audit.verdict{*} by {verdict}.as_count()``.
+        start, end: epoch seconds.
+
+    Returns:
+        A frame with columns time (datetime64[ns, UTC]), group ("verdict:pass", or "*" when
+        ungrouped) and value (float); its `attrs` hold the interval and the query.
+    """
+    raw = raw_request(api_client, "GET", "/api/v1/query", params={"from": start, "to": end, "query": query},
+                      app_key=True)
+    payload = orjson.loads(raw)
+    frames = []
+    for series in payload.get("series", []):
+        points = np.asarray(series["pointlist"], dtype=np.float64).reshape(-1, 2)
+        frames.append(pd.DataFrame({
+            "time": pd.to_datetime(points[:, 0], unit="ms", utc=True),
+            "group": ",".join(series["tag_set"]) or "*",
+            "value": points[:, 1],
+        }))
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        {"time": pd.to_datetime([], utc=True), "group": pd.Series([], dtype=object), "value": pd.Series([], dtype=float)})
+    intervals = {s["interval"] for s in payload.get("series", [])}
+    frame.attrs.update(query=query, interval=max(intervals) if intervals else None)
+    return frame
+
+
+def metric_series(api_client: ApiClient, query: str, start: int, end: int) -> pd.Series:
+    """An ungrouped query as one Series indexed by UTC time (empty when there is no data)."""
+    frame = query_frame(api_client, query, start, end)
+    return frame.set_index("time")["value"].sort_index()
+
+
+def counts_by(api_client: ApiClient, metric: str, tag: str, scope: str, start: int, end: int, interval: int
+              ) -> pd.DataFrame:
+    """Counts of `metric` per `interval` seconds, one column per value of `tag` (0 where none happened)."""
+    frame = query_frame(api_client, metric_query("sum", metric, [scope], by=[tag], as_count=True,
+                                                 rollup=("sum", interval)),
+                        start, end)
+    if frame.empty:
+        return pd.DataFrame()
+    frame["group"] = frame["group"].str.partition(":")[2]
+    return frame.pivot_table(index="time", columns="group", values="value", aggfunc="sum").fillna(0.0)
+
+
+def pass_rate(api_client: ApiClient, scope: str, start: int, end: int, interval: int = 300) -> pd.Series:
+    """The dashboard's Pass Rate %: pass / (pass + fail) * 100 per interval."""
+    verdicts = counts_by(api_client, "autonomic.audit.verdict", "verdict", scope, start, end, interval)
+    if verdicts.empty:
+        return pd.Series(dtype=float)
+    passed = verdicts.get("pass", 0.0)
+    failed = verdicts.get("fail", 0.0)
+    return (100.0 * passed / (passed + failed)).rename("pass rate %")
+
+
+def optimization_rate(api_client: ApiClient, scope: str, start: int, end: int, interval: int = 300) -> pd.Series:
+    """The dashboard's Optimization Rate %: success / (success + failed) * 100, cumulative over the run
+    (optimizations are rare, so a per-window rate would be mostly undefined)."""
+    def count(metric: str) -> pd.Series:
+        return metric_series(api_client, metric_query("sum", metric, [scope], as_count=True, rollup=("sum", interval)),
+                             start, end)
+
+    success, failed = count("autonomic.deployments.success"), count("autonomic.optimization.failed")
+    both = pd.concat([success.rename("success"), failed.rename("failed")], axis=1).fillna(0.0).sort_index().cumsum()
+    total = both["success"] + both["failed"]
+    return (100.0 * both["success"] / total.where(total > 0)).rename("optimization rate %")
+
+
+# ---------------------------------------------------------------------------------------- per phase
+ROLES = ("chatbot", "auditor", "refiner", "evaluator")
+
+
+def _by_phase(api_client: ApiClient, query: str, start: int, end: int) -> pd.DataFrame:
+    """Points of a `by {phase,...}` query with the group split into one column per tag."""
+    frame = query_frame(api_client, query, start, end)
+    if frame.empty:
+        return frame
+    tags = frame["group"].str.split(",").apply(lambda parts: dict(p.split(":", 1) for p in parts if ":" in p))
+    return pd.concat([frame, pd.DataFrame(tags.tolist(), index=frame.index)], axis=1)
+
+
+def phase_table(api_client: ApiClient, env: str, phases: list[str], start: int, end: int) -> pd.DataFrame:
+    """The run per phase, queried back from the backend (one row per phase).
+
+    Counts are exact sums of the flushed counts. Cost and latency quantiles are over the 10 s windows the
+    backend holds (p50: median of the windows' means or medians; p95: 95th percentile of the windows' p95;
+    max: the largest window max), so they approximate the per-message quantiles the ledger keeps exactly.
+    """
+    scope, span = f"env:{env}", end - start
+    table = pd.DataFrame(index=pd.Index(phases, name="phase"))
+
+    def total(metric: str, by: Sequence[str] = ("phase",)) -> pd.DataFrame:
+        query = metric_query("sum", metric, [scope], by=by, as_count=True, rollup=("sum", span))
+        return _by_phase(api_client, query, start, end)
+
+    verdicts = total("autonomic.audit.verdict", ("phase", "verdict"))
+    for verdict in ("pass", "fail"):
+        rows = verdicts[verdicts.get("verdict", pd.Series(dtype=object)) == verdict] if not verdicts.empty else verdicts
+        table[verdict] = rows.groupby("phase")["value"].sum() if not rows.empty else 0.0
+    table = table.fillna(0.0)
+    table.insert(0, "messages", table["pass"] + table["fail"])
+    table["pass rate %"] = 100 * table["pass"] / table["messages"].where(table["messages"] > 0)
+    for column, metric in (("deployments", "autonomic.deployments.success"),
+                           ("optimization failures", "autonomic.optimization.failed")):
+        found = total(metric)
+        table[column] = found.groupby("phase")["value"].sum() if not found.empty else 0.0
+    table[["deployments", "optimization failures"]] = table[["deployments", "optimization failures"]].fillna(0.0)
+    attempts = table["deployments"] + table["optimization failures"]
+    table["optimization rate %"] = 100 * table["deployments"] / attempts.where(attempts > 0)
+
+    def windows(aggr: str, metric: str, stat: str, by: Sequence[str] = ("phase",)) -> pd.Series:
+        """A quantile (`stat`) over the metric's 10 s windows, per group."""
+        query = metric_query(aggr, metric, [scope], by=by, rollup=(aggr, 10))
+        frame = _by_phase(api_client, query, start, end).dropna(subset=["value"])
+        if frame.empty:
+            return pd.Series(dtype=float)
+        grouped = frame.groupby(list(by) if len(by) > 1 else by[0])["value"]
+        return {"p50": grouped.median(), "p95": grouped.quantile(0.95), "max": grouped.max()}[stat]
+
+    table["cost p50 $"] = windows("avg", "autonomic.agent.cost", "p50")
+    table["cost p95 $"] = windows("max", "autonomic.agent.cost.95percentile", "p95")
+    table["cost max $"] = windows("max", "autonomic.agent.cost.max", "max")
+    table["user latency p50 s"] = windows("avg", "autonomic.agent.latency.median", "p50")
+    table["user latency p95 s"] = windows("max", "autonomic.agent.latency.95percentile", "p95")
+    for stat, agg, metric in (("p50", "avg", "avg"), ("p95", "max", "95percentile")):
+        by_role = windows(agg, f"autonomic.component.latency.{metric}", stat, by=("phase", "role"))
+        for role in ROLES:
+            if not by_role.empty and role in by_role.index.get_level_values("role"):
+                table[f"{role} latency {stat} s"] = by_role.xs(role, level="role")
+    return table
+
+
+# ---------------------------------------------------------------------------------------- monitors
+MANAGED_TAG = "managed-by:autonomic-kit"
+
+
+def short_name(monitor_name: str) -> str:
+    """"[Autonomic AI] Budget breach: message cost over $0.10" -> "Budget breach"."""
+    return monitor_name.split("] ", 1)[-1].split(":", 1)[0]
+
+
+def kit_monitors(api_client: ApiClient) -> pd.DataFrame:
+    """The kit's monitors as the API shows them: id, name, state, and each group's state (get_monitor, all groups)."""
+    from datadog_api_client.v1.api.monitors_api import MonitorsApi
+
+    api = MonitorsApi(api_client)
+    rows = []
+    for listed in api.list_monitors(monitor_tags=MANAGED_TAG):
+        monitor = api.get_monitor(listed.id, group_states="all")
+        groups = monitor.state.groups if "state" in monitor and "groups" in monitor.state else {}
+        rows.append({"id": monitor.id, "monitor": short_name(monitor.name), "name": monitor.name,
+                     "type": str(monitor.type), "state": str(monitor.overall_state),
+                     "groups": {k: str(v.status) for k, v in (groups or {}).items()},
+                     "last triggered": max([_ts(v.get("last_triggered_ts")) for v in (groups or {}).values()] or [None],
+                                           key=lambda t: t or pd.Timestamp(0, tz="UTC"))})
+    return pd.DataFrame(rows, columns=["id", "monitor", "name", "type", "state", "groups", "last triggered"])
+
+
+def _ts(value: object) -> pd.Timestamp | None:
+    return pd.Timestamp(int(value), unit="s", tz="UTC") if value else None  # type: ignore[call-overload]
+
+
+def monitor_history(api_client: ApiClient, monitors: pd.DataFrame, start: int, end: int, *, sandbox: bool
+                    ) -> pd.DataFrame:
+    """Every state change of the kit's monitors in [start, end]: monitor, group, from, to, at.
+
+    On the sandbox: its documented sandbox-only history route (every transition). On Datadog, which has
+    no such route: the last trigger and the last recovery per group, from get_monitor(group_states="all").
+    """
+    from datadog_api_client.v1.api.monitors_api import MonitorsApi
+
+    rows: list[dict[str, object]] = []
+    for monitor in monitors.itertuples():
+        if sandbox:
+            raw = raw_request(api_client, "GET", f"/sandbox/monitors/{monitor.id}/history",
+                              params={"from": start, "to": end + 3600}, app_key=True)
+            for t in orjson.loads(raw)["transitions"]:
+                rows.append({"monitor": monitor.monitor, "group": t["group"], "from": t["previous"], "to": t["current"],
+                             "at": _ts(t["at"]), "value": t["value"], "threshold": t["threshold"]})
+        else:
+            full = MonitorsApi(api_client).get_monitor(monitor.id, group_states="all")
+            for group, state in (full.state.groups or {}).items():
+                for key, to in (("last_triggered_ts", "Alert"), ("last_resolved_ts", "OK")):
+                    if state.get(key):
+                        rows.append({"monitor": monitor.monitor, "group": group, "from": None, "to": to,
+                                     "at": _ts(state[key]), "value": None, "threshold": None})
+    columns = ["monitor", "group", "from", "to", "at", "value", "threshold"]
+    return pd.DataFrame(rows, columns=columns).sort_values("at", kind="stable").reset_index(drop=True)
+
+
+def signal_onsets(api_client: ApiClient, env: str, start: int, end: int, *, budget: float | None = None,
+                  slow: float = 15.0) -> dict[str, pd.Timestamp | None]:
+    """When each monitor's signal first appeared in the data: the first over-budget message (`budget` defaults
+    to the budget monitor's threshold), the first minute of mean user latency above `slow` seconds, the first
+    optimization failure (from the backend)."""
+    scope = f"env:{env}"
+    budget = message_budget() if budget is None else budget
+
+    def first(query: str, above: float) -> pd.Timestamp | None:
+        series = metric_series(api_client, query, start, end).dropna()
+        hits = series[series >= above]
+        return hits.index[0] if not hits.empty else None
+
+    return {"Budget breach": first(metric_query("max", "autonomic.budget.breach.amount", [scope],
+                                                rollup=("max", 10)), budget),
+            "Latency anomaly": first(metric_query("avg", "autonomic.agent.latency.avg", [scope], rollup=("avg", 60)),
+                                     slow),
+            "Optimization failure": first(metric_query("sum", "autonomic.optimization.failed", [scope], as_count=True,
+                                                       rollup=("sum", 10)), 1)}
+
+
+def detection_delays(history: pd.DataFrame, onsets: dict[str, pd.Timestamp | None]) -> pd.DataFrame:
+    """Per monitor: when its signal began, when it first alerted after that, and the delay in minutes."""
+    rows = []
+    for monitor, onset in onsets.items():
+        alerts = history[(history["monitor"] == monitor) & (history["to"] == "Alert")]
+        if onset is not None:
+            alerts = alerts[alerts["at"] >= onset - pd.Timedelta(minutes=1)]
+        recoveries = history[(history["monitor"] == monitor) & (history["to"] == "OK")]
+        first = alerts["at"].min() if not alerts.empty else None
+        recovered = recoveries[recoveries["at"] > first]["at"].max() if first is not None and not recoveries.empty \
+            else None
+        rows.append({"monitor": monitor, "signal began": onset, "first alert": first,
+                     "detection delay min": (first - onset).total_seconds() / 60 if first is not None and onset is not None
+                     else None, "alerts": len(alerts), "last recovery": recovered if pd.notna(recovered) else None})
+    return pd.DataFrame(rows).set_index("monitor")
+
+
+def anomaly_band(api_client: ApiClient, monitor_id: int, start: int, end: int) -> pd.DataFrame:
+    """The expected band of an anomaly monitor (time, value, lower, upper), from the sandbox-only band route."""
+    raw = orjson.loads(raw_request(api_client, "GET", f"/sandbox/monitors/{monitor_id}/band",
+                                   params={"from": start, "to": end}, app_key=True))
+    frame = pd.DataFrame(raw["points"], columns=raw["columns"])
+    if "time" in frame:
+        frame["time"] = pd.to_datetime(frame["time"], unit="s", utc=True)
+        frame = frame.set_index("time")
+    return frame.astype(float)
+
+
+def evaluate_now(api_client: ApiClient) -> pd.DataFrame:
+    """Sandbox only: evaluate every monitor up to now (POST /sandbox/evaluate) and say what was evaluated."""
+    evaluated = orjson.loads(raw_request(api_client, "POST", "/sandbox/evaluate", app_key=True))["evaluated"]
+    frame = pd.DataFrame(evaluated)
+    for column in ("from", "to"):
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
+    return frame
+
+
+# ---------------------------------------------------------------------------------------- workflows and cases
+def workflow_runs(api_client: ApiClient, workflow_id: str) -> pd.DataFrame:
+    """The workflow's instances: when, why (the monitor group that started it), status."""
+    from datadog_api_client.v2.api.workflow_automation_api import WorkflowAutomationApi
+
+    listed = WorkflowAutomationApi(api_client).list_workflow_instances(workflow_id, page_size=100).to_dict()
+    rows = []
+    for item in listed.get("data", []):
+        attrs = item.get("attributes", {})
+        source = (attrs.get("source") or {}).get("monitor") or {}
+        rows.append({"instance": item.get("id"), "started": pd.Timestamp(attrs.get("startTimestamp")),
+                     "status": (attrs.get("instanceStatus") or {}).get("displayName"),
+                     "monitor": short_name(source.get("monitorName", "")) if source else "api",
+                     "group": source.get("group")})
+    return pd.DataFrame(rows, columns=["instance", "started", "status", "monitor", "group"]).sort_values("started")
+
+
+def kit_cases(api_client: ApiClient, query: str = "Autonomic AI") -> pd.DataFrame:
+    """Cases whose text matches `query` (the kit's titles start with "[Autonomic AI]"), newest first."""
+    from datadog_api_client.v2.api.case_management_api import CaseManagementApi
+
+    found = CaseManagementApi(api_client).search_cases(filter=query, page_size=100).to_dict()
+    rows = []
+    for item in found.get("data", []):
+        attrs = item.get("attributes", {})
+        custom = attrs.get("attributes") or {}
+        rows.append({"key": attrs.get("key"), "title": attrs.get("title"), "status": attrs.get("status"),
+                     "priority": attrs.get("priority"), "created": pd.Timestamp(attrs.get("created_at")),
+                     "agent_id": ",".join(custom.get("agent_id", [])) if isinstance(custom.get("agent_id"), list)
+                     else custom.get("agent_id"),
+                     "failure_reason": ",".join(custom.get("failure_reason", []))
+                     if isinstance(custom.get("failure_reason"), list) else custom.get("failure_reason")})
+    return pd.DataFrame(rows, columns=["key", "title", "status", "priority", "created", "agent_id", "failure_reason"])
+
+
+def graph_snapshot(api_client: ApiClient, query: str, start: int, end: int, title: str = "") -> bytes:
+    """A PNG of `query` over [start, end] rendered by the backend (SnapshotsApi.get_graph_snapshot).
+
+    Datadog renders snapshots asynchronously: the URL is retried for up to a minute until the PNG is there.
+    """
+    import time
+
+    import urllib3
+    from datadog_api_client.v1.api.snapshots_api import SnapshotsApi
+
+    snapshot = SnapshotsApi(api_client).get_graph_snapshot(start=start, end=end, metric_query=query, title=title)
+    pool = urllib3.PoolManager()
+    deadline = time.monotonic() + 60
+    while True:
+        response = pool.request("GET", snapshot.snapshot_url, timeout=30)
+        if response.status == 200 and response.data[:4] == b"\x89PNG":
+            return bytes(response.data)
+        if time.monotonic() > deadline:
+            raise QueryError(f"the graph snapshot was not ready after 60 s (HTTP {response.status})")
+        time.sleep(2)
+
+
+def recent_logs(api_client: ApiClient, query: str, start: int, end: int, limit: int = 8) -> pd.DataFrame:
+    """The newest logs matching `query` (the dashboard's log stream): time, service, agent, message."""
+    from datetime import UTC, datetime
+
+    from datadog_api_client.v2.api.logs_api import LogsApi
+    from datadog_api_client.v2.model.logs_sort import LogsSort
+
+    found = LogsApi(api_client).list_logs_get(filter_query=query, filter_from=datetime.fromtimestamp(start, UTC),
+                                              filter_to=datetime.fromtimestamp(end, UTC),
+                                              sort=LogsSort.TIMESTAMP_DESCENDING, page_limit=limit).to_dict()
+    rows = []
+    for item in found.get("data", []):
+        attrs = item.get("attributes", {})
+        rows.append({"time": pd.Timestamp(attrs.get("timestamp")).strftime("%H:%M:%S"), "service": attrs.get("service"),
+                     "agent": (attrs.get("attributes") or {}).get("agent_id"),
+                     "message": " ".join(str(attrs.get("message", "")).split())})
+    return pd.DataFrame(rows, columns=["time", "service", "agent", "message"])
+
+
+# ---------------------------------------------------------------------------------------- the run over time
+def hold_to(series: pd.Series, end: int) -> pd.Series:
+    """Extend a step series with its last value up to `end`, so a chart shows where it stayed."""
+    if series.empty:
+        return series
+    return pd.concat([series, pd.Series([series.iloc[-1]], index=[pd.Timestamp(end, unit="s", tz="UTC")])])
+
+
+def story_panels(api_client: ApiClient, env: str, start: int, end: int, *, budget: float | None = None,
+                 band: pd.DataFrame | None = None) -> list[Any]:
+    """The run's four signals over time, queried back: pass rate, user latency (with the anomaly band when
+    given), the most expensive message per minute against the budget (default: the budget monitor's
+    threshold), cumulative optimization rate."""
+    from .render import Panel
+
+    scope = f"env:{env}"
+    budget = message_budget() if budget is None else budget
+    latency = metric_series(api_client, metric_query("avg", "autonomic.agent.latency.avg", [scope],
+                                                     rollup=("avg", 60)), start, end)
+    cost = metric_series(api_client, metric_query("max", "autonomic.agent.cost.max", [scope], rollup=("max", 60)),
+                         start, end)
+    bounds = (band["lower"], band["upper"]) if band is not None and not band.empty else None
+    return [
+        Panel("Pass Rate % (Auditor), per 5 min", {"pass rate %": pass_rate(api_client, scope, start, end)}, "%"),
+        Panel("User Facing Latency (mean per minute)", {"latency": latency}, "s", band=bounds,
+              band_label="anomaly monitor's expected band"),
+        Panel("ChatBot Agent Cost (most expensive message per minute)", {"cost": cost}, "USD",
+              threshold=budget, threshold_label=f"budget ${budget:.2f}"),
+        Panel("Optimization Rate % (cumulative)",
+              {"optimization rate %": hold_to(optimization_rate(api_client, scope, start, end), end)}, "%",
+              steps=True),
+    ]
+
+
+def headline(api_client: ApiClient, env: str, start: int, end: int) -> dict[str, float]:
+    """The run's numbers for a summary: pass rate, optimization rate, LLM cost, user latency."""
+    scope, span = f"env:{env}", end - start
+
+    def total(metric: str) -> float:
+        series = metric_series(api_client, metric_query("sum", metric, [scope], as_count=True, rollup=("sum", span)),
+                               start, end)
+        return float(series.sum()) if not series.empty else 0.0
+
+    passed = total("autonomic.audit.verdict") and metric_series(
+        api_client, metric_query("sum", "autonomic.audit.verdict", [scope, "verdict:pass"], as_count=True,
+                                 rollup=("sum", span)),
+        start, end).sum()
+    audits = total("autonomic.audit.verdict")
+    success, failed = total("autonomic.deployments.success"), total("autonomic.optimization.failed")
+    latency = metric_series(api_client, metric_query("avg", "autonomic.agent.latency.avg", [scope],
+                                                     rollup=("avg", 60)), start, end)
+    p95 = metric_series(api_client, metric_query("max", "autonomic.agent.latency.95percentile", [scope],
+                                                 rollup=("max", 60)), start, end)
+    return {"messages": audits, "pass rate %": 100 * float(passed) / audits if audits else float("nan"),
+            "optimization rate %": 100 * success / (success + failed) if success + failed else float("nan"),
+            "deployments": success, "optimization failures": failed,
+            "LLM cost $": total("autonomic.agent.cost.total"),
+            "user latency mean s": float(latency.mean()) if not latency.empty else float("nan"),
+            "user latency p95 s (worst minute)": float(p95.max()) if not p95.empty else float("nan")}

@@ -1,0 +1,190 @@
+"""Reconciliation: does the backend hold exactly what the ledger says it acknowledged?
+
+Metrics are read back per metric grouped by every tag key, so each group is one series. With the
+ledger's points kept, every point is compared exactly (a `.rollup(sum, 10)` bucket holds a single
+point, so its value is the point's value), in chunks of at most 1500 buckets because Datadog widens
+finer rollups past that. Without points, point counts (`.rollup(count)`) must match exactly and
+value sums to 1e-9 relative (only the order of float additions differs). Logs are counted by
+service, status and phase through the logs search API (cursor paging); events by id.
+
+The time range and `env` select the run; run each scenario in its own env or sandbox for the
+counts to mean "this run". Beside `analysis` (it reads back through `query_frame`), above `telemetry`
+(whose ledger it checks), so the telemetry never imports the query-back.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+import orjson
+import pandas as pd
+from datadog_api_client import ApiClient
+
+from .analysis import query_frame
+from .client import raw_request
+from .query.build import metric_query
+from .query.limits import MAX_POINTS
+from .telemetry.ledger import Ledger
+from .telemetry.points import FLUSH_INTERVAL
+
+MAX_BUCKETS = MAX_POINTS  # Datadog's per-series limit: a finer rollup would be widened
+_COLUMNS = ["kind", "name", "tags", "sent", "read", "sent_sum", "read_sum", "match"]
+
+
+class Reconciliation(NamedTuple):
+    """A row per metric series, log group and the events; `ok` is True when every row matches."""
+
+    table: pd.DataFrame
+    ok: bool
+
+
+def reconcile(ledger: Ledger, api_client: ApiClient, *, logs: bool = True, events: bool = True) -> Reconciliation:
+    """Compare `ledger` with what `api_client`'s backend returns (metrics, logs, events)."""
+    rows = _metrics(ledger, api_client)
+    if logs:
+        rows += _logs(ledger, api_client)
+    if events:
+        rows += _events(ledger, api_client)
+    table = pd.DataFrame(rows, columns=_COLUMNS)
+    return Reconciliation(table, bool(table["match"].all()) if len(table) else True)
+
+
+def _by_metric(ledger: Ledger) -> dict[str, list[tuple[str, ...]]]:
+    out: dict[str, list[tuple[str, ...]]] = {}
+    for metric, tags in ledger.series:
+        out.setdefault(metric, []).append(tags)
+    return out
+
+
+def _query(metric: str, env: str, keys: list[str], method: str, interval: int) -> str:
+    return metric_query("sum", metric, [f"env:{env}"], by=keys, rollup=(method, interval))
+
+
+def _groups(frame: pd.DataFrame) -> dict[tuple[str, ...], pd.DataFrame]:
+    out = {}
+    for group, part in frame.groupby("group", sort=False):
+        tags = tuple(t for t in str(group).split(",") if not t.endswith(":N/A"))
+        out[tuple(sorted(tags))] = part
+    return out
+
+
+def _metrics(ledger: Ledger, api: ApiClient) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for metric, tag_sets in sorted(_by_metric(ledger).items()):
+        keys = sorted({t.split(":", 1)[0] for tags in tag_sets for t in tags})
+        entries = [ledger.series[(metric, tags)] for tags in tag_sets]
+        start = min(e.first for e in entries if e.first is not None)
+        end = max(e.last for e in entries if e.last is not None) + FLUSH_INTERVAL
+        if ledger.keep_points:
+            read = _read_points(api, metric, ledger.env, keys, start, end)
+            for tags in tag_sets:
+                ts, values = ledger.points_of((metric, tags))
+                got_ts, got_values = read.get(tuple(sorted(tags)), (np.zeros(0, np.int64), np.zeros(0)))
+                same = len(ts) == len(got_ts) and bool((ts == got_ts).all() and (values == got_values).all())
+                rows.append({"kind": "metric", "name": metric, "tags": ",".join(tags), "sent": len(ts),
+                             "read": len(got_ts), "sent_sum": math.fsum(values.tolist()),
+                             "read_sum": math.fsum(got_values.tolist()), "match": same})
+        else:
+            rows += _compare_totals(ledger, api, metric, tag_sets, keys, start, end)
+    return rows
+
+
+def _read_points(api: ApiClient, metric: str, env: str, keys: list[str], start: int, end: int
+                 ) -> dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]]:
+    """Every point of every series of `metric` in [start, end), as (timestamps, values) per tag set."""
+    parts: dict[tuple[str, ...], list[pd.DataFrame]] = {}
+    step = MAX_BUCKETS * FLUSH_INTERVAL
+    a = start - start % FLUSH_INTERVAL
+    while a < end:
+        b = min(a + step, end)
+        frame = query_frame(api, _query(metric, env, keys, "sum", FLUSH_INTERVAL), a, b)
+        frame = frame[frame["value"].notna()]
+        frame = frame.assign(ts=_epoch_seconds(frame["time"]))
+        frame = frame[(frame["ts"] >= a) & (frame["ts"] < b)]
+        for tags, part in _groups(frame).items():
+            parts.setdefault(tags, []).append(part)
+        a = b
+    out = {}
+    for tags, chunks in parts.items():
+        frame = pd.concat(chunks).sort_values("ts")
+        out[tags] = (frame["ts"].to_numpy(np.int64), frame["value"].to_numpy(np.float64))
+    return out
+
+
+def _epoch_seconds(times: pd.Series) -> pd.Series:
+    """UTC datetimes as epoch seconds, whatever resolution pandas chose for them."""
+    return ((times - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).astype("int64")
+
+
+def _compare_totals(ledger: Ledger, api: ApiClient, metric: str, tag_sets: list[tuple[str, ...]], keys: list[str],
+                    start: int, end: int) -> list[dict[str, Any]]:
+    span = end - start
+    interval = max(3600, math.ceil(span / (MAX_BUCKETS - 10) / 3600) * 3600)
+    a = start - start % interval
+    b = end + interval - end % interval if end % interval else end
+    counts = _groups(query_frame(api, _query(metric, ledger.env, keys, "count", interval), a, b))
+    sums = _groups(query_frame(api, _query(metric, ledger.env, keys, "sum", interval), a, b))
+    rows = []
+    for tags in tag_sets:
+        e = ledger.series[(metric, tags)]
+        key = tuple(sorted(tags))
+        n = int(np.nansum(counts[key]["value"].to_numpy())) if key in counts else 0
+        total = math.fsum(np.nan_to_num(sums[key]["value"].to_numpy()).tolist()) if key in sums else 0.0
+        same = n == e.points and math.isclose(total, e.total, rel_tol=1e-9, abs_tol=1e-12)
+        rows.append({"kind": "metric", "name": metric, "tags": ",".join(tags), "sent": e.points, "read": n,
+                     "sent_sum": e.total, "read_sum": total, "match": same})
+    return rows
+
+
+def count_logs(api: ApiClient, query: str, start: int, end: int) -> dict[tuple[str, str, str], int]:
+    """Logs matching `query` in [start, end] counted by (phase tag, service, status), following the cursor."""
+    counts: dict[tuple[str, str, str], int] = {}
+    body: dict[str, Any] = {"filter": {"query": query, "from": str(start * 1000), "to": str(end * 1000)},
+                            "page": {"limit": 1000}, "sort": "timestamp"}
+    while True:
+        page = orjson.loads(raw_request(api, "POST", "/api/v2/logs/events/search", body=orjson.dumps(body),
+                                        app_key=True))
+        for item in page.get("data", []):
+            attrs = item.get("attributes", {})
+            phase = next((t.split(":", 1)[1] for t in attrs.get("tags", []) if t.startswith("phase:")), "")
+            key = (phase, str(attrs.get("service")), str(attrs.get("status")))
+            counts[key] = counts.get(key, 0) + 1
+        cursor = ((page.get("meta") or {}).get("page") or {}).get("after")
+        if not cursor or not page.get("data"):
+            return counts
+        body["page"] = {"limit": 1000, "cursor": cursor}
+
+
+def _logs(ledger: Ledger, api: ApiClient) -> list[dict[str, Any]]:
+    if not ledger.logs:
+        return []
+    read = count_logs(api, f"service:autonomic-* env:{ledger.env}", ledger.start - 60, ledger.end + 600)
+    return [{"kind": "logs", "name": service, "tags": f"phase:{phase},status:{status}", "sent": ledger.logs.get(key, 0),
+             "read": read.get(key, 0), "sent_sum": math.nan, "read_sum": math.nan,
+             "match": ledger.logs.get(key, 0) == read.get(key, 0)}
+            for key in sorted(set(ledger.logs) | set(read)) for phase, service, status in [key]]
+
+
+def list_events(api: ApiClient, env: str, start: int, end: int) -> list[dict[str, Any]]:
+    """Events tagged env:`env` between start and end (epoch seconds), all pages."""
+    out: list[dict[str, Any]] = []
+    page = 0
+    while True:
+        raw = raw_request(api, "GET", "/api/v1/events", params={"start": start, "end": end, "tags": f"env:{env}",
+                                                                 "unaggregated": "true", "page": page}, app_key=True)
+        events = orjson.loads(raw).get("events", [])
+        out.extend(events)
+        if len(events) < 1000:
+            return out
+        page += 1
+
+
+def _events(ledger: Ledger, api: ApiClient) -> list[dict[str, Any]]:
+    if not ledger.events:
+        return []
+    got = {str(e.get("id_str") or e.get("id")) for e in list_events(api, ledger.env, ledger.start - 60, ledger.end + 600)}
+    sent = {str(e["id"]) for e in ledger.events}
+    return [{"kind": "events", "name": "deployments", "tags": f"env:{ledger.env}", "sent": len(sent),
+             "read": len(got & sent), "sent_sum": math.nan, "read_sum": math.nan, "match": sent <= got}]

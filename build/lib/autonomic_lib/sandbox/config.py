@@ -1,0 +1,24 @@
+"""What a sandbox instance is given: its keys, where it keeps data, and the knobs of intake and evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class SandboxConfig:
+    """Configuration of one sandbox; the server and the container (app.py) read it, products get plain values.
+
+    Attributes:
+        evaluation_quiet_seconds: the background evaluator waits until ingest has been quiet this long, so
+            minutes whose data is still arriving are not judged (tests set 0 rather than wait on the clock).
+    """
+
+    api_key: str
+    app_key: str
+    data_dir: Path | None = None  # None keeps everything in memory (tests)
+    late_data: tuple[str, ...] = ()
+    catalog_dir: Path | None = None
+    memory_limit: str = "256MB"
+    evaluation_quiet_seconds: float = 2.0

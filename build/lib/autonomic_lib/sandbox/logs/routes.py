@@ -1,0 +1,391 @@
+"""Log and event routes of the sandbox: logs intake (v2 and the legacy /v1/input) and search, events post/list/get.
+
+Logs follow https://docs.datadoghq.com/api/latest/logs/ and the client's `submit_log`/`list_logs`; events
+follow the v1 spec and the client's recorded cassettes. Handlers parse and check the request, call the backend
+(backend.py: storage, search, event listing) and render Datadog's shapes. A refused payload stores nothing (one
+transaction). Where Datadog's behaviour is unconfirmed the sandbox refuses loudly (400 naming the item) rather than
+drop data quietly: more than 1000 logs in one array, timestamps over 18 h old or 2 h ahead.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import html
+import logging
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from autonomic_lib.errors import IntakeError
+from autonomic_lib.sandbox.http.body import IntakeLimits, decode_body
+from autonomic_lib.sandbox.http.routing import (
+    ErrorStyle,
+    Handler,
+    Keys,
+    error_response,
+    json_body,
+    json_response,
+    public_route,
+    route,
+)
+from autonomic_lib.sandbox.logs.backend import Logs, log_key
+from autonomic_lib.sandbox.logs.search import iso_ms, normalize_status, parse_time
+
+log = logging.getLogger("autonomic_lib.sandbox")
+JSON = "application/json"  # the logs intake answers its JSON:API-shaped errors as plain JSON, as recorded
+LOG_LIMITS = IntakeLimits(max_compressed=5_242_880, max_decompressed=5_242_880)  # "5MB uncompressed"
+MAX_LOGS_PER_PAYLOAD = 1000
+MAX_LOG_BYTES = 1_048_576  # larger logs are accepted and truncated, as Datadog documents
+LOG_PAST_MS, LOG_FUTURE_MS = 18 * 3_600_000, 2 * 3_600_000  # "18 hours in the past and two hours in the future"
+EVENT_PAST_S, EVENT_TEXT_MAX, EVENT_KEY_MAX = 18 * 3600, 4000, 100
+_DATE_ATTRS = ("timestamp", "date", "_timestamp", "Timestamp", "eventTime", "published_date")  # Datadog's defaults
+_ALERT_TYPES = {"error", "warning", "info", "success", "user_update", "recommendation", "snapshot"}
+
+
+# ------------------------------------------------------------------------------------------ logs intake
+def _intake_route(path: str, handler: Handler[Logs], logs: Logs, *, legacy: bool) -> Route:
+    """The logs intake takes the API key from the DD-API-KEY header, the path (/v1/input/<key>) or ?dd-api-key=.
+
+    Its own wrapper, because its errors have their own shape (v2: HTTPLogErrors objects; legacy: {code, message})
+    and because the path may hold the key: nothing here ever logs the URL.
+    """
+    style: ErrorStyle = "legacy" if legacy else "jsonapi"
+
+    async def endpoint(request: Request) -> Response:
+        keys: Keys = request.app.state.keys
+        key = (request.headers.get("dd-api-key") or request.path_params.get("api_key")
+               or request.query_params.get("dd-api-key") or "")
+        if not keys.api_key_ok(key):
+            return error_response(403, "API key is missing or invalid", style=style, media_type=JSON)
+        try:
+            return await handler(request, logs)
+        except IntakeError as exc:
+            return error_response(exc.status, *exc.messages, style=style, media_type=JSON)
+        except Exception:  # server_error would log the path, which may carry the key
+            log.exception("internal error in the logs intake")
+            return error_response(500, "Internal sandbox error", style=style, media_type=JSON)
+
+    return Route(path, endpoint, methods=["POST"])
+
+
+def submit_logs(*, legacy: bool) -> Handler[Logs]:
+    """POST /api/v2/logs (202 `{}`) and the legacy POST /v1/input (200 `{}`): same storage."""
+
+    async def handler(request: Request, logs: Logs) -> Response:
+        body, headers, params = await request.body(), request.headers, request.query_params
+        defaults = {k: params[k] for k in ("ddsource", "service", "hostname", "ddtags") if params.get(k)}
+        if params.get("host"):
+            defaults.setdefault("hostname", params["host"])
+
+        def ingest() -> None:
+            raw = decode_body(body, headers.get("content-encoding"), LOG_LIMITS, allow_zstd=False)
+            items = _read_items(raw, headers.get("content-type", "application/json"))
+            now = logs.now_ms()
+            logs.ingest([_normalize(item, f"logs[{i}]", defaults, now) for i, item in enumerate(items)])
+
+        await run_in_threadpool(ingest)
+        return json_response({}, 200 if legacy else 202)
+
+    return handler
+
+
+def _read_items(raw: bytes, content_type: str) -> list[Any]:
+    """JSON (an array, or one object) or text/plain (one log a line). More than 1000 entries is a 400.
+
+    Datadog documents 1000 entries as the maximum but not what it answers past it; the sandbox refuses.
+    """
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "application/logplex-1":
+        raise IntakeError(400, "Content-Type application/logplex-1 is not supported by the sandbox; send JSON or "
+                               "text/plain")
+    if kind == "text/plain":
+        items: Any = [line for line in raw.decode("utf-8", "replace").splitlines() if line.strip()]
+    else:
+        try:
+            items = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise IntakeError(400, f"Invalid JSON in request body: {exc}") from None
+        items = items if isinstance(items, list) else [items]
+    if len(items) > MAX_LOGS_PER_PAYLOAD:
+        raise IntakeError(400, f"Too many logs in one payload: {len(items)} entries exceed the maximum array size of "
+                               f"{MAX_LOGS_PER_PAYLOAD}; split the batch")
+    return items
+
+
+def _normalize(item: Any, where: str, defaults: dict[str, str], now: int) -> dict[str, Any]:
+    """One submitted log as stored: reserved fields, normalised status and tags, the rest as attributes."""
+    if isinstance(item, str):
+        item = {"message": item}
+    if not isinstance(item, dict):
+        raise IntakeError(400, f"{where} must be an object (or a string message), got {type(item).__name__}")
+    attrs = dict(item)
+    reserved = {name: attrs.pop(name) for name in ("ddsource", "ddtags", "hostname", "service") if name in attrs}
+    if "hostname" not in reserved and isinstance(attrs.get("host"), str):
+        reserved["hostname"] = attrs.pop("host")
+    for name, value in defaults.items():  # query parameters apply to every log; ?ddtags= adds to the item's own
+        own = reserved.get(name)
+        reserved[name] = [value, *(own if isinstance(own, list) else [own or ""])] if name == "ddtags" else own or value
+    message = next((attrs.pop(n) for n in ("message", "msg") if isinstance(attrs.get(n), str)), "")
+    status = next((attrs.pop(n) for n in ("status", "level", "severity") if isinstance(attrs.get(n), (str, int))),
+                  "info")
+    ts = _timestamp(attrs, where, now)
+    doc: dict[str, Any] = {"k": ts, "message": message, "status": normalize_status(status)}
+    tags: dict[str, None] = {}
+    raw_tags = reserved.pop("ddtags", "")
+    for part in raw_tags if isinstance(raw_tags, list) else [raw_tags]:
+        for tag in str(part).split(","):
+            if tag.strip():
+                tags[tag.strip().lower()[:200]] = None  # Datadog lower-cases tags and keeps 200 characters
+    for field, tag in (("service", "service"), ("ddsource", "source"), ("hostname", "host")):
+        if reserved.get(field) not in (None, ""):
+            doc[field] = str(reserved[field])
+            tags[f"{tag}:{doc[field].lower()}"] = None
+    doc["tags"], doc["attributes"] = list(tags), attrs
+    return _fit(doc)
+
+
+def _timestamp(attrs: dict[str, Any], where: str, now: int) -> int:
+    """The log's time in epoch ms from Datadog's default date attributes (ms or ISO-8601), else now."""
+    for name in _DATE_ATTRS:
+        if name not in attrs:
+            continue
+        value, ms = attrs[name], None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            ms = int(value)
+        elif isinstance(value, str):
+            try:
+                ms = parse_time(value, now, f"{where}.{name}") if not value.startswith("now") else None
+            except IntakeError:
+                ms = None
+        if ms is None:
+            if name == "timestamp":
+                raise IntakeError(400, f"{where}.timestamp {value!r:.60} is not epoch milliseconds or ISO-8601")
+            continue  # another attribute that merely shares a date name stays an attribute
+        del attrs[name]
+        if ms < now - LOG_PAST_MS:
+            raise IntakeError(400, f"{where}.{name} {value!r:.60} is more than 18 hours in the past (timestamps are "
+                                   "epoch milliseconds or ISO-8601)")
+        if ms > now + LOG_FUTURE_MS:
+            raise IntakeError(400, f"{where}.{name} {value!r:.60} is more than 2 hours in the future")
+        return ms
+    return now
+
+
+def _fit(doc: dict[str, Any]) -> dict[str, Any]:
+    """Truncate a log over 1 MB, as Datadog does: the message first, the attributes only if they alone overflow."""
+    while (over := len(orjson.dumps(doc)) - MAX_LOG_BYTES) > 0:
+        encoded = doc["message"].encode()
+        if len(encoded) > over:
+            doc["message"] = encoded[:len(encoded) - over - 64].decode("utf-8", "ignore")
+        elif doc["attributes"]:
+            doc["attributes"] = {}
+        elif doc["tags"]:
+            doc["tags"] = doc["tags"][:len(doc["tags"]) // 2]
+        else:
+            doc["message"] = ""
+    return doc
+
+
+# ------------------------------------------------------------------------------------------ logs search
+async def search_logs(request: Request, logs: Logs) -> Response:
+    """POST /api/v2/logs/events/search with a LogsListRequest body (every part optional)."""
+    raw = await request.body()
+    body = await json_body(request) if raw.strip() else {}
+    if not isinstance(body, dict):
+        raise IntakeError(400, "The request body must be a LogsListRequest object")
+    filt, page = body.get("filter") or {}, body.get("page") or {}
+    if not isinstance(filt, dict) or not isinstance(page, dict):
+        raise IntakeError(400, "'filter' and 'page' must be objects")
+    return await _search(request, logs, filt.get("query"), filt.get("from"), filt.get("to"), body.get("sort"),
+                         page.get("limit", 10), page.get("cursor"))
+
+
+async def list_logs_get(request: Request, logs: Logs) -> Response:
+    """GET /api/v2/logs/events: the same search from query parameters (where `links.next` points)."""
+    p = request.query_params
+    limit: Any = p.get("page[limit]", "10")
+    return await _search(request, logs, p.get("filter[query]"), p.get("filter[from]"), p.get("filter[to]"),
+                         p.get("sort"), int(limit) if limit.isdigit() else limit, p.get("page[cursor]"))
+
+
+async def _search(request: Request, logs: Logs, query: Any, start: Any, end: Any, sort: Any, limit: Any,
+                  cursor: Any) -> Response:
+    for name, value in (("filter.query", query), ("filter.from", start), ("filter.to", end), ("page.cursor", cursor)):
+        if value is not None and not isinstance(value, str):
+            raise IntakeError(400, f"{name} must be a string")
+    if type(limit) is not int or not 1 <= limit <= 1000:
+        raise IntakeError(400, f"page.limit must be an integer from 1 to 1000, got {limit!r}")
+    sort = sort or "-timestamp"  # Datadog does not document its default; newest first, as the Log Explorer shows
+    if sort not in ("timestamp", "-timestamp"):
+        raise IntakeError(400, f"sort must be 'timestamp' or '-timestamp', got {sort!r}")
+    after = None
+    if cursor:
+        try:
+            after = log_key(orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["after"])
+        except (ValueError, TypeError, KeyError, orjson.JSONDecodeError):
+            raise IntakeError(400, f"page.cursor {cursor[:40]!r} is not a cursor this sandbox returned") from None
+    started = time.perf_counter()
+    now = logs.now_ms()
+    lo, hi = parse_time(start or "now-15m", now, "filter.from"), parse_time(end or "now", now, "filter.to")
+    if hi < lo:
+        raise IntakeError(400, f"filter.to ({end}) is earlier than filter.from ({start})")
+    rows, more = await run_in_threadpool(logs.search, query=query, start_ms=lo, end_ms=hi,
+                                         newest_first=sort == "-timestamp", limit=limit, after=after)
+    meta: dict[str, Any] = {"elapsed": int((time.perf_counter() - started) * 1000), "request_id": uuid.uuid4().hex,
+                            "status": "done"}
+    result: dict[str, Any] = {"data": [_log_json(d) for d in rows], "meta": meta}
+    if more:
+        token = base64.urlsafe_b64encode(orjson.dumps({"after": rows[-1]["id"]})).decode().rstrip("=")
+        meta["page"] = {"after": token}
+        params = {"filter[query]": query, "filter[from]": start, "filter[to]": end, "sort": sort,
+                  "page[cursor]": token, "page[limit]": limit}
+        result["links"] = {"next": f"{request.base_url}api/v2/logs/events?"
+                                   + urlencode({k: v for k, v in params.items() if v is not None})}
+    return json_response(result)
+
+
+def _log_json(doc: dict[str, Any]) -> dict[str, Any]:
+    attrs = {"timestamp": iso_ms(doc["k"][0]), "status": doc["status"], "message": doc["message"],
+             "tags": doc["tags"], "attributes": doc["attributes"]}
+    for field, name in (("service", "service"), ("hostname", "host")):
+        if field in doc:
+            attrs[name] = doc[field]
+    return {"id": doc["id"], "type": "log", "attributes": attrs}
+
+
+# ------------------------------------------------------------------------------------------ events
+async def create_event(request: Request, logs: Logs) -> Response:
+    """POST /api/v1/events: 202 EventCreateResponse, or 400 naming the field (`Event too far in the past`)."""
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise IntakeError(400, "The request body must be an EventCreateRequest object")
+    for name in ("title", "text"):
+        if not isinstance(body.get(name), str):
+            raise IntakeError(400, f"The field '{name}' is required and must be a string")
+    for name, kind in (("date_happened", int), ("related_event_id", int), ("host", str), ("priority", str),
+                       ("alert_type", str), ("aggregation_key", str), ("source_type_name", str),
+                       ("device_name", str)):
+        value = body.get(name)
+        if value is not None and (type(value) is not kind):
+            raise IntakeError(400, f"The field '{name}' must be {'an integer' if kind is int else 'a string'}")
+    tags = body.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise IntakeError(400, "The field 'tags' must be an array of strings")
+    if len(body["text"]) > EVENT_TEXT_MAX:
+        raise IntakeError(400, f"Event text is {len(body['text'])} characters; the limit is {EVENT_TEXT_MAX}")
+    if len(body.get("aggregation_key") or "") > EVENT_KEY_MAX:
+        raise IntakeError(400, f"aggregation_key is limited to {EVENT_KEY_MAX} characters")
+    if body.get("priority") not in (None, "normal", "low"):
+        raise IntakeError(400, f"priority {body['priority']!r} is invalid; use 'normal' or 'low'")
+    if body.get("alert_type") not in (None, *_ALERT_TYPES):
+        raise IntakeError(400, f"alert_type {body['alert_type']!r} is invalid; use one of {sorted(_ALERT_TYPES)}")
+    now = int(logs.clock())
+    happened = body.get("date_happened", now)
+    if happened < now - EVENT_PAST_S:
+        raise IntakeError(400, "Event too far in the past")  # Datadog's recorded message
+    fields = {"priority": body.get("priority"), "tags": tags, "alert_type": body.get("alert_type") or "info"}
+    for name in ("host", "aggregation_key", "source_type_name", "related_event_id", "device_name"):
+        if body.get(name) is not None:
+            fields[name] = body[name]
+
+    event = await run_in_threadpool(logs.add_event, title=body["title"], text=body["text"], date_happened=happened,
+                                    **fields)
+    return json_response({"status": "ok", "event": _event_json(event, request)}, 202)
+
+
+def _event_json(event: dict[str, Any], request: Request) -> dict[str, Any]:
+    """An Event as Datadog returns it: id and id_str, a link (here served by the sandbox), handle null.
+
+    The link carries the page's token (`event_token`): the page needs no key, so the sequential id must not do.
+    """
+    return {**event, "id_str": str(event["id"]), "handle": None, "related_event_id": event.get("related_event_id"),
+            "url": f"{request.base_url}event/event?" + urlencode({"id": event["id"],
+                                                                 "token": event_token(request, event["id"])})}
+
+
+def event_token(request: Request, event_id: int | str) -> str:
+    """The unguessable part of an event page's URL: an HMAC of the id under the sandbox's API key (128 bits shown).
+
+    Stateless, so it needs no storage and holds across restarts with the same keys; it reveals nothing of the key.
+    """
+    keys: Keys = request.app.state.keys
+    return hmac.new(keys.api_key.encode(), f"event-page:{event_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+async def list_events(request: Request, logs: Logs) -> Response:
+    """GET /api/v1/events?start=&end= (epoch s, inclusive), newest first, 1000 a page (page 0 first)."""
+    p = request.query_params
+    bounds = []
+    for name in ("start", "end"):
+        if not p.get(name):
+            raise IntakeError(400, f"The parameter '{name}' is required")  # Datadog's wording
+        if not p[name].lstrip("-").isdigit():
+            raise IntakeError(400, f"The parameter '{name}' must be an integer POSIX timestamp")
+        bounds.append(int(p[name]))
+    priority, page = p.get("priority"), p.get("page", "0")
+    if priority not in (None, "normal", "low"):
+        raise IntakeError(400, f"priority {priority!r} is invalid; use 'normal' or 'low'")
+    if not page.isdigit():
+        raise IntakeError(400, f"The parameter 'page' must be a non-negative integer, got {page!r}")
+    for flag in ("unaggregated", "exclude_aggregate"):  # the sandbox never aggregates: every event is returned
+        if p.get(flag, "false").lower() not in ("true", "false"):
+            raise IntakeError(400, f"The parameter '{flag}' must be true or false")
+    events = await run_in_threadpool(logs.list_events, start=bounds[0], end=bounds[1], priority=priority,
+                                     sources=_comma_list(p.get("sources", "")), tags=_comma_list(p.get("tags", "")),
+                                     page=int(page))
+    return json_response({"events": [_event_json(e, request) for e in events], "status": "ok"})
+
+
+def _comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+async def get_event(request: Request, logs: Logs) -> Response:
+    """GET /api/v1/events/{event_id}: EventResponse, or 404 `{"errors": ["Event not found"]}`."""
+    raw = request.path_params["event_id"]
+    event = await run_in_threadpool(logs.get_event, raw) if raw.isdigit() else None
+    if event is None:
+        return error_response(404, "Event not found")
+    return json_response({"event": _event_json(event, request), "status": "ok"})
+
+
+async def event_page(request: Request, logs: Logs) -> Response:
+    """The page an event's `url` opens: a plain read-only view (the sandbox has no web app or login).
+
+    It takes no key, as a link must open in a browser; so it needs the id's token (`event_token`), and answers a
+    wrong or missing one exactly as an unknown id (404), saying nothing of which ids exist.
+    """
+    raw, token = request.query_params.get("id", ""), request.query_params.get("token", "")
+    valid = raw.isdigit() and hmac.compare_digest(token.encode(), event_token(request, raw).encode())
+    event = await run_in_threadpool(logs.get_event, raw) if valid else None
+    if event is None:
+        return HTMLResponse("<h1>Event not found</h1>", 404)
+    when = datetime.fromtimestamp(event["date_happened"], timezone.utc).isoformat()
+    tags = ", ".join(html.escape(t) for t in event["tags"])
+    return HTMLResponse(f"<html><head><title>{html.escape(event['title'])}</title></head><body>"
+                        f"<h1>{html.escape(event['title'])}</h1><p>{when} &middot; {html.escape(event['alert_type'])}"
+                        f"</p><pre>{html.escape(event['text'])}</pre><p>{tags}</p></body></html>")
+
+
+def routes(logs: Logs) -> list[Route]:
+    return [
+        _intake_route("/api/v2/logs", submit_logs(legacy=False), logs, legacy=False),
+        _intake_route("/v1/input", submit_logs(legacy=True), logs, legacy=True),
+        _intake_route("/v1/input/{api_key}", submit_logs(legacy=True), logs, legacy=True),
+        route("/api/v2/logs/events/search", "POST", search_logs, logs, app_key=True),
+        route("/api/v2/logs/events", "GET", list_logs_get, logs, app_key=True),
+        route("/api/v1/events", "POST", create_event, logs, app_key=False),
+        route("/api/v1/events", "GET", list_events, logs, app_key=True),
+        route("/api/v1/events/{event_id}", "GET", get_event, logs, app_key=True),
+        public_route("/event/event", event_page, logs),
+    ]

@@ -1,0 +1,219 @@
+"""Monitor bodies, checked and normalised as Datadog's v1 API does.
+
+Monitor rules the client's schema cannot express (query grammar, thresholds, anomaly windows) are checked here
+against DATADOG.md §3.
+
+Stored monitor documents (kind "monitor") are the API's Monitor shape; the monitor evaluator owns three keys:
+`overall_state`, `overall_state_modified` (ISO time or None) and `state.groups[<group>]` =
+{name, status, last_triggered_ts, last_notified_ts, last_resolved_ts, last_nodata_ts} (epoch seconds).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterator
+
+from datadog_api_client.v1.model.monitor import Monitor
+from datadog_api_client.v1.model.monitor_type import MonitorType
+
+from autonomic_lib.errors import IntakeError, QueryError, UnsupportedQueryError
+from autonomic_lib.query.language import (
+    BinaryOp,
+    Expr,
+    FunctionCall,
+    MetricQuery,
+    MonitorQuery,
+    Negate,
+    Not,
+    Number,
+    Scope,
+    TagTerm,
+    metric_queries,
+    parse_monitor,
+)
+from autonomic_lib.query.windows import window_seconds
+from autonomic_lib.sandbox.http.schema import schema_error
+
+MONITOR_TYPES = frozenset(MonitorType.allowed_values)
+EVALUATED_TYPES = ("query alert", "metric alert")
+OPTION_DEFAULTS: dict[str, Any] = {"notify_no_data": False, "notify_audit": False, "new_host_delay": 300,
+                                   "include_tags": True, "silenced": {}}
+ANOMALY_ALGORITHMS = ("basic", "agile", "robust")
+ANOMALY_KWARGS = {"direction": ("above", "below", "both"), "alert_window": None, "interval": None,
+                  "count_default_zero": ("true", "false"), "seasonality": ("hourly", "daily", "weekly"),
+                  "timezone": None}
+
+def bad_request(parameter: str, detail: str) -> IntakeError:
+    return IntakeError(400, f"The value provided for parameter '{parameter}' is invalid: {detail}")
+
+
+def normalise_monitor(body: Any, *, existing: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validate a create/update body and return the user-settable fields, Datadog's defaults filled in.
+
+    Raises:
+        IntakeError: 400 with Datadog's "The value provided for parameter ... is invalid" wording.
+    """
+    if not isinstance(body, dict):
+        raise IntakeError(400, "The request body must be a JSON object describing a monitor")
+    merged = {**(existing or {}), **body}
+    mtype = merged.get("type")
+    if mtype not in MONITOR_TYPES:
+        raise bad_request("type", f"{mtype!r} is not one of {sorted(MONITOR_TYPES)}")
+    if mtype not in EVALUATED_TYPES:
+        raise IntakeError(400, f"Monitor type {mtype!r} is not supported by the sandbox: it evaluates metric "
+                               "monitors only ('query alert', 'metric alert')")
+    mtype = "query alert"  # Datadog stores metric alerts as query alerts (recorded)
+    if existing is not None and existing.get("type") not in (None, mtype):
+        raise bad_request("type", f"a {existing['type']!r} monitor cannot become {body.get('type')!r}")
+    query = merged.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise bad_request("query", "a monitor needs a non-empty 'query' string")
+    if (problem := schema_error({**merged, "type": mtype}, Monitor)) is not None:
+        raise IntakeError(400, problem)
+    options = {**OPTION_DEFAULTS, **(merged.get("options") or {})}
+    parsed = check_query(query, options)
+    priority = merged.get("priority")
+    if priority is not None and not 1 <= priority <= 5:
+        raise bad_request("priority", f"{priority} is not between 1 (high) and 5 (low)")
+    return {"type": mtype, "query": query, "name": merged.get("name") or "", "message": merged.get("message") or "",
+            "tags": list(merged.get("tags") or []), "priority": priority, "options": options,
+            "restricted_roles": merged.get("restricted_roles"), "multi": bool(group_keys(parsed.expression))}
+
+
+def check_query(query: str, options: dict[str, Any]) -> MonitorQuery:
+    """Parse a metric monitor query and check it against its options; fills thresholds.critical from the query."""
+    try:
+        parsed = parse_monitor(query)
+        anomaly = _check_expression(parsed.expression)
+    except UnsupportedQueryError as exc:
+        raise IntakeError(400, f"The value provided for parameter 'query' is not supported by the sandbox: {exc}") \
+            from None
+    except QueryError as exc:
+        raise bad_request("query", str(exc)) from None
+    if not math.isfinite(parsed.threshold):  # `> 1e999` parses as infinity, which JSON cannot even store
+        raise bad_request("query", f"the threshold {parsed.threshold} is not a finite number")
+    thresholds = dict(options.get("thresholds") or {})
+    for level, value in thresholds.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(value):
+            raise bad_request(f"options.thresholds.{level}", f"{value} is not a finite number")
+    if "critical" not in thresholds:
+        if thresholds:  # Datadog refuses warnings without the alert level (recorded wording)
+            raise IntakeError(400, "Alert status is required.")
+        thresholds["critical"] = parsed.threshold
+    if thresholds["critical"] != parsed.threshold:
+        raise IntakeError(400, f"Alert threshold ({_num(thresholds['critical'])}) does not match that used in the "
+                               f"query ({_num(parsed.threshold)}).")
+    _check_threshold_order(thresholds, parsed.operator)
+    options["thresholds"] = thresholds
+    if anomaly is not None:
+        _check_anomaly(anomaly, parsed, options)
+    return parsed
+
+
+def _check_expression(expr: Expr, top: bool = True) -> FunctionCall | None:
+    """Refuse what the sandbox monitor evaluator cannot imitate; returns the anomalies() call if there is one."""
+    if isinstance(expr, FunctionCall):
+        if expr.name == "anomalies" and top:
+            if not expr.args or isinstance(expr.args[0], str):
+                raise QueryError("anomalies() takes a metric query as its first argument")
+            _check_expression(expr.args[0], top=False)
+            return expr
+        raise UnsupportedQueryError(f"function {expr.name}() is not supported in sandbox monitors "
+                                    "(only anomalies() around the whole query)")
+    if isinstance(expr, MetricQuery):
+        if expr.scope.template_vars():
+            raise QueryError(f"template variable {expr.scope.template_vars()[0]} is not allowed in a monitor query")
+    elif isinstance(expr, BinaryOp):
+        _check_expression(expr.left, False)
+        _check_expression(expr.right, False)
+    elif isinstance(expr, Negate):
+        _check_expression(expr.operand, False)
+    if top and not any(True for _ in metric_queries(expr)):
+        raise QueryError("the monitor query references no metric")
+    return None
+
+
+def _check_threshold_order(thresholds: dict[str, Any], operator: str) -> None:
+    """Warning and recovery levels must sit on the quiet side of the alert level (sandbox wording)."""
+    above = operator in (">", ">=")
+    pairs = [("warning", "critical"), ("critical_recovery", "critical"), ("warning_recovery", "warning")]
+    for lower, upper in pairs:
+        if thresholds.get(lower) is None or thresholds.get(upper) is None:
+            continue
+        low, high = (thresholds[lower], thresholds[upper]) if above else (thresholds[upper], thresholds[lower])
+        if not low < high:
+            side = "below" if above else "above"
+            raise IntakeError(400, f"Threshold '{lower}' ({_num(thresholds[lower])}) must be {side} '{upper}' "
+                                   f"({_num(thresholds[upper])}) for a '{operator}' monitor")
+
+
+def _check_anomaly(call: FunctionCall, parsed: MonitorQuery, options: dict[str, Any]) -> None:
+    """DATADOG.md §3.5: algorithm, bounds, alert_window == trigger_window, both windows, threshold in (0, 1]."""
+    if len(call.args) != 3 or call.args[1] not in ANOMALY_ALGORITHMS or not isinstance(call.args[2], Number) \
+            or call.args[2].value <= 0:
+        raise bad_request("query", "anomalies(<query>, '<basic|agile|robust>', <deviations > 0>, ...) expected")
+    kwargs = dict(call.kwargs)
+    for name, value in kwargs.items():
+        if name not in ANOMALY_KWARGS:
+            raise bad_request("query", f"anomalies() has no argument {name!r}; expected {sorted(ANOMALY_KWARGS)}")
+        allowed = ANOMALY_KWARGS[name]
+        if allowed is not None and value not in allowed:
+            raise bad_request("query", f"anomalies() {name}={value!r} is not one of {list(allowed)}")
+    if call.args[1] == "basic" and "seasonality" in kwargs:
+        raise bad_request("query", "the 'basic' algorithm takes no seasonality")
+    alert_window = kwargs.get("alert_window")
+    if alert_window is None:
+        raise bad_request("query", "anomalies() needs alert_window='last_<n><m|h|d|w>'")
+    try:
+        alert_seconds = window_seconds(alert_window)
+    except QueryError as exc:
+        raise bad_request("query", f"anomalies() alert_window: {exc}") from None
+    interval = kwargs.get("interval")
+    if interval is not None and (not isinstance(interval, int) or not 0 < interval <= alert_seconds // 5):
+        raise bad_request("query", f"anomalies() interval={interval} must be a whole number of seconds of at most "
+                                   f"alert_window / 5 ({alert_seconds // 5})")
+    if parsed.window_seconds < alert_seconds:
+        raise bad_request("query", f"the query window must be at least the alert_window ({alert_window})")
+    windows = options.get("threshold_windows") or {}
+    if not windows.get("trigger_window") or not windows.get("recovery_window"):
+        raise IntakeError(400, "Anomaly monitors need options.threshold_windows with both trigger_window and "
+                               "recovery_window")
+    if windows["trigger_window"] != alert_window:
+        raise IntakeError(400, f"options.threshold_windows.trigger_window ({windows['trigger_window']}) must equal "
+                               f"the query's alert_window ({alert_window})")
+    try:
+        window_seconds(windows["recovery_window"])
+    except QueryError as exc:
+        raise IntakeError(400, f"options.threshold_windows.recovery_window: {exc}") from None
+    if not 0 < parsed.threshold <= 1 or parsed.operator != ">=":
+        raise bad_request("query", "an anomaly monitor compares with '>= <threshold>', the threshold being the "
+                                   f"fraction of anomalous points in (0, 1], not '{parsed.operator} "
+                                   f"{_num(parsed.threshold)}'")
+    for name, level in options["thresholds"].items():
+        if level is not None and not 0 <= level <= 1:
+            raise IntakeError(400, f"Anomaly threshold '{name}' ({_num(level)}) must be a fraction in [0, 1]")
+
+
+def group_keys(expr: Expr) -> tuple[str, ...]:
+    """The tag keys a monitor groups by (a grouped monitor is a multi alert)."""
+    return tuple(dict.fromkeys(key for q in metric_queries(expr) for key in q.group_by))
+
+
+def scope_tags(query: str) -> set[str]:
+    """The tags a monitor query scopes on (not negated), for the list endpoint's `tags` filter."""
+    try:
+        expr = parse_monitor(query).expression
+    except QueryError:
+        return set()
+
+    def terms(scope: Scope) -> Iterator[str]:
+        if isinstance(scope, TagTerm):
+            yield scope.value if scope.key is None else f"{scope.key}:{scope.value}"
+        elif not isinstance(scope, Not):
+            for child in getattr(scope, "operands", ()):
+                yield from terms(child)
+    return {tag for q in metric_queries(expr) for tag in terms(q.scope)}
+
+
+def _num(value: Any) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
