@@ -59,3 +59,17 @@ def test_traffic_command_prints_the_phase_summary(tmp_path: Path, capsys: pytest
     assert code == 0, out
     for needle in ("budget_breach", "optimization_failures", "user_latency_p95", "points", "everything agrees"):
         assert needle in out
+
+
+def test_a_ledger_round_trips_through_json_exactly() -> None:
+    """The ledger 02 leaves for 03 is JSON (it was a pickle: loading a state folder could run code)."""
+    from autonomic_lib.telemetry import Ledger, MemorySink
+    from autonomic_lib.traffic import run_scenario
+
+    ledger = run_scenario("seed-demo", 7, sink=MemorySink())
+    again = Ledger.from_json(ledger.to_json())
+    assert again.digest() == ledger.digest() and again.points == ledger.points
+    assert again.summary().equals(ledger.summary())
+    key = next(iter(ledger.series))
+    assert all((a == b).all() for a, b in zip(again.points_of(key), ledger.points_of(key)))
+    assert again.cardinality().equals(ledger.cardinality())
