@@ -4,13 +4,13 @@ Notebooks run in separate kernels (papermill, JupyterLab restarts), so nothing p
 memory. The state folder holds it:
 
 - `run.json`: the plan 00_setup prepared (backend, site, scenario, seed, pacing); never a key;
-- `ledger.pkl`: what 02_traffic sent and had acknowledged, for 03_analysis to reconcile.
+- `ledger.json`: what 02_traffic sent and had acknowledged, for 03_analysis to reconcile (JSON: a state folder
+  is data, and unpickling it would run whatever it holds).
 """
 
 from __future__ import annotations
 
 import json
-import pickle
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,7 +21,8 @@ from .settings import Settings
 from .swarm import get_scenario
 from .telemetry import Ledger
 
-PLAN_FILE, LEDGER_FILE = "run.json", "ledger.pkl"
+PLAN_FILE, LEDGER_FILE = "run.json", "ledger.json"
+OLD_LEDGER_FILE = "ledger.pkl"  # an older kit's pickle: never loaded
 DEFAULTS = {"scenario": "seed-demo", "seed": 7, "pacing": "auto"}
 
 
@@ -78,7 +79,8 @@ def plan_run(settings: Settings, folder: Path, *, scenario: str | None = None, s
 def save_ledger(folder: Path, ledger: Ledger) -> Path:
     """Write what 02_traffic sent to `folder` for 03_analysis."""
     path = folder / LEDGER_FILE
-    path.write_bytes(pickle.dumps(ledger))
+    path.write_bytes(ledger.to_json())
+    (folder / OLD_LEDGER_FILE).unlink(missing_ok=True)
     return path
 
 
@@ -86,6 +88,12 @@ def load_ledger(folder: Path) -> Ledger:
     """The ledger 02_traffic left in `folder`; ConfigError (saying to run 02_traffic) when there is none."""
     path = folder / LEDGER_FILE
     if not path.is_file():
+        if (folder / OLD_LEDGER_FILE).is_file():
+            raise ConfigError(f"{folder / OLD_LEDGER_FILE} was written by an older kit (a pickle, which this kit never "
+                              "loads): run 02_traffic again")
         raise ConfigError(f"no traffic has been sent for this state folder ({path} is missing): run "
                           "02_traffic first, with the same SANDBOX_DIR")
-    return pickle.loads(path.read_bytes())
+    try:
+        return Ledger.from_json(path.read_bytes())
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}; run 02_traffic again") from None

@@ -100,7 +100,7 @@ def stop_sandbox_process(folder: Path, timeout: float = 30.0) -> bool:
     return True
 
 
-_STATE_FILES = ("sandbox.json", "run.json", "ledger.pkl", "ledger.json", "metrics.duckdb", "sandbox.log")
+_STATE_FILES = ("sandbox.json", "run.json", "ledger.json", "ledger.pkl", "metrics.duckdb", "sandbox.log")  # ledger.pkl: older kits
 
 
 def reset_state_folder(folder: Path, timeout: float = 30.0) -> list[str]:

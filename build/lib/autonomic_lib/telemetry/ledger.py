@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from ..series import Series
@@ -171,3 +172,59 @@ class Ledger:
         ts, values = np.concatenate(e.ts), np.concatenate(e.values)
         order = np.argsort(ts, kind="stable")
         return ts[order], values[order]
+
+    # --- on disk: JSON, never pickle (a state folder is data, not code) ---
+    def to_json(self) -> bytes:
+        """The whole ledger as JSON (points included when kept); `from_json` reads it back exactly."""
+        series = []
+        for (metric, tags), e in self.series.items():
+            entry: dict[str, Any] = {"metric": metric, "tags": list(tags), "points": e.points, "total": e.total,
+                                     "first": e.first, "last": e.last}
+            if self.keep_points:
+                ts, values = (np.concatenate(e.ts), np.concatenate(e.values)) if e.ts else ([], [])
+                entry.update(ts=ts, values=values)
+            series.append(entry)
+        body = {"format": LEDGER_FORMAT, "scenario": self.scenario, "seed": self.seed, "env": self.env,
+                "pacing": self.pacing, "start": self.start, "end": self.end, "keep_points": self.keep_points,
+                "phases": [_phase_json(p) for p in self.phases.values()], "series": series,
+                "logs": [[*key, n] for key, n in self.logs.items()], "events": self.events,
+                "requests": self.requests, "bytes_sent": self.bytes_sent, "skipped": self.skipped}
+        return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Ledger:
+        """A ledger written by `to_json`; ValueError naming what is wrong otherwise."""
+        try:
+            data = orjson.loads(raw)
+            if data.get("format") != LEDGER_FORMAT:
+                raise ValueError(f"format {data.get('format')!r} is not {LEDGER_FORMAT!r}")
+            ledger = cls(scenario=data["scenario"], seed=data["seed"], env=data["env"], pacing=data["pacing"],
+                         start=data["start"], end=data["end"], keep_points=data["keep_points"],
+                         phases={p["name"]: _phase_of(p) for p in data["phases"]}, events=data["events"],
+                         requests=data["requests"], bytes_sent=data["bytes_sent"], skipped=data["skipped"])
+            ledger.logs = {(phase, service, status): n for phase, service, status, n in data["logs"]}
+            for s in data["series"]:
+                entry = SeriesEntry(points=s["points"], total=s["total"], first=s["first"], last=s["last"])
+                if ledger.keep_points:
+                    entry.ts = [np.asarray(s["ts"], dtype=np.int64)]
+                    entry.values = [np.asarray(s["values"], dtype=np.float64)]
+                ledger.series[(s["metric"], tuple(s["tags"]))] = entry
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a ledger of this kit: {exc}") from None
+        return ledger
+
+
+LEDGER_FORMAT = "autonomic-kit ledger 1"
+_PHASE_COUNTS = ("messages", "passed", "failed", "attempts", "rejected", "deployments", "optimizations_failed",
+                 "breaches", "points", "logs", "events")
+
+
+def _phase_json(p: PhaseSummary) -> dict[str, Any]:
+    return {"name": p.name, "start": p.start, "end": p.end, **{k: getattr(p, k) for k in _PHASE_COUNTS},
+            "cost": p.cost.to_json(), "latency": {role: s.to_json() for role, s in p.latency.items()}}
+
+
+def _phase_of(data: dict[str, Any]) -> PhaseSummary:
+    return PhaseSummary(name=data["name"], start=data["start"], end=data["end"],
+                        **{k: data[k] for k in _PHASE_COUNTS}, cost=QuantileSketch.from_json(data["cost"]),
+                        latency={role: QuantileSketch.from_json(s) for role, s in data["latency"].items()})

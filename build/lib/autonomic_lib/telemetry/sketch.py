@@ -7,6 +7,7 @@ counts is updated with one `np.bincount` per batch, merges by addition, and is d
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -49,6 +50,20 @@ class QuantileSketch:
         rank = q * (self.count - 1)
         i = int(np.searchsorted(np.cumsum(self.counts), rank, side="right"))
         return min(2 * _GAMMA ** (i + _OFFSET) / (_GAMMA + 1), self.max)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able form: only the non-empty bins (a sketch is mostly empty)."""
+        nonzero = np.flatnonzero(self.counts)
+        return {"bins": nonzero.tolist(), "counts": self.counts[nonzero].tolist(), "count": self.count,
+                "max": None if self.count == 0 else self.max, "total": self.total}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> QuantileSketch:
+        sketch = cls()
+        sketch.counts[np.asarray(data["bins"], dtype=np.int64)] = np.asarray(data["counts"], dtype=np.int64)
+        sketch.count, sketch.total = int(data["count"]), float(data["total"])
+        sketch.max = -math.inf if data["max"] is None else float(data["max"])
+        return sketch
 
     def merge(self, other: "QuantileSketch") -> None:
         self.counts += other.counts
