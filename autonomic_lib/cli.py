@@ -2,6 +2,9 @@
 
 Any error ends a command with one line on stderr, never a key: exit 2 for the kit's own errors (settings, an
 unreachable backend, refused input), 1 for anything else; `-v` adds the traceback.
+
+`lint` exits 0 when the assets have no error (warnings and notes are printed, and pass unless --strict), 1 when
+any has one; `import` refuses to send anything (exit 1) on the same errors.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ import re
 import sys
 import traceback
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from .errors import AutonomicError, ConfigError
+
+if TYPE_CHECKING:
+    from .assets import Problem
 
 log = logging.getLogger("autonomic_lib")
 KEY_VARS = ("DD_API_KEY", "DD_APP_KEY")
@@ -91,29 +97,33 @@ def _reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_problems(problems: Sequence[Problem]) -> tuple[int, int]:
+    """Errors on stderr, warnings and notes on stdout; returns the numbers of errors and warnings."""
+    for problem in problems:
+        print(problem, file=sys.stderr if problem.severity == "error" else sys.stdout)
+    return (sum(p.severity == "error" for p in problems), sum(p.severity == "warning" for p in problems))
+
+
 def _lint(args: argparse.Namespace) -> int:
     from .assets import lint_assets
 
     _, problems = lint_assets([Path(p) for p in args.paths] or None)
-    for problem in problems:
-        print(problem, file=sys.stderr if problem.severity == "error" else sys.stdout)
-    errors = sum(p.severity == "error" for p in problems)
-    print(f"{errors} error(s), {len(problems) - errors} warning(s)" if problems else "assets lint clean")
-    return 1 if errors else 0
+    errors, warnings = _print_problems(problems)
+    notes = len(problems) - errors - warnings
+    print(f"{errors} error(s), {warnings} warning(s)" + (f", {notes} note(s)" if notes else "")
+          if problems else "assets lint clean")
+    return 1 if errors or (args.strict and warnings) else 0
 
 
 def _import(args: argparse.Namespace) -> int:
     from datadog_api_client.exceptions import ApiException
 
-    from .assets import AssetError, format_table, import_assets, load_assets
+    from .assets import format_table, import_assets, lint_assets
     from .backend import connect
     from .client import describe_api_error
 
-    try:
-        load_assets([Path(p) for p in args.paths] or None)  # refuse before connecting anywhere
-    except AssetError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+    _, problems = lint_assets([Path(p) for p in args.paths] or None)  # refuse before connecting anywhere
+    if _print_problems(problems)[0]:
         return 1
     with connect() as (settings, label):
         try:
@@ -136,11 +146,11 @@ def _export(args: argparse.Namespace) -> int:
 
     with connect() as (settings, label):
         try:
-            written = export_assets(settings, Path(args.out) if args.out else None)
+            written = export_assets(settings, Path(args.out) if args.out else None, form=args.format)
         except ApiException as exc:
             print(f"error: export from {label} failed: {describe_api_error(exc, settings)}", file=sys.stderr)
             return 1
-    print(f"Exported {len(written)} asset(s) from {label}:")
+    print(f"Exported {len(written)} asset(s) from {label} ({args.format} format):")
     for path in written:
         print(f"  {path}")
     return 0
@@ -247,18 +257,26 @@ def build_parser() -> argparse.ArgumentParser:
                                                               "folder the kit wrote is deleted")
     reset.set_defaults(run=_reset)
 
-    lint = add_command("lint", help="check the dashboard, monitors and workflow (or the given files)")
-    lint.add_argument("paths", nargs="*", help="asset files (default: assets/dashboards, monitors, workflows)")
+    paths_help = ("asset files or folders (walked for *.json), in the kit's layout or as Datadog exports them "
+                  "(default: the kit's own, assets/dashboards, monitors, workflows)")
+    lint = add_command("lint", help="check the dashboard, monitors and workflow, or the given files and folders; "
+                                    "exit 1 on any error")
+    lint.add_argument("paths", nargs="*", help=paths_help)
+    lint.add_argument("--strict", action="store_true", help="exit 1 on warnings too (e.g. metrics outside the "
+                                                            "catalogue in a foreign asset)")
     lint.set_defaults(run=_lint)
 
     imp = add_command("import", help="create or update the assets in the backend (sandbox without keys)")
-    imp.add_argument("paths", nargs="*", help="asset files (default: the kit's own)")
+    imp.add_argument("paths", nargs="*", help=paths_help)
     imp.add_argument("--dry-run", action="store_true", help="show the differences with the backend; send nothing")
     imp.add_argument("--case-project", metavar="UUID", help="Case Management project the workflow opens cases in")
     imp.set_defaults(run=_import)
 
     exp = add_command("export", help="write the managed assets the backend holds back to files")
     exp.add_argument("--out", help="folder to write dashboards/, monitors/, workflows/ into (default: assets)")
+    exp.add_argument("--format", choices=("kit", "datadog"), default="kit",
+                     help="kit: monitors as integrations-core templates (default); datadog: the bodies Datadog's "
+                          "API and import take (dashboards and workflow requests are the same in both)")
     exp.set_defaults(run=_export)
     tr = add_command("traffic", help="simulate a scenario's swarm traffic and send it (sandbox without keys)")
     tr.add_argument("--scenario", default="seed-demo", help="built-in scenario name or a .yaml/.json file "

@@ -3,6 +3,11 @@
 Every query must parse with the sandbox's parser and name catalogue metrics with tags the telemetry
 really emits; thresholds must make sense for the metric's unit; every `@workflow-` mention must
 reach a workflow the kit ships. Rules append to one list so a run reports everything at once.
+
+A foreign asset (brought from Datadog, see model.py) may watch other systems: its metrics outside the
+catalogue, queries beyond the kit's parser and mentions of workflows the kit lacks are warnings, and the kit's
+naming and tagging conventions do not apply (import adds the managed-by tag). Catalogue metrics are checked
+as strictly as in the kit's own assets.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from ..errors import QueryError
 from autonomic_lib.query.language import (FunctionCall, MetricQuery, Scope, TagTerm, metric_queries, parse_formula,
                                           parse_monitor, parse_query)
 from autonomic_lib.query.windows import WINDOW_FORM, window_seconds
-from .model import INTEGRATION_TAG, MANAGED_TAG, NAME_PREFIX, Asset, Problem
+from .model import IMPORT_MARK, INTEGRATION_TAG, MANAGED_TAG, NAME_PREFIX, Asset, Problem, Severity
 
 # Workflow actions the sandbox's runner executes (issue 5); others import fine but fail a sandbox run.
 SANDBOX_ACTIONS = frozenset({
@@ -24,6 +29,7 @@ SANDBOX_ACTIONS = frozenset({
     "com.datadoghq.dd.casem.createCase", "com.datadoghq.dd.casem.searchCases",
 })
 SANDBOX_TRIGGERS = frozenset({"monitorTrigger"})
+METRIC_MONITOR_TYPES = ("query alert", "metric alert")  # the types whose query is a metric query
 # Sensible monitor thresholds per unit: (low exclusive, high inclusive, the mistake it catches).
 UNIT_RANGES = {"dollar": (0.0, 5.0, "a per-message cost in dollars (0.1 = 10 cents), not cents"),
                "second": (0.0, 600.0, "seconds, not milliseconds")}
@@ -53,8 +59,13 @@ class Linter:
                 self.workflow_inputs[spec["handle"]] = {str(p["name"]) for p in params
                                                         if isinstance(p, dict) and p.get("name") is not None}
 
-    def add(self, asset: Asset, path: str, message: str, fix: str, rule: str, severity: str = "error") -> None:
-        self.problems.append(Problem(str(asset.path), path, message, fix, rule, severity))  # type: ignore[arg-type]
+    def add(self, asset: Asset, path: str, message: str, fix: str, rule: str, severity: Severity = "error") -> None:
+        self.problems.append(Problem(str(asset.path), path, message, fix, rule, severity))
+
+    @staticmethod
+    def soft(asset: Asset) -> Severity:
+        """A finding that is wrong for the kit's own asset but may be right for a foreign one."""
+        return "warning" if asset.foreign else "error"
 
     # ------------------------------------------------------------------------------------ queries
     def check_metric_query(self, asset: Asset, path: str, mq: MetricQuery, template_vars: set[str] | None) -> None:
@@ -63,9 +74,11 @@ class Linter:
         if spec is None:
             import difflib
             close = difflib.get_close_matches(mq.metric, self.catalog.metrics, n=2)
-            self.add(asset, path, f"metric {mq.metric!r} is not in assets/metadata.csv",
-                     f"use {' or '.join(close)}" if close else "add the metric to assets/metadata.csv first",
-                     "unknown-metric")
+            fix = f"use {' or '.join(close)}" if close else "add the metric to assets/metadata.csv first"
+            if asset.foreign:
+                fix = f"fine if it watches another system; for the kit's telemetry {fix}"
+            self.add(asset, path, f"unknown metric {mq.metric!r}: nothing the kit emits (not in assets/metadata.csv)",
+                     fix, "unknown-metric", self.soft(asset))
             return
         keys = self.catalog.tag_keys_for(mq.metric)
         for var in mq.scope.template_vars():
@@ -104,20 +117,31 @@ class Linter:
                 return parse_monitor(text)
             return parse_formula(text, names or set()) if kind == "formula" else parse_query(text)
         except QueryError as exc:
-            self.add(asset, path, f"{kind} {text!r} does not parse: {exc}", "correct the syntax at that position",
-                     "query-parse")
+            fix = "correct the syntax at that position"
+            if asset.foreign:  # Datadog took it; the kit reads a subset of the query language
+                fix = "fine if Datadog takes it: the kit reads a subset of the query language, so its metrics go " \
+                      "unchecked, and the sandbox may refuse it"
+            self.add(asset, path, f"{kind} {text!r} does not parse: {exc}", fix, "query-parse", self.soft(asset))
             return None
 
     # ------------------------------------------------------------------------------------ monitors
     def monitor(self, asset: Asset) -> None:
         body, base = asset.body, asset.body_path
         tags = body.get("tags") or []
-        if MANAGED_TAG not in tags or INTEGRATION_TAG not in tags:
-            self.add(asset, f"{base}.tags", f"the monitor lacks {MANAGED_TAG} or {INTEGRATION_TAG}",
-                     "add both tags so import and the dashboard's monitor list find it", "managed")
-        if not str(body.get("name", "")).startswith(NAME_PREFIX):
-            self.add(asset, f"{base}.name", f"the name does not start with {NAME_PREFIX!r}",
-                     f"prefix the name with {NAME_PREFIX}", "managed")
+        if asset.foreign:
+            self._adds_managed_tag(asset, tags)
+            if body.get("type") not in METRIC_MONITOR_TYPES:  # logs, APM, ...: nothing of the kit's to check
+                self.add(asset, f"{base}.type", f"a {body.get('type')!r} monitor: the kit checks the queries of "
+                         "metric monitors only, and the sandbox evaluates only those",
+                         "fine for Datadog; import into the sandbox refuses it", "sandbox-monitor", "warning")
+                return
+        else:
+            if MANAGED_TAG not in tags or INTEGRATION_TAG not in tags:
+                self.add(asset, f"{base}.tags", f"the monitor lacks {MANAGED_TAG} or {INTEGRATION_TAG}",
+                         "add both tags so import and the dashboard's monitor list find it", "managed")
+            if not str(body.get("name", "")).startswith(NAME_PREFIX):
+                self.add(asset, f"{base}.name", f"the name does not start with {NAME_PREFIX!r}",
+                         f"prefix the name with {NAME_PREFIX}", "managed")
         parsed = self.parse(asset, f"{base}.query", body.get("query"), "monitor query")
         if parsed is None:
             return
@@ -162,6 +186,13 @@ class Linter:
                      "use a number in (0, 1], e.g. 0.2 for 20 % of the window anomalous", "threshold-unit")
         windows = options.get("threshold_windows") or {}
         alert_window = kwargs.get("alert_window")
+        if alert_window is None:  # the legacy form; Datadog and the sandbox now refuse it
+            window = windows.get("trigger_window") or "last_15m"
+            self.add(asset, path, "anomalies() has no alert_window: Datadog evaluates an anomaly monitor over its "
+                     "alert_window, which must equal options.threshold_windows.trigger_window",
+                     f"add alert_window={window!r} to the anomalies() call and set threshold_windows to "
+                     f"{{trigger_window: {window!r}, recovery_window: {window!r}}}", "anomaly-window")
+            return
         if windows.get("trigger_window") != alert_window or not windows.get("recovery_window"):
             self.add(asset, f"{asset.body_path}.options.threshold_windows",
                      f"trigger_window {windows.get('trigger_window')!r} must equal alert_window {alert_window!r} "
@@ -202,21 +233,35 @@ class Linter:
                          f"group the query by {key} or remove the variable", "message-variable")
         for handle, _, args in _MENTION.findall(message):
             if handle not in self.workflow_inputs:
-                self.add(asset, path, f"@workflow-{handle} names no workflow the kit ships",
-                         f"use one of {', '.join('@workflow-' + h for h in sorted(self.workflow_inputs)) or 'none'} "
-                         "(the spec.handle of a file in assets/workflows)", "workflow-mention")
+                known = ', '.join('@workflow-' + h for h in sorted(self.workflow_inputs)) or 'none'
+                fix = f"use one of {known} (the spec.handle of a file in assets/workflows)"
+                if asset.foreign:
+                    fix = f"fine if the workflow is in your Datadog org; lint and import its export with this " \
+                          f"monitor to check the mention, or {fix}"
+                self.add(asset, path, f"@workflow-{handle} names no workflow the kit ships or lints here", fix,
+                         "workflow-mention", self.soft(asset))
                 continue
             for name in _MENTION_ARG.findall(args or ""):
                 if name not in self.workflow_inputs[handle]:
                     self.add(asset, path, f"@workflow-{handle} gets {name}=, which its inputSchema does not declare",
                              f"use {', '.join(sorted(self.workflow_inputs[handle]))}", "workflow-mention")
 
+    def _adds_managed_tag(self, asset: Asset, tags: list[Any]) -> None:
+        if MANAGED_TAG not in tags:
+            self.add(asset, f"{asset.body_path}.tags", f"import adds {MANAGED_TAG}",
+                     "nothing to do: the tag is how the kit finds it again", "managed", "info")
+
     # ------------------------------------------------------------------------------------ dashboards
     def dashboard(self, asset: Asset) -> None:
         declared = {str(v["name"]) for v in asset.body.get("template_variables") or []
                     if isinstance(v, dict) and v.get("name") is not None}
+        if asset.foreign and IMPORT_MARK not in str(asset.body.get("description") or ""):
+            self.add(asset, "$.description", f"import adds {IMPORT_MARK!r} to the description",
+                     "nothing to do: dashboards take team tags only, so the mark is how export finds it again",
+                     "managed", "info")
         for path, definition in _widgets(asset.body.get("widgets") or [], "$.widgets"):
-            if definition.get("type") == "manage_status" and MANAGED_TAG not in str(definition.get("query", "")):
+            if definition.get("type") == "manage_status" and not asset.foreign \
+                    and MANAGED_TAG not in str(definition.get("query", "")):
                 self.add(asset, f"{path}.query", "the monitor list is not filtered to the kit's monitors",
                          f'filter with tag:"{MANAGED_TAG}"', "managed")
             for i, request in enumerate(definition.get("requests") or []):
@@ -251,19 +296,24 @@ class Linter:
     def workflow(self, asset: Asset) -> None:
         body, base = asset.body, asset.body_path
         spec = body.get("spec") or {}
-        if MANAGED_TAG not in (body.get("tags") or []):
+        triggers = spec.get("triggers") or []
+        monitor_triggered = any("monitorTrigger" in t for t in triggers if isinstance(t, dict))
+        if asset.foreign:
+            self._adds_managed_tag(asset, body.get("tags") or [])
+        elif MANAGED_TAG not in (body.get("tags") or []):
             self.add(asset, f"{base}.tags", f"the workflow lacks {MANAGED_TAG}", "add the tag so import finds it",
                      "managed")
         if len(str(body.get("description", ""))) > 300:
             self.add(asset, f"{base}.description", "the description exceeds Datadog's 300 characters",
                      "shorten it", "workflow")
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(spec.get("handle", ""))):
-            self.add(asset, f"{base}.spec.handle", "no valid mention handle", "set spec.handle, e.g. my-workflow",
-                     "workflow")
-        triggers = spec.get("triggers") or []
-        if any("monitorTrigger" in t for t in triggers if isinstance(t, dict)) and not body.get("published"):
+        if (monitor_triggered or not asset.foreign) and not re.fullmatch(r"[A-Za-z0-9_.-]+",
+                                                                         str(spec.get("handle", ""))):
+            self.add(asset, f"{base}.spec.handle", "no valid mention handle: a monitor triggers a workflow by it",
+                     "set spec.handle, e.g. my-workflow", "workflow")
+        if monitor_triggered and not body.get("published"):
             self.add(asset, f"{base}.published", "a monitor trigger runs only published workflows",
-                     "set published to true", "workflow")
+                     "set published to true" + (" (fine for a draft)" if asset.foreign else ""), "workflow",
+                     self.soft(asset))
         steps = [s for s in spec.get("steps") or [] if isinstance(s, dict)]
         names = [s.get("name") for s in steps]
         inputs = {p.get("name") for p in ((spec.get("inputSchema") or {}).get("parameters") or [])

@@ -1,9 +1,11 @@
 """Import and export of the assets: find what the kit manages, create or update it, and bring edits home.
 
 Managed assets are found by tag (`managed-by:autonomic-kit` on monitors and workflows) and by title or
-name; dashboards carry no free-form tags in Datadog, so their title identifies them. An asset is
-"unchanged" when every field of the local file equals the backend's (fields the backend adds, such
-as ids, timestamps and option defaults, are ignored), so a second import sends nothing.
+name; dashboards carry no free-form tags in Datadog, so their title identifies them, and export also takes
+those whose description mentions autonomic-kit. Import gives a foreign asset (one brought from Datadog) the
+same marks: the tag, or for a dashboard IMPORT_MARK in its description. An asset is "unchanged" when every
+field of the local body equals the backend's (fields the backend adds, such as ids, timestamps and option
+defaults, are ignored), so a second import sends nothing.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ from datadog_api_client.v2.model.update_workflow_request import UpdateWorkflowRe
 
 from ..client import auth_errors, make_api_client
 from ..settings import Settings
-from .model import _CONFIG, FOLDERS, MANAGED_TAG, NAME_PREFIX, Asset, Kind, to_model
+from .model import _CONFIG, FOLDERS, IMPORT_MARK, KIT_MARK, MANAGED_TAG, NAME_PREFIX, Asset, Kind, to_model
 
 Action = Literal["create", "update", "unchanged"]
+Form = Literal["kit", "datadog"]
+FORMS: tuple[Form, ...] = ("kit", "datadog")
 CASE_PROJECT_NAME = "Autonomic AI"
 CASE_PROJECT_KEY = "AUTO"
 ORDER: dict[Kind, int] = {"workflow": 0, "monitor": 1, "dashboard": 2}  # a mention must find its workflow
@@ -90,9 +94,29 @@ def _has_project(existing: tuple[str, dict[str, Any]] | None) -> bool:
                                         for p in _workflow_inputs(existing[1]))
 
 
+def _uses_project(body: dict[str, Any]) -> bool:
+    return any(p.get("name") == "project_id" for p in _workflow_inputs(body) if isinstance(p, dict))
+
+
+def _mark(asset: Asset, body: dict[str, Any]) -> None:
+    """Give a foreign asset the kit's mark, so the kit finds it again (monitors, workflows: tag; dashboards: text)."""
+    if asset.kind == "dashboard":
+        description = str(body.get("description") or "")
+        if IMPORT_MARK not in description:
+            body["description"] = f"{description}\n\n{IMPORT_MARK}" if description else IMPORT_MARK
+    elif MANAGED_TAG not in (body.get("tags") or []):
+        body["tags"] = [*(body.get("tags") or []), MANAGED_TAG]
+
+
 def render(asset: Asset, settings: Settings, case_project: str | None, remote: dict[str, Any] | None) -> dict[str, Any]:
-    """The API body for this target: the workflow's links point at the target's app, and its case project is kept."""
+    """The API body for this target: a foreign asset gets the kit's mark, a metric alert is stored as the query
+    alert Datadog makes of it (so it compares equal), the workflow's links point at the target's app and its case
+    project is kept."""
     body = copy.deepcopy(asset.body)
+    if asset.foreign:
+        _mark(asset, body)
+    if asset.kind == "monitor" and body.get("type") == "metric alert":  # recorded: Datadog answers query alert
+        body["type"] = "query alert"
     if asset.kind != "workflow":
         return body
     remote_defaults = {p.get("name"): p.get("defaultValue") for p in _workflow_inputs(remote or {})}
@@ -138,10 +162,12 @@ class Backend:
         found: list[tuple[str, dict[str, Any]]] = []
         if kind == "dashboard":
             for summary in self.dashboards.list_dashboards().get("dashboards", []):
-                if names is None or summary.title in names:
+                if names is not None:
+                    wanted = summary.title in names
+                else:  # the ones that say they are the kit's (summaries carry the description)
+                    wanted = KIT_MARK in str(summary.get("description") or "")
+                if wanted:
                     found.append((summary.id, _json(self.dashboards.get_dashboard(summary.id))))
-            if names is None:  # without names: the ones that say they are the kit's
-                found = [(i, b) for i, b in found if "autonomic-kit" in str(b.get("description", ""))]
         elif kind == "monitor":
             for monitor in self.monitors.list_monitors(monitor_tags=MANAGED_TAG):
                 body = _json(monitor)
@@ -194,7 +220,8 @@ def sync(assets: list[Asset], settings: Settings, *, dry_run: bool = False, case
         for asset in sorted(assets, key=lambda a: ORDER[a.kind]):
             existing = backend.find(asset.kind, asset.name)
             project = case_project
-            if asset.kind == "workflow" and project is None and not _has_project(existing):
+            if asset.kind == "workflow" and project is None and _uses_project(asset.body) \
+                    and not _has_project(existing):
                 # the workflow opens Cases in a project: the kit's own unless the user named one (--case-project)
                 project = backend.case_project(create=not dry_run)
             body = render(asset, settings, project, existing[1] if existing else None)
@@ -230,14 +257,17 @@ def _strip_ids(node: Any) -> Any:
     return node
 
 
-def to_file(kind: Kind, remote: dict[str, Any], local: Asset | None) -> dict[str, Any]:
-    """What the backend holds, in the file layout the kit ships (a monitor template keeps its title and description)."""
+def to_file(kind: Kind, remote: dict[str, Any], local: Asset | None, form: Form = "kit") -> dict[str, Any]:
+    """What the backend holds, as a file: in the kit's layout (a monitor template keeps its title and description)
+    or, with form "datadog", the body Datadog's API takes (the same but for monitors, which lose the template)."""
     if kind == "dashboard":
         return _strip_ids({k: remote[k] for k in _DASHBOARD_FIELDS if remote.get(k) not in (None, [])})
     if kind == "workflow":
         attributes = {k: remote[k] for k in _WORKFLOW_FIELDS if k in remote}
         return {"data": {"type": "workflows", "attributes": attributes}}
     definition = {k: remote[k] for k in _MONITOR_FIELDS if remote.get(k) is not None}
+    if form == "datadog":
+        return definition
     template = dict(local.data) if local is not None and isinstance(local.data, dict) else {
         "version": 2, "title": str(remote.get("name", "")).replace(NAME_PREFIX, "").strip(),
         "description": "Exported from the backend; describe what it watches and why.", "tags": []}
@@ -245,21 +275,25 @@ def to_file(kind: Kind, remote: dict[str, Any], local: Asset | None) -> dict[str
     return template
 
 
-def export(settings: Settings, out_dir: Path, local: list[Asset], *,
+def export(settings: Settings, out_dir: Path, local: list[Asset], *, form: Form = "kit",
            client_factory: Callable[[Settings], ApiClient] = make_api_client) -> list[Path]:
-    """Write every managed asset the backend holds under out_dir/{dashboards,monitors,workflows}/."""
+    """Write every managed asset the backend holds under out_dir/{dashboards,monitors,workflows}/, in `form`."""
     by_name = {(a.kind, a.name): a for a in local}
     written = []
     with client_factory(settings) as client, auth_errors(settings):
         backend = Backend(client, settings)
         for kind in ("dashboard", "monitor", "workflow"):
-            names = {a.name for a in local if a.kind == kind} if kind == "dashboard" else None
-            for _, remote in backend.managed(kind, names or None):
+            found = backend.managed(kind)
+            names = {a.name for a in local if a.kind == kind} if kind == "dashboard" else set()
+            if names:  # the kit's dashboards by title too, should an edit in the UI have dropped the mention
+                seen = {ident for ident, _ in found}
+                found += [item for item in backend.managed(kind, names) if item[0] not in seen]
+            for _, remote in found:
                 name = str(remote.get("title" if kind == "dashboard" else "name"))
                 mine = by_name.get((kind, name))
                 path = Path(out_dir) / FOLDERS[kind] / (mine.path.name if mine else f"{_slug(name)}.json")
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps(to_file(kind, remote, mine), indent=2) + "\n", encoding="utf-8")
+                path.write_text(json.dumps(to_file(kind, remote, mine, form), indent=2) + "\n", encoding="utf-8")
                 written.append(path)
     return written
 

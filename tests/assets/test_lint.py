@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from autonomic_lib.assets import SANDBOX_ACTIONS, AssetError, lint_assets, load_assets, shipped_paths
-
-FIXTURES = Path(__file__).parent / "fixtures"
+from tests.assets.conftest import FIXTURES
 
 # fixture -> (rule, JSON path, words the message must contain)
 CASES = {
@@ -37,7 +36,7 @@ CASES = {
     "monitor_workflow_mention": ("workflow-mention", "$.definition.message", "@workflow-open-a-ticket"),
     "monitor_message_variable": ("message-variable", "$.definition.message", "agent_id"),
     "monitor_not_managed": ("managed", "$.definition.tags", "managed-by:autonomic-kit"),
-    "workflow_layout": ("layout", "$.data", "create request"),
+    "workflow_layout": ("layout", "$.data.type", "'workflow'"),
     "workflow_step": ("workflow-step", "$.data.attributes.spec.steps[0].outboundEdges", "'Find_case'"),
     "workflow_input": ("workflow-input", "$.data.attributes.spec.steps[4].parameters", "Trigger.team"),
 }

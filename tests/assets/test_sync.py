@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from datadog_api_client.v1.api.monitors_api import MonitorsApi
@@ -15,21 +14,8 @@ from autonomic_lib.assets.sync import diff, format_table
 from autonomic_lib.cli import main
 from autonomic_lib.sandbox.server import SandboxServer
 from autonomic_lib.settings import Settings
-from tests.conftest import client_for, start_sandbox
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    """A fresh in-memory sandbox per test: import is judged against an empty backend."""
-    server = start_sandbox(None)
-    yield server
-    server.stop()
-
-
-def settings_for(server: SandboxServer) -> Settings:
-    return Settings(api_key=server.config.api_key, app_key=server.config.app_key, host=server.url)  # type: ignore[arg-type]
+from tests.assets.conftest import FIXTURES, settings_for
+from tests.conftest import client_for
 
 
 def test_import_twice_creates_nothing_new(sandbox: SandboxServer) -> None:
@@ -107,13 +93,9 @@ def test_cli_import_refuses_broken_assets_with_exit_1(capsys: pytest.CaptureFixt
     assert "unknown WidgetDefinition type 'pie_chart'" in capsys.readouterr().err
 
 
-def test_cli_import_and_export_against_the_running_sandbox(sandbox: SandboxServer, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch,
+def test_cli_import_and_export_against_the_running_sandbox(cli_on_sandbox: SandboxServer, tmp_path: Path,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("DD_API_KEY", sandbox.config.api_key)
-    monkeypatch.setenv("DD_APP_KEY", sandbox.config.app_key)
-    monkeypatch.setenv("DD_HOST", sandbox.url)
-    monkeypatch.chdir(tmp_path)  # no .env from the developer's tree
+    sandbox = cli_on_sandbox
     assert main(["import"]) == 0
     assert main(["import", "--dry-run"]) == 0
     out = capsys.readouterr().out
