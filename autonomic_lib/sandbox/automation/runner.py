@@ -45,7 +45,7 @@ MAX_SLEEP_S = 86400
 # Sandbox bounds, in characters of JSON, far under Datadog's (docs.datadoghq.com/actions/workflows/limits/: an
 # action's input and its output up to 15 MB each, a workflow's step outputs up to 150 MB together): the sandbox
 # keeps an instance, every step's inputs and outputs included, as one document of its database, and reads all of a
-# workflow's instances back on every list and every monitor-started run. The kit's workflow records about 10 KB.
+# workflow's instances back on every list and every monitor-started run. A run of the kit's workflow is about 5 KB.
 MAX_STEP_INPUT = MAX_STEP_OUTPUT = 1 << 20
 MAX_RUN_SIZE = 4 << 20  # the inputs and outputs of an instance's steps, together
 DATADOG_LIMITS = "https://docs.datadoghq.com/actions/workflows/limits/"
