@@ -16,6 +16,9 @@ rightValue}]`, `setVariables` and `casem.createCase` outputs `Steps.<name>.id/.k
   searchCases against the sandbox's cases (cases.py). Any other action fails the instance with a reason
   naming it; nothing is silently skipped.
 
+Sizes are bounded (MAX_STEP_INPUT, MAX_STEP_OUTPUT, MAX_RUN_SIZE, nesting at MAX_JSON_DEPTH): a step past a bound
+fails, and with it the instance, with a reason naming the bound; so output that doubles from step to step stops.
+
 Instance shape (recorded get/list cassettes): `instanceStatus{detailsKind, displayName}`, `startTimestamp`,
 `endTimestamp`, `outputs`, `source`, `stepStateAssociations[{stepName, stepState}]`, `trigger`. Success and
 failure kinds (`SUCCEEDED`/`FAILED`) are not recorded anywhere and are a sandbox choice, as are the extra
@@ -33,11 +36,19 @@ from typing import Any, Literal
 from autonomic_lib.errors import AutonomicError, IntakeError
 from autonomic_lib.sandbox.automation.cases import STANDARD_TYPE_ID, Cases, iso
 from autonomic_lib.sandbox.http.identity import SANDBOX_USER, SANDBOX_USER_UUID
+from autonomic_lib.sandbox.http.routing import MAX_JSON_DEPTH
 
 TriggerKind = Literal["api", "manual", "monitor"]
 
 MAX_STEPS = 1000  # a loop through outbound edges stops here instead of spinning
 MAX_SLEEP_S = 86400
+# Sandbox bounds, in characters of JSON, far under Datadog's (docs.datadoghq.com/actions/workflows/limits/: an
+# action's input and its output up to 15 MB each, a workflow's step outputs up to 150 MB together): the sandbox
+# keeps an instance, every step's inputs and outputs included, as one document of its database, and reads all of a
+# workflow's instances back on every list and every monitor-started run. A run of the kit's workflow is about 5 KB.
+MAX_STEP_INPUT = MAX_STEP_OUTPUT = 1 << 20
+MAX_RUN_SIZE = 4 << 20  # the inputs and outputs of an instance's steps, together
+DATADOG_LIMITS = "https://docs.datadoghq.com/actions/workflows/limits/"
 STATUS = {"SUCCEEDED": "Succeeded", "FAILED": "Failed", "IN_PROGRESS": "Running", "CANCELED": "Canceled"}
 _EXPR = re.compile(r"\{\{\s*((?:(?!\}\}).)*?)\s*\}\}", re.DOTALL)
 _JS = re.compile(r"\$\{")
@@ -71,6 +82,8 @@ class Run:
     steps: dict[str, Any] = field(default_factory=dict)
     variables: dict[str, Any] = field(default_factory=dict)
     unresolved: list[str] = field(default_factory=list)
+    rendered: int = 0  # characters the current step's templates have produced so far
+    size: int = 0  # characters of the inputs and outputs recorded so far
 
     def context(self) -> dict[str, Any]:
         return {"Trigger": self.trigger, "Source": self.source, "Steps": self.steps, "Variables": self.variables,
@@ -119,7 +132,12 @@ def render(value: Any, run: Run) -> Any:
         if not found:
             run.unresolved.append(match.group(1))
             return ""
-        return _text(result)
+        text = _text(result)
+        run.rendered += len(text)
+        if run.rendered > MAX_STEP_INPUT:  # checked as the text grows: `{{ x }}` a thousand times would not fit
+            raise StepError(f"its parameters render to more than {MAX_STEP_INPUT} characters; the sandbox takes "
+                            f"at most {MAX_STEP_INPUT} per step (Datadog: 15 MB, {DATADOG_LIMITS})")
+        return text
 
     return _EXPR.sub(one, value)
 
@@ -327,7 +345,7 @@ def _run_step(run: Run, step: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """Execute one step; its record (state, inputs, outputs or error) and the branch to follow."""
     action_id = step.get("actionId")
     started = run.now
-    run.unresolved = []
+    run.unresolved, run.rendered = [], 0
     entry: dict[str, Any] = {"stepName": step["name"], "actionId": action_id, "startTimestamp": iso(started)}
     action = ACTIONS.get(str(action_id))
     try:
@@ -335,8 +353,16 @@ def _run_step(run: Run, step: dict[str, Any]) -> tuple[dict[str, Any], str]:
             raise StepError(f"the sandbox cannot run action {action_id!r}; it runs {', '.join(sorted(ACTIONS))}")
         params = {p["name"]: render(p.get("value"), run) for p in step.get("parameters") or []
                   if isinstance(p, dict) and "name" in p}
+        size = json_size(params, MAX_STEP_INPUT, "inputs")
         entry["inputs"] = params
         outputs = action(run, params)
+        size += json_size(outputs, MAX_STEP_OUTPUT, "output")
+        if run.size + size > MAX_RUN_SIZE:
+            del entry["inputs"]
+            raise StepError(f"with its inputs and output the run's steps would hold {run.size + size} characters of "
+                            f"JSON; the sandbox keeps at most {MAX_RUN_SIZE} per run (Datadog: 150 MB of step "
+                            f"outputs, {DATADOG_LIMITS})")
+        run.size += size
     except StepError as exc:
         entry.update(state="FAILED", error=f"step {step['name']!r} ({action_id}): {exc}",
                      endTimestamp=iso(run.now))
@@ -347,6 +373,33 @@ def _run_step(run: Run, step: dict[str, Any]) -> tuple[dict[str, Any], str]:
         entry["unresolved"] = sorted(set(run.unresolved))
     branch = ("true" if outputs["condition"] else "false") if action_id == "com.datadoghq.core.if" else "main"
     return entry, branch
+
+
+def json_size(value: Any, limit: int, what: str) -> int:
+    """Characters of `value` as JSON (escapes aside); a StepError naming the step's `what` past `limit` characters or
+    MAX_JSON_DEPTH levels.
+
+    Level by level, no recursion, nothing serialised, and it stops at the first level past a bound; a level is only
+    built from containers already counted, so a value made of shared parts (an earlier step's output listed twice,
+    again and again) costs no more than `limit` to measure, and 1 MB of small values about 0.1 s.
+    """
+    size, level, depth = 0, [value], 0
+    while level:
+        nodes = [n for n in level if type(n) in _CONTAINERS]
+        size += sum(len(n) + 2 if type(n) is str else len(str(n)) for n in level if type(n) not in _CONTAINERS)
+        size += sum(1 + max(len(n), 1) + (sum(map(len, n)) + 3 * len(n) if type(n) is dict else 0) for n in nodes)
+        if size > limit:
+            raise StepError(f"the step's {what} would be more than {limit} characters of JSON; the sandbox keeps at "
+                            f"most {limit} per step (Datadog: 15 MB, {DATADOG_LIMITS})")
+        if nodes and depth == MAX_JSON_DEPTH:
+            raise StepError(f"the step's {what} would nest more than {MAX_JSON_DEPTH} levels of arrays and "
+                            f"objects; the sandbox keeps at most {MAX_JSON_DEPTH}")
+        depth += 1
+        level = [child for n in nodes for child in (n.values() if type(n) is dict else n)]
+    return size
+
+
+_CONTAINERS = (dict, list)
 
 
 def _source_summary(kind: TriggerKind, source: dict[str, Any]) -> dict[str, Any]:

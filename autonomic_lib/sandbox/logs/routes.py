@@ -5,6 +5,9 @@ follow the v1 spec and the client's recorded cassettes. Handlers parse and check
 (backend.py: storage, search, event listing) and render Datadog's shapes. A refused payload stores nothing (one
 transaction). Where Datadog's behaviour is unconfirmed the sandbox refuses loudly (400 naming the item) rather than
 drop data quietly: more than 1000 logs in one array, timestamps over 18 h old or 2 h ahead.
+
+Every size of a log is bounded (LOG_BOUNDS_DOC, "Custom log forwarding" notes, says what Datadog documents; each
+constant below says whether its value and its treatment are confirmed or a sandbox choice).
 """
 
 from __future__ import annotations
@@ -46,6 +49,20 @@ JSON = "application/json"  # the logs intake answers its JSON:API-shaped errors 
 LOG_LIMITS = IntakeLimits(max_compressed=5_242_880, max_decompressed=5_242_880)  # "5MB uncompressed"
 MAX_LOGS_PER_PAYLOAD = 1000
 MAX_LOG_BYTES = 1_048_576  # larger logs are accepted and truncated, as Datadog documents
+LOG_BOUNDS_DOC = "https://docs.datadoghq.com/logs/log_collection/"
+# Confirmed value and treatment: "Tags can be up to 200 characters long" (docs.datadoghq.com/getting_started/tagging/),
+# lower-cased and cut there, as before. The logs page (LOG_BOUNDS_DOC) says 256 for log tags; the stricter 200 is kept.
+MAX_TAG_CHARS = 200
+# Confirmed values, sandbox treatment: LOG_BOUNDS_DOC says a log "should not have more than 100 tags" and "should
+# contain less than 256 attributes" whose "keys should be less than 50 characters, nested in less than 10 successive
+# levels", and that logs that do not comply "might be transformed or truncated": how is not documented, so the
+# sandbox refuses them (400 naming the attribute) instead of guessing. (Every version of the page found says 10
+# levels, not 20.) An attribute is a path of object keys (`http.status_code`; array items share their array's path);
+# it is nested as many levels as it has keys and array items above it (`a` 0, `a.b` 1, `a.b[0]` 2).
+MAX_TAGS, MAX_ATTRIBUTES, MAX_KEY_CHARS, MAX_LEVELS = 100, 255, 49, 10
+# Confirmed value, sandbox treatment: LOG_BOUNDS_DOC: values "should be less than 1024 characters if promoted as a
+# facet"; service, host and source always are facets, so the sandbox cuts them there (their tags at MAX_TAG_CHARS).
+MAX_RESERVED_CHARS = 1024
 LOG_PAST_MS, LOG_FUTURE_MS = 18 * 3_600_000, 2 * 3_600_000  # "18 hours in the past and two hours in the future"
 EVENT_PAST_S, EVENT_TEXT_MAX, EVENT_KEY_MAX = 18 * 3600, 4000, 100
 _DATE_ATTRS = ("timestamp", "date", "_timestamp", "Timestamp", "eventTime", "published_date")  # Datadog's defaults
@@ -128,6 +145,7 @@ def _normalize(item: Any, where: str, defaults: dict[str, str], now: int) -> dic
         item = {"message": item}
     if not isinstance(item, dict):
         raise IntakeError(400, f"{where} must be an object (or a string message), got {type(item).__name__}")
+    _check_shape(item, where)
     attrs = dict(item)
     reserved = {name: attrs.pop(name) for name in ("ddsource", "ddtags", "hostname", "service") if name in attrs}
     if "hostname" not in reserved and isinstance(attrs.get("host"), str):
@@ -145,13 +163,45 @@ def _normalize(item: Any, where: str, defaults: dict[str, str], now: int) -> dic
     for part in raw_tags if isinstance(raw_tags, list) else [raw_tags]:
         for tag in str(part).split(","):
             if tag.strip():
-                tags[tag.strip().lower()[:200]] = None  # Datadog lower-cases tags and keeps 200 characters
+                tags[tag.strip().lower()[:MAX_TAG_CHARS]] = None  # Datadog lower-cases tags and cuts them
+    if len(tags) > MAX_TAGS:
+        raise IntakeError(400, f"{where}.ddtags has {len(tags)} tags; Datadog documents at most {MAX_TAGS} tags per "
+                               f"log ({LOG_BOUNDS_DOC})")
     for field, tag in (("service", "service"), ("ddsource", "source"), ("hostname", "host")):
         if reserved.get(field) not in (None, ""):
-            doc[field] = str(reserved[field])
-            tags[f"{tag}:{doc[field].lower()}"] = None
+            doc[field] = str(reserved[field])[:MAX_RESERVED_CHARS]
+            tags[f"{tag}:{doc[field].lower()}"[:MAX_TAG_CHARS]] = None
     doc["tags"], doc["attributes"] = list(tags), attrs
     return _fit(doc)
+
+
+def _check_shape(item: dict[str, Any], where: str) -> None:
+    """Refuse a log past Datadog's documented attribute bounds (MAX_ATTRIBUTES, MAX_KEY_CHARS, MAX_LEVELS).
+
+    One walk with its own stack, no recursion, in time linear in the log's size: it runs before anything recursive
+    (str() of a value, orjson.dumps, which gives up at 255 levels) sees the log.
+    """
+    paths: set[str] = set()
+    stack: list[tuple[Any, str, int]] = [(item, "", 0)]
+    while stack:
+        node, path, level = stack.pop()
+        entries = ((f"{path}.{k}" if path else k, k, v) for k, v in node.items()) if isinstance(node, dict) \
+            else ((path, None, v) for v in node)
+        for child, key, value in entries:
+            if key is not None and len(key) > MAX_KEY_CHARS:
+                raise IntakeError(400, f"{where}: attribute key {key[:60]!r}... at {path or 'top level'} has "
+                                       f"{len(key)} characters; Datadog documents keys of less than "
+                                       f"{MAX_KEY_CHARS + 1} ({LOG_BOUNDS_DOC})")
+            if level >= MAX_LEVELS:
+                raise IntakeError(400, f"{where}.{child[:200]} is nested {level} levels deep; Datadog documents "
+                                       f"attributes nested in less than {MAX_LEVELS} levels ({LOG_BOUNDS_DOC})")
+            if isinstance(value, (dict, list)) and value:
+                stack.append((value, child, level + 1))
+            elif child not in paths:
+                paths.add(child)
+                if len(paths) > MAX_ATTRIBUTES:
+                    raise IntakeError(400, f"{where} has more than {MAX_ATTRIBUTES} attributes; Datadog documents "
+                                           f"less than {MAX_ATTRIBUTES + 1} per log ({LOG_BOUNDS_DOC})")
 
 
 def _timestamp(attrs: dict[str, Any], where: str, now: int) -> int:
@@ -182,18 +232,74 @@ def _timestamp(attrs: dict[str, Any], where: str, now: int) -> int:
 
 
 def _fit(doc: dict[str, Any]) -> dict[str, Any]:
-    """Truncate a log over 1 MB, as Datadog does: the message first, the attributes only if they alone overflow."""
-    while (over := len(orjson.dumps(doc)) - MAX_LOG_BYTES) > 0:
-        encoded = doc["message"].encode()
-        if len(encoded) > over:
-            doc["message"] = encoded[:len(encoded) - over - 64].decode("utf-8", "ignore")
-        elif doc["attributes"]:
-            doc["attributes"] = {}
-        elif doc["tags"]:
-            doc["tags"] = doc["tags"][:len(doc["tags"]) // 2]
-        else:
-            doc["message"] = ""
+    """Truncate a log over MAX_LOG_BYTES (as JSON) to fit, as Datadog does (accepted, cut, a 2xx); one pass, no loop.
+
+    The rule: the longest strings are cut first, down to one common length, the reserved fields (message, service,
+    host, source) and the attributes' string values alike, just enough for the log to fit. Only when emptying every
+    string would not be enough (the bulk is numbers, keys, structure) are whole attributes dropped, the largest
+    first, until the strings left can make up the rest. Each step measures once and cuts once; what is left once
+    every attribute is dropped (at most MAX_TAGS tags of MAX_TAG_CHARS, reserved fields of MAX_RESERVED_CHARS) fits
+    with the message emptied, so the result always fits.
+    """
+    over = len(orjson.dumps(doc)) - MAX_LOG_BYTES
+    if over <= 0:
+        return doc
+    slots = _string_slots(doc, doc["attributes"])
+    if sum(cost for cost, _, _ in slots) < over:
+        top = sorted(((len(orjson.dumps({k: v})) - 2, k) for k, v in doc["attributes"].items()), reverse=True)
+        kept_strings = sum(cost for cost, _, _ in _string_slots(doc, {}))
+        for cost, name in top:  # an attribute's "key":value; its comma, also gone, is not counted: a safe side
+            if over <= kept_strings:
+                break
+            del doc["attributes"][name]
+            over -= cost
+        slots = _string_slots(doc, doc["attributes"])
+    if over > 0:
+        _cut_longest(slots, over)
     return doc
+
+
+Slot = tuple[int, Any, Any]  # (JSON bytes of a string's content, its container, its key or index there)
+
+
+def _string_slots(doc: dict[str, Any], attributes: dict[str, Any]) -> list[Slot]:
+    """Every string of the log that may be cut: the reserved fields and the string values within `attributes`."""
+    slots: list[Slot] = [(len(orjson.dumps(doc[k])) - 2, doc, k) for k in ("message", "service", "hostname",
+                                                                             "ddsource") if k in doc]
+    stack: list[Any] = [attributes]
+    while stack:
+        node = stack.pop()
+        for key, value in node.items() if isinstance(node, dict) else enumerate(node):
+            if isinstance(value, str):
+                slots.append((len(orjson.dumps(value)) - 2, node, key))
+            elif isinstance(value, (dict, list)):
+                stack.append(value)
+    return slots
+
+
+def _cut_longest(slots: list[Slot], over: int) -> None:
+    """Cut the longest strings to one common JSON length `cap`, the largest that saves at least `over` bytes."""
+    slots.sort(key=lambda slot: slot[0], reverse=True)
+    total = 0
+    for n, (cost, _, _) in enumerate(slots, 1):
+        total += cost
+        following = slots[n][0] if n < len(slots) else 0
+        if total - n * following >= over:  # cutting these n strings down to `following` would be enough
+            cap = (total - over) // n  # >= following, and the n strings lose at least `over` bytes between them
+            for _, holder, key in slots[:n]:
+                holder[key] = _prefix(holder[key], cap)
+            return
+
+
+def _prefix(text: str, cap: int) -> str:
+    """The longest prefix of `text` whose JSON string content is at most `cap` bytes (escapes counted)."""
+    if len(orjson.dumps(text)) - 2 == len(text):  # one byte a character: plain ASCII, nothing escaped
+        return text[:cap]
+    lo, hi = 0, min(len(text), cap)  # a character takes at least one byte
+    while lo < hi:  # binary search: at most log2(len) measures
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if len(orjson.dumps(text[:mid])) - 2 <= cap else (lo, mid - 1)
+    return text[:lo]
 
 
 # ------------------------------------------------------------------------------------------ logs search
