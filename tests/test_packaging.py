@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -26,7 +27,13 @@ def test_the_wheel_lists_every_subpackage() -> None:
 @pytest.mark.timeout(240)
 def test_a_built_wheel_declares_its_dependencies_and_finds_its_assets_outside_the_checkout(tmp_path: Path) -> None:
     """`pip install .` once gave a package with no dependencies and no assets."""
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp_path)],
+    source = tmp_path / "source"  # a copy: building in the checkout would leave build/ and *.egg-info there
+    source.mkdir()
+    for name in ("pyproject.toml", "requirements.txt", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    for folder in ("autonomic_lib", "assets", "notebooks"):
+        shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w", str(tmp_path)],
                    check=True, capture_output=True, timeout=200)
     (wheel,) = tmp_path.glob("autonomic_kit-*.whl")
     with zipfile.ZipFile(wheel) as archive:
