@@ -311,6 +311,7 @@ def _run(instance: dict[str, Any]) -> dict[str, Any]:
     return {"id": instance["id"], "started": iso_when(attrs.get("startTimestamp")),
             "status": attrs["instanceStatus"]["displayName"], "kind": attrs["instanceStatus"]["detailsKind"],
             "trigger": instance.get("trigger_kind", "api"), "monitor_id": monitor.get("monitorId"),
-            "monitor_name": monitor.get("monitorName"), "group": monitor.get("group"),
+            "monitor_name": monitor.get("monitorName"),
+            "group": monitor.get("group") if monitor.get("group") not in (None, "*") else None,
             "failure": (attrs.get("failure") or {}).get("reason"), "cases": cases}
 

@@ -49,8 +49,10 @@ def page(kind: PageKind, param: str, template: str, build: Build) -> Handler[Pag
         if not token_ok(keys.api_key, page_path(kind, ident), request.query_params.get(TOKEN_PARAM, "")):
             return _html(views.not_found(sandbox_url=base), 404)
 
-        def link(target: PageKind, target_id: str | int, **params: str) -> str:
-            return page_url("", target, target_id, api_key=keys.api_key, **params)
+        def link(target: PageKind, target_id: str | int, **params: str | None) -> str:
+            """A link to another page (relative, with its token); a None parameter is left out."""
+            given = {name: value for name, value in params.items() if value is not None}
+            return page_url("", target, target_id, api_key=keys.api_key, **given)
 
         def draw() -> str | None:
             context = build(pages, ident, request.query_params)
