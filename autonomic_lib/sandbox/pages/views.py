@@ -7,17 +7,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
-
-from jinja2 import Environment, PackageLoader
+from typing import TYPE_CHECKING, Any
 
 from autonomic_lib.sandbox.pages.backend import RunSummary, when
+
+if TYPE_CHECKING:  # jinja2 itself is imported with the first page: every command importing the sandbox would pay
+    from jinja2 import Environment
 
 Link = Callable[..., str]  # link(kind, ident, **params) -> the page's URL with its token
 
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
+    from jinja2 import Environment, PackageLoader
+
     env = Environment(loader=PackageLoader("autonomic_lib.sandbox.pages", "templates"), autoescape=True,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["number"] = _number
