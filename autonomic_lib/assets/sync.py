@@ -31,6 +31,7 @@ from datadog_api_client.v2.model.project_resource_type import ProjectResourceTyp
 from datadog_api_client.v2.model.update_workflow_request import UpdateWorkflowRequest
 
 from ..client import auth_errors, make_api_client
+from ..links import page_url
 from ..settings import Settings
 from .model import _CONFIG, FOLDERS, IMPORT_MARK, KIT_MARK, MANAGED_TAG, NAME_PREFIX, Asset, Kind, to_model
 
@@ -204,11 +205,11 @@ class Backend:
         return _json(self.workflows.update_workflow(ident, body=request))["data"]
 
     def url(self, kind: Kind, ident: str, remote: dict[str, Any] | None = None) -> str:
-        base = self.settings.app_url.rstrip("/")
-        if kind == "dashboard":
-            relative = (remote or {}).get("url") or f"/dashboard/{ident}"
-            return base + relative
-        return f"{base}/monitors/{ident}" if kind == "monitor" else f"{base}/workflow/{ident}"
+        """The asset's page: Datadog's web app, or the sandbox's read-only page with its token (links.py)."""
+        settings = self.settings
+        key = settings.api_key.reveal() if settings.is_sandbox and settings.api_key is not None else None
+        shown = (remote or {}).get("url") if kind == "dashboard" else None  # the dashboard's own slugged path
+        return page_url(settings.app_url, kind, ident, api_key=key, shown_path=shown)
 
 
 def sync(assets: list[Asset], settings: Settings, *, dry_run: bool = False, case_project: str | None = None,

@@ -1,9 +1,10 @@
 """The sandbox application: the one container of every product's backend, and the ASGI app gathering their routes.
 
-Products (metrics, logs, dashboards, monitors, automation) never import this module: each builds its URL table
-from its own backend (`routes(backend)`), and the wiring between them (the evaluator's notifier, links to the
-sandbox's own address) is made here. Every response is shaped so the official datadog-api-client deserializes it
-with type checking on; every refusal is Datadog's status and error body (see http/routing.py).
+Products (metrics, logs, dashboards, monitors, automation, and the read-only pages over them) never import this
+module: each builds its URL table from its own backend (`routes(backend)`), and the wiring between them (the
+evaluator's notifier, links to the sandbox's own address) is made here. Every response is shaped so the official
+datadog-api-client deserializes it with type checking on; every refusal is Datadog's status and error body
+(see http/routing.py).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from autonomic_lib.sandbox.monitors import routes as monitor_routes
 from autonomic_lib.sandbox.monitors.backend import Monitors
 from autonomic_lib.sandbox.monitors.evaluator import Transition
 from autonomic_lib.sandbox.monitors.service import MonitorEvaluator
+from autonomic_lib.sandbox.pages import routes as page_routes
+from autonomic_lib.sandbox.pages.backend import Pages
 from autonomic_lib.sandbox.storage.database import open_database
 from autonomic_lib.sandbox.storage.documents import DocumentStore
 
@@ -72,6 +75,8 @@ class Sandbox:
         self.dashboards = Dashboards(self.documents, clock, self.metrics, self.address)
         self.automation = Automation(self.documents, clock, self.address)
         self.monitors = Monitors(self.documents, clock, self.metrics)
+        self.pages = Pages(monitors=self.monitors, dashboards=self.dashboards, automation=self.automation,
+                           metrics=self.metrics)
         self.evaluator = MonitorEvaluator(monitors=self.monitors, events=self.logs, metrics=self.metrics,
                                           notify=self._notify, quiet_seconds=config.evaluation_quiet_seconds)
 
@@ -120,7 +125,7 @@ def create_app(sandbox: Sandbox) -> Starlette:
     app = Starlette(routes=[
         *metric_routes.routes(sandbox.metrics), *log_routes.routes(sandbox.logs),
         *dashboard_routes.routes(sandbox.dashboards), *monitor_routes.routes(sandbox.monitors, sandbox.evaluator),
-        *automation_routes.routes(sandbox.automation),
+        *automation_routes.routes(sandbox.automation), *page_routes.routes(sandbox.pages),
         route("/sandbox/reset", "POST", new_run, sandbox, app_key=True),
     ], exception_handlers={HTTPException: http_error, Exception: server_error})
     app.state.keys = Keys(sandbox.config.api_key, sandbox.config.app_key)
