@@ -67,7 +67,7 @@ class Sandbox:
         self.store = MetricStore(database=database)
         self.documents = DocumentStore(database)
         self.policy = IntakePolicy(late_data=tuple(config.late_data))
-        self.address = Address()
+        self.address = Address(api_key=config.api_key)
         self.catalog = _catalog(config)
         clock = self.policy.clock
         self.metrics = Metrics(self.store, self.policy, self.catalog)

@@ -28,7 +28,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 
@@ -260,16 +259,11 @@ def _param_value(raw: str) -> Any:
 
 
 # ------------------------------------------------------------------------------------------ dispatch
-def app_url(automation: Automation) -> str:
-    """Base of the links the sandbox writes (monitor URLs); its own address once a request has shown it."""
-    return automation.address.url.rstrip("/")
-
-
 def monitor_source(automation: Automation, monitor: dict[str, Any], transition: Transition,
                    text: str) -> dict[str, Any]:
     """The `Source` object a monitor-started workflow sees (Source.monitor.*, Source.url)."""
     group = transition.group
-    url = f"{app_url(automation)}/monitors/{monitor['id']}" + (f"?group={quote(group)}" if group != "*" else "")
+    url = automation.address.page_url("monitor", monitor["id"], **({"group": group} if group != "*" else {}))
     kind = {"OK": "recovery", "Alert": "alert", "Warn": "warn", "No Data": "no data"}.get(transition.current, "")
     if transition.current == "OK" and transition.previous in ("Alert", "Warn", "No Data"):
         kind = f"{ {'Alert': 'alert', 'Warn': 'warn', 'No Data': 'no data'}[transition.previous]} recovery"

@@ -7,7 +7,7 @@ backend and never the application; the keys live in the app state (`app.state.ke
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Awaitable, Callable, Literal, TypeVar
 
@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from autonomic_lib.errors import IntakeError, QueryError, UnsupportedQueryError
+from autonomic_lib.links import PageKind, page_url
 
 B = TypeVar("B")
 Handler = Callable[[Request, B], Awaitable[Response]]
@@ -44,10 +45,15 @@ class Address:
     """The sandbox's own base URL, for links it writes outside a request (monitor URLs, snapshot links).
 
     The server sets it when it binds; a sandbox served another way (an ASGI test client) learns it from its
-    first keyed request.
+    first keyed request. Links to its read-only pages carry their token, signed with `api_key` (links.py).
     """
 
     url: str = ""
+    api_key: str = field(default="", repr=False)
+
+    def page_url(self, kind: PageKind, ident: str | int, **params: str) -> str:
+        """A link to one of the sandbox's pages that opens (with its token)."""
+        return page_url(self.url, kind, ident, api_key=self.api_key or None, **params)
 
     def remember(self, request: Request) -> None:
         if not self.url:

@@ -203,3 +203,24 @@ def test_a_rendered_message_is_cut_at_its_bound() -> None:
     ctx = MessageContext("OK", "Alert", {"agent_id": "a" * 200}, {})
     out = render("{{agent_id.name}}" * 1000, ctx)
     assert len(out) == MAX_MESSAGE and f"message cut at {MAX_MESSAGE} characters" in ctx.unknown
+
+
+def test_the_monitor_link_a_workflow_and_its_case_receive_opens_the_monitors_page() -> None:
+    """Source.url (quoted in the Case the kit's workflow opens) once had no token, so the page answered 404."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from autonomic_lib.links import token_ok
+    from autonomic_lib.sandbox.automation.backend import Automation
+    from autonomic_lib.sandbox.automation.notifications import monitor_source
+    from autonomic_lib.sandbox.http.routing import Address
+    from autonomic_lib.sandbox.monitors.evaluator import Transition
+    from autonomic_lib.sandbox.storage.database import open_database
+    from autonomic_lib.sandbox.storage.documents import DocumentStore
+
+    key = "0" * 32
+    automation = Automation(DocumentStore(open_database(None)), lambda: 0.0, Address("http://127.0.0.1:9", key))
+    transition = Transition(7, "agent_id:a1", ("agent_id:a1",), "OK", "Alert", 60, 1.0, 0.5, 0, 60)
+    url = urlsplit(monitor_source(automation, {"id": 7, "name": "m"}, transition, "")["url"])
+    query = parse_qs(url.query)
+    assert url.path == "/monitors/7" and query["group"] == ["agent_id:a1"]
+    assert token_ok(key, "/monitors/7", query["token"][0])
