@@ -159,7 +159,6 @@ class DogStatsD:
 
     def add_event(self, event: Event) -> dict[str, Any]:
         """Store an event in the events stream (the logs product), as the Agent forwards it to the events intake."""
-        self.counters.events += 1
         self._ignored("event", event.title, event.ignored)
         host, tags = _host_and_tags(event.hostname, event.tags)
         fields: dict[str, Any] = {"priority": event.priority, "tags": tags, "alert_type": event.alert_type}
@@ -168,11 +167,12 @@ class DogStatsD:
             if value:
                 fields[name] = value
         happened = event.timestamp if event.timestamp else int(self.clock())
-        return self.logs.add_event(title=event.title, text=event.text, date_happened=happened, **fields)
+        stored = self.logs.add_event(title=event.title, text=event.text, date_happened=happened, **fields)
+        self.counters.events += 1  # once stored: whoever reads the counter finds the event
+        return stored
 
     def add_service_check(self, check: ServiceCheck) -> dict[str, Any]:
         """Keep a service check run as a document, shaped like the body of POST /api/v1/check_run."""
-        self.counters.service_checks += 1
         self._ignored("service check", check.name, check.ignored)
         host, tags = _host_and_tags(check.hostname, check.tags)
         ts = check.timestamp if check.timestamp else int(self.clock())
@@ -180,6 +180,7 @@ class DogStatsD:
         doc = {"id": doc_id, "check": check.name, "status": check.status, "host_name": host, "timestamp": ts,
                "message": check.message or "", "tags": tags}
         self._documents.put(SERVICE_CHECK, doc_id, doc, ts=ts * 1000)
+        self.counters.service_checks += 1
         return doc
 
     def _ignored(self, what: str, name: str, fields: tuple[str, ...]) -> None:
