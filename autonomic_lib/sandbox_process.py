@@ -59,11 +59,11 @@ def start_sandbox_process(folder: Path, timeout: float = 60.0, *, late_data: Seq
     """
     private_dir(folder)
     (folder / "sandbox.json").unlink(missing_ok=True)  # a stale file of a dead sandbox
-    options = [arg for glob in late_data for arg in ("--late-data", glob)]
-    options += ["--memory-limit", memory_limit] if memory_limit else []
-    options += ["--dogstatsd-port", str(dogstatsd_port)] if dogstatsd_port is not None else []
+    late = [arg for glob in late_data for arg in ("--late-data", glob)]
+    late += ["--memory-limit", memory_limit] if memory_limit else []
+    late += ["--dogstatsd-port", str(dogstatsd_port)] if dogstatsd_port is not None else []
     with os.fdopen(open_private(folder / LOG_FILE, os.O_WRONLY | os.O_APPEND), "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "autonomic_lib", "sandbox", "--data-dir", str(folder), *options],
+        process = subprocess.Popen([sys.executable, "-m", "autonomic_lib", "sandbox", "--data-dir", str(folder), *late],
                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True, env={k: v for k, v in os.environ.items()
                                                                 if not k.startswith("DD_")})

@@ -1,6 +1,6 @@
 """The sandbox application: the one container of every product's backend, and the ASGI app gathering their routes.
 
-Products (metrics, logs, dashboards, monitors, automation, dogstatsd) never import this module: each builds its URL table
+Products (metrics, logs, dashboards, monitors, automation) never import this module: each builds its URL table
 from its own backend (`routes(backend)`), and the wiring between them (the evaluator's notifier, links to the
 sandbox's own address) is made here. Every response is shaped so the official datadog-api-client deserializes it
 with type checking on; every refusal is Datadog's status and error body (see http/routing.py).
@@ -73,7 +73,7 @@ class Sandbox:
         self.dashboards = Dashboards(self.documents, clock, self.metrics, self.address)
         self.automation = Automation(self.documents, clock, self.address)
         self.monitors = Monitors(self.documents, clock, self.metrics)
-        self.dogstatsd = DogStatsD(self.metrics, self.logs, self.documents, clock=clock)  # server.py's listener feeds it
+        self.dogstatsd = DogStatsD(self.metrics, self.logs, self.documents, clock=clock)  # fed by server.py's listener
         self.evaluator = MonitorEvaluator(monitors=self.monitors, events=self.logs, metrics=self.metrics,
                                           notify=self._notify, quiet_seconds=config.evaluation_quiet_seconds)
 
@@ -110,7 +110,8 @@ def create_app(sandbox: Sandbox) -> Starlette:
     app = Starlette(routes=[
         *metric_routes.routes(sandbox.metrics), *log_routes.routes(sandbox.logs),
         *dashboard_routes.routes(sandbox.dashboards), *monitor_routes.routes(sandbox.monitors, sandbox.evaluator),
-        *automation_routes.routes(sandbox.automation), *dogstatsd_routes.routes(sandbox.dogstatsd),
+        *automation_routes.routes(sandbox.automation),
+        *dogstatsd_routes.routes(sandbox.dogstatsd),
     ], exception_handlers={HTTPException: http_error, Exception: server_error})
     app.state.keys = Keys(sandbox.config.api_key, sandbox.config.app_key)
     app.state.address = sandbox.address

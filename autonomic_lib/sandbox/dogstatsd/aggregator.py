@@ -12,7 +12,9 @@ Pure: no I/O, and "now" is given (or read from an injected clock). Every rule ci
   "is stored as a RATE type in Datadog. Each value in the stored timeseries is a time-normalized delta of the
   metric's value over the StatsD flush period". So `sum:<counter>{*}.as_count()` gives the total back.
   Counters are also sent as 0 for every closed bucket without a sample until `dogstatsd_expiry_seconds` (300 s,
-  pkg/config/setup/config.go) after their last sample (time_sampler.go `countersSampleZeroValue`).
+  pkg/config/setup/config.go) after their last sample (time_sampler.go `countersSampleZeroValue`); the sandbox
+  counts from the end of the last sample's bucket, which gives the same zeros unless that sample fell on the
+  bucket's very first second (then one zero more).
 - GAUGE: the last value of the bucket (pkg/metrics/gauge.go). SET: a gauge of the number of distinct members
   (pkg/metrics/model/set.go).
 - HISTOGRAM and TIMER (`ms` is a histogram, comp/dogstatsd/server/impl/enrich.go `enrichMetricType`):
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -119,9 +121,11 @@ class Aggregator:
 
     def __init__(self, *, clock: Callable[[], float] = time.time, interval: int = INTERVAL,
                  counter_expiry: int = COUNTER_EXPIRY, max_contexts: int = MAX_CONTEXTS):
-        self.clock, self.interval, self.counter_expiry, self.max_contexts = clock, interval, counter_expiry, max_contexts
+        self.clock, self.interval = clock, interval
+        self.counter_expiry, self.max_contexts = counter_expiry, max_contexts
         self._buckets: dict[int, _Bucket] = {}
-        self._counters_seen: dict[Key, list[float]] = {}  # context -> [first bucket, last sample time]
+        # counter context -> [its first bucket, the end of its last one]: until when it is sent as 0
+        self._counters_seen: dict[Key, list[float]] = {}
         self._timestamped: list[tuple[str, tuple[str, ...], str, int, float]] = []
         self._last_cutoff: int | None = None
 
@@ -131,54 +135,66 @@ class Aggregator:
     def add(self, sample: MetricSample, now: float | None = None) -> bool:
         """Aggregate one sample (any type but a distribution); False when refused for lack of room (a new context
         beyond `max_contexts` in its bucket) or, when timestamped, for a type the Agent would discard."""
-        mtype = sample.type
-        if sample.timestamp is not None:
-            if mtype not in ("c", "g") or len(self._timestamped) >= self.max_contexts:
-                return False
-            kind = "rate" if mtype == "c" else "gauge"
-            scale = 1 / self.interval if mtype == "c" else 1.0
-            self._timestamped.extend((sample.name, sample.tags, kind, sample.timestamp, v * scale)
-                                     for v in sample.values)
-            return True
-        if mtype == "d":
-            raise ValueError("distributions are not aggregated here: the sandbox has no distribution type")
+        return self.add_many((sample,), now) == 0
+
+    def add_many(self, samples: Iterable[MetricSample], now: float | None = None) -> int:
+        """Aggregate samples received at one moment (`add`'s rules); returns how many were refused."""
         now = self.clock() if now is None else now
         start = int(now) - int(now) % self.interval
         bucket = self._buckets.get(start)
         if bucket is None:
             bucket = self._buckets[start] = _Bucket()
-        key = (sample.name, sample.tags)
-        if mtype == "c":
-            known = bucket.counters.get(key)
-            if known is None and not self._room(bucket):
-                return False
-            inverse = 1 / sample.sample_rate
-            values = sample.values
-            added = values[0] * inverse if len(values) == 1 else sum(v * inverse for v in values)
-            bucket.counters[key] = (known or 0.0) + added
-            seen = self._counters_seen.get(key)
-            if seen is None:
-                self._counters_seen[key] = [start, now]
+        counters, gauges, sets, histograms = bucket.counters, bucket.gauges, bucket.sets, bucket.histograms
+        refused = 0
+        for sample in samples:
+            mtype, key = sample.type, (sample.name, sample.tags)
+            if sample.timestamp is not None:
+                refused += not self._timestamp(sample)
+            elif mtype == "c":
+                known = counters.get(key)
+                if known is None:
+                    if not self._room(bucket):
+                        refused += 1
+                        continue
+                    known = 0.0
+                values = sample.values
+                if len(values) == 1:
+                    counters[key] = known + values[0] * (1 / sample.sample_rate)
+                else:
+                    inverse = 1 / sample.sample_rate
+                    counters[key] = known + sum(v * inverse for v in values)
+            elif mtype == "g":
+                if key not in gauges and not self._room(bucket):
+                    refused += 1
+                    continue
+                gauges[key] = sample.values[-1]
+            elif mtype == "s":
+                members = sets.get(key)
+                if members is None:
+                    if not self._room(bucket):
+                        refused += 1
+                        continue
+                    members = sets[key] = set()
+                members.add(sample.set_value)
+            elif mtype == "h" or mtype == "ms":
+                histogram = histograms.get(key)
+                if histogram is None:
+                    if not self._room(bucket):
+                        refused += 1
+                        continue
+                    histogram = histograms[key] = _Histogram(timer=mtype == "ms")
+                histogram.add(sample.values, sample.sample_rate)
             else:
-                seen[1] = now
-        elif mtype == "g":
-            if key not in bucket.gauges and not self._room(bucket):
-                return False
-            bucket.gauges[key] = sample.values[-1]
-        elif mtype == "s":
-            members = bucket.sets.get(key)
-            if members is None:
-                if not self._room(bucket):
-                    return False
-                members = bucket.sets[key] = set()
-            members.add(sample.set_value)
-        else:  # "h" or "ms"
-            histogram = bucket.histograms.get(key)
-            if histogram is None:
-                if not self._room(bucket):
-                    return False
-                histogram = bucket.histograms[key] = _Histogram(timer=mtype == "ms")
-            histogram.add(sample.values, sample.sample_rate)
+                raise ValueError("distributions are not aggregated here: the sandbox has no distribution type")
+        return refused
+
+    def _timestamp(self, sample: MetricSample) -> bool:
+        ts = sample.timestamp
+        if ts is None or sample.type not in ("c", "g") or len(self._timestamped) >= self.max_contexts:
+            return False
+        kind = "rate" if sample.type == "c" else "gauge"
+        scale = 1 / self.interval if sample.type == "c" else 1.0
+        self._timestamped.extend((sample.name, sample.tags, kind, ts, v * scale) for v in sample.values)
         return True
 
     def _room(self, bucket: _Bucket) -> bool:
@@ -217,9 +233,15 @@ class Aggregator:
                 for (name, tags, kind, interval, unit), (ts, values) in points.items()]
 
     def _emit(self, bucket: _Bucket, start: int, points: dict[SeriesKey, tuple[list[int], list[float]]]) -> None:
-        iv = self.interval
-        for (name, tags), total in bucket.counters.items():
-            _point(points, (name, tags, "rate", iv, None), start, total / iv)
+        iv, seen = self.interval, self._counters_seen
+        last = start + iv - 1e-6  # a counter's last sample, as far as its zeros go: within this bucket
+        for key, total in bucket.counters.items():
+            _point(points, (key[0], key[1], "rate", iv, None), start, total / iv)
+            known = seen.get(key)
+            if known is None:
+                seen[key] = [start, last]
+            else:
+                known[0], known[1] = min(known[0], start), max(known[1], last)
         for (name, tags), value in bucket.gauges.items():
             _point(points, (name, tags, "gauge", None, None), start, value)
         for (name, tags), members in bucket.sets.items():

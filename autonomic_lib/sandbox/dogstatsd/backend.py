@@ -116,13 +116,21 @@ class DogStatsD:
     def ingest(self, datagram: bytes) -> None:
         """One datagram: every metric into the aggregator, events and service checks stored, refusals counted."""
         packet = self.parser.parse(datagram)
-        counters = self.counters
-        if packet.samples:
+        counters, samples = self.counters, packet.samples
+        if samples:
+            counters.metrics += sum([len(s.values) or 1 for s in samples])
+            plain = [s for s in samples if s.timestamp is None and s.type != "d"]
             now = self.clock()
             with self._lock:
-                for sample in packet.samples:
-                    counters.metrics += len(sample.values) or 1
-                    self._add(sample, now)
+                refused = self.aggregator.add_many(plain, now)
+                if len(plain) < len(samples):
+                    for sample in samples:
+                        if sample.timestamp is not None or sample.type == "d":
+                            refused += not self._add_special(sample, now)
+            if refused:
+                counters.dropped_contexts += refused
+                self.throttled.warning("DogStatsD: %d samples dropped, more than %d contexts in one bucket",
+                                       refused, self.aggregator.max_contexts)
         for event in packet.events:
             self.add_event(event)
         for check in packet.checks:
@@ -132,19 +140,19 @@ class DogStatsD:
             for line, reason in packet.malformed:
                 self.throttled.warning("malformed DogStatsD message %r: %s", line, reason)
 
-    def _add(self, sample: MetricSample, now: float) -> None:
+    def _add_special(self, sample: MetricSample, now: float) -> bool:
+        """A distribution or a timestamped sample: refused and counted, or passed on; False when out of room."""
         if sample.type == "d":
             self._unsupported(sample, "distributions (d) are not supported: the sandbox has no distribution type")
-        elif sample.timestamp is not None and sample.type not in ("c", "g"):
+        elif sample.type not in ("c", "g"):
             self._unsupported(sample, "timestamped samples are only gauges and counts; the Agent discards others")
-        elif sample.timestamp is not None and not self._in_window(sample.name, sample.timestamp, now):
+        elif not self._in_window(sample.name, sample.timestamp or 0, now):
             self.counters.out_of_window += len(sample.values)
             self.throttled.warning("DogStatsD sample of %s at %d is outside the intake window (1 h back unless late "
                                    "data is enabled for it, 10 min ahead)", sample.name, sample.timestamp)
-        elif not self.aggregator.add(sample, now):
-            self.counters.dropped_contexts += 1
-            self.throttled.warning("DogStatsD sample of %s dropped: more than %d contexts in one bucket",
-                                   sample.name, self.aggregator.max_contexts)
+        else:
+            return self.aggregator.add(sample, now)
+        return True
 
     def _unsupported(self, sample: MetricSample, why: str) -> None:
         self.counters.unsupported += len(sample.values) or 1

@@ -30,9 +30,11 @@ EVENT_ALERT_TYPES = frozenset(("error", "warning", "info", "success"))
 MAX_NAME_LENGTH = 200  # metric names: Datadog's naming rules, as the sandbox's HTTP intake (metrics/intake.py)
 MAX_TAG_LENGTH = 200
 _FINITE = 1.7976931348623157e308
+_FIRST = frozenset("+-.0123456789")  # how a number may start and end: not 'nan', 'inf' or a space
+_LAST = frozenset(".0123456789")
 _NAME_BAD_CHARS = re.compile(r"[^A-Za-z0-9_.]")  # one character class: linear time on any text
 _TAG_BAD_CHARS = re.compile(r"[^\w\-:./]", re.UNICODE)
-_CACHE_LIMIT = 8192  # distinct names / tag fields remembered (the Agent interns 4096 strings per worker)
+_CACHE_LIMIT = 8192  # distinct names, tag fields and messages remembered (the Agent interns 4096 strings a worker)
 
 
 class Malformed(ValueError):
@@ -46,6 +48,8 @@ class Malformed(ValueError):
 @dataclass(slots=True)
 class MetricSample:
     """One metric message: a name, its type and one value or several (v1.1 packing), tags, sample rate, timestamp.
+
+    Never modified once made: the parser hands out the same object for the same message text.
 
     `values` is empty for a set, whose member is `set_value` (a set's value is an opaque string, AGENT parse.go).
     `tags` are normalised like the HTTP intake's (lower case, other characters to `_`), sorted and unique.
@@ -113,6 +117,7 @@ class Parser:
     def __init__(self) -> None:
         self._names: dict[str, str] = {}
         self._tags: dict[str, tuple[str, ...]] = {}
+        self._lines: dict[str, MetricSample] = {}  # a repeated message (an increment) is parsed once
 
     def parse(self, data: bytes) -> Packet:
         """Every message of one datagram; never raises on any input (a bad line lands in `malformed`)."""
@@ -126,18 +131,31 @@ class Parser:
                     lines.append(raw.decode("utf-8"))
                 except UnicodeDecodeError:
                     packet.malformed.append((_excerpt(raw.decode("utf-8", "replace")), "not UTF-8"))
+        samples, parse_metric, known = packet.samples, self.parse_metric, self._lines
         for line in lines:
-            if line.endswith("\r"):
-                line = line[:-1]  # AGENT server.go dropCR
             if not line:
                 continue  # AGENT server.go: empty messages are skipped
+            if line[-1] == "\r":
+                line = line[:-1]  # AGENT server.go dropCR
+                if not line:
+                    continue
+            sample = known.get(line)
+            if sample is not None:
+                samples.append(sample)
+                continue
             try:
-                if line.startswith("_e{"):  # AGENT parse.go findMessageType: the prefixes decide
+                if line[0] != "_":
+                    sample = parse_metric(line)
+                    if len(known) >= _CACHE_LIMIT:
+                        known.clear()
+                    known[line] = sample
+                    samples.append(sample)
+                elif line.startswith("_e{"):  # AGENT parse.go findMessageType: the prefixes decide
                     packet.events.append(parse_event(line.encode("utf-8")))
                 elif line.startswith("_sc"):
                     packet.checks.append(parse_service_check(line))
                 else:
-                    packet.samples.append(self.parse_metric(line))
+                    samples.append(parse_metric(line))  # refused: a name starts with a letter
             except Malformed as exc:
                 packet.malformed.append((_excerpt(line), exc.reason))
         return packet
@@ -306,15 +324,17 @@ def parse_service_check(line: str) -> ServiceCheck:
 
 
 def _number(text: str) -> float:
-    """A finite float. Stricter than Go's ParseFloat on two points: no NaN or infinity (the store cannot keep
-    them; the HTTP intake refuses them too), and none of Python's extras Go refuses (`1_000`, spaces)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise Malformed(f"value {text[:40]!r} is not a number") from None
-    if not -_FINITE <= value <= _FINITE or "_" in text or text[0].isspace() or text[-1].isspace():
-        raise Malformed(f"value {text[:40]!r} is not a finite number")
-    return value
+    """A finite float written as Go's ParseFloat reads it. Stricter than Python's float(): no NaN or infinity
+    (the store cannot keep them; the HTTP intake refuses them too), no `1_000`, no spaces around."""
+    if text[0] in _FIRST and text[-1] in _LAST and "_" not in text:
+        try:
+            value = float(text)
+        except ValueError:
+            pass
+        else:
+            if -_FINITE <= value <= _FINITE:
+                return value
+    raise Malformed(f"value {text[:40]!r} is not a finite number")
 
 
 def _sample_rate(text: str) -> float:

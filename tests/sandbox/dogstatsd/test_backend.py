@@ -67,7 +67,8 @@ def test_events_go_to_the_events_stream(dsd: DogStatsD, sandbox: Sandbox) -> Non
     dsd.ingest(b"_e{8,9}:Deployed|v2 is out|t:success|k:deploy|s:ci|#env:demo,host:web-1\n"
                b"_e{4,0}:Note||d:1767225000|h:box|#host:ignored,team:a")
     events = sandbox.logs.list_events(start=T0 - 3600, end=T0 + 60)
-    assert [(e["title"], e["date_happened"], e.get("host"), e["tags"], e["alert_type"], e["priority"]) for e in events] == [
+    assert [(e["title"], e["date_happened"], e.get("host"), e["tags"], e["alert_type"], e["priority"])
+            for e in events] == [
         ("Deployed", T0 + 1, "web-1", ["env:demo"], "success", "normal"),  # no d: -> now; the host tag is the host
         ("Note", 1767225000, "box", ["team:a"], "info", "normal"),  # h: wins over a host tag
     ]

@@ -65,19 +65,21 @@ MALFORMED = [
     ("page.views:1|", "unknown metric type ''"),
     ("page.views:1|x", "unknown metric type 'x'"),
     ("page.views:1|C", "unknown metric type 'C'"),
-    ("page.views:one|c", "not a number"),
+    ("page.views:one|c", "not a finite number"),
     ("page.views:1_000|c", "not a finite number"),
     ("page.views: 1|c", "not a finite number"),
     ("page.views:nan|g", "not a finite number"),
     ("page.views:inf|g", "not a finite number"),
     ("page.views:1e999|g", "not a finite number"),
     ("lat:::|h", "no value in a packed value list"),
-    ("lat:1:x|h", "not a number"),
+    ("lat:1:x|h", "not a finite number"),
     ("page.views:1|c|@", "sample rate"),
     ("page.views:1|c|@0", "sample rate"),
     ("page.views:1|c|@1.5", "sample rate"),
     ("page.views:1|c|@-0.5", "sample rate"),
-    ("page.views:1|c|@half", "not a number"),
+    ("page.views:1|c|@half", "not a finite number"),
+    ("page.views:1.|c|@1e", "not a finite number"),
+    ("page.views:1e5e|g", "not a finite number"),
     ("page.views:1|g|T", "timestamp"),
     ("page.views:1|g|T0", "timestamp"),
     ("page.views:1|g|T-5", "timestamp"),
@@ -250,7 +252,8 @@ def test_the_clients_buffered_payload_parses_whole(captured: tuple[DogStatsd, so
 @given(st.binary(max_size=600))
 def test_random_bytes_never_raise(data: bytes) -> None:
     packet = Parser().parse(data)
-    assert len(packet.samples) + len(packet.events) + len(packet.checks) + len(packet.malformed) <= data.count(b"\n") + 1
+    messages = len(packet.samples) + len(packet.events) + len(packet.checks) + len(packet.malformed)
+    assert messages <= data.count(b"\n") + 1
 
 
 _PIECES = st.sampled_from(["a", "m.x", ":", "|", "#", "@", "T", "c", "g", "ms", "h", "s", "d", "1", "0.5", "-",
