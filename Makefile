@@ -31,6 +31,7 @@ bench: $(STAMP)  ## print the benchmarks (never part of the tests)
 	$(PY) bench/monitors.py
 	$(PY) bench/demo.py
 	$(PY) bench/series_catalogue.py
+	$(PY) bench/dogstatsd.py
 
 clean:
 	rm -rf $(VENV) reports .sandbox .pytest_cache
