@@ -111,6 +111,7 @@ class DogStatsD:
         self.throttled = ThrottledLog(log)
         self._unsupported_names: set[str] = set()
         self._lock = threading.Lock()  # the aggregator, between the worker and a flush asked for over HTTP
+        self._flushing = threading.Lock()  # one flush at a time, its write included: the last state written wins
 
     # ------------------------------------------------------------------------------------------------ intake
     def ingest(self, datagram: bytes) -> None:
@@ -198,20 +199,27 @@ class DogStatsD:
 
     # ------------------------------------------------------------------------------------------------ output
     def flush(self, *, force: bool = False) -> int:
-        """Write the points of the closed buckets (with `force`, of the open ones too); returns how many."""
-        with self._lock:
-            batch = self.aggregator.flush(force=force)
-        self.counters.flushes += 1
-        if not batch:
-            return 0
-        written = self.metrics.write(batch)
-        self.counters.points_written += written
-        return written
+        """Write the points of the closed buckets (with `force`, of the open ones too); returns how many.
+
+        Flushes are serialised with their writes, so a bucket sent twice (open, then closed) is stored in the
+        order it was taken; samples keep coming in meanwhile (only taking the batch holds the aggregator).
+        """
+        with self._flushing:
+            with self._lock:
+                batch = self.aggregator.flush(force=force)
+            self.counters.flushes += 1
+            if not batch:
+                return 0
+            written = self.metrics.write(batch)
+            self.counters.points_written += written
+            return written
 
     def stats(self) -> dict[str, Any]:
         """The intake's counters and settings (GET /sandbox/dogstatsd)."""
+        with self._lock:
+            pending = self.aggregator.pending()
         return {"listening": self.listening is not None, **(self.listening or {}), "flush_interval": INTERVAL,
-                "counter_expiry": COUNTER_EXPIRY, "pending_contexts": self.aggregator.pending(),
+                "counter_expiry": COUNTER_EXPIRY, "pending_contexts": pending,
                 "suppressed_log_lines": self.throttled.suppressed, "counters": asdict(self.counters)}
 
     def service_checks(self, *, start: int, end: int, check: str | None = None) -> list[dict[str, Any]]:

@@ -4,7 +4,9 @@ Every rule below was checked against three public sources, cited by these short 
 
 - DOC: Datadog's "Datagram Format and Shell Usage" page,
   https://docs.datadoghq.com/developers/dogstatsd/datagram_shell/ (source: DataDog/documentation
-  content/en/developers/dogstatsd/datagram_shell.md), and its v1.1 (value packing, Agent >= 7.25) section.
+  content/en/developers/dogstatsd/datagram_shell.md): v1.1 value packing (Agent >= 7.25, every type but SET),
+  v1.2 `|c:<container id>` (Agent >= 7.35, used only with `dogstatsd_origin_detection_client`), v1.3
+  `|T<unix timestamp>` (Agent >= 7.40: no aggregation, "Only GAUGE and COUNT metrics are supported").
 - AGENT: the Agent's parser, DataDog/datadog-agent comp/dogstatsd/server/impl/ parse.go (optional fields: `#`, `@`,
   `T`, `c:`, `e:`, `card:`), parse_metrics.go, parse_events.go, parse_service_checks.go, and server.go
   (`nextMessage`: one message per line, a trailing `\\r` dropped, empty lines skipped).
@@ -186,7 +188,7 @@ class Parser:
                     tags = self._tag_field(option[1:])
                 elif first == "@":
                     rate = _sample_rate(option[1:])
-                elif first == "T":  # v1.3 (Agent >= 7.40 reads it: dogstatsd_no_aggregation_pipeline, default on)
+                elif first == "T":  # v1.3 (read when dogstatsd_no_aggregation_pipeline, on by default)
                     timestamp = _timestamp(option[1:])
         if mtype == "s":  # a set's value is one opaque member, never packed (AGENT parse.go)
             return MetricSample(name, mtype, (), raw_value, rate, tags, timestamp)

@@ -23,7 +23,7 @@ from autonomic_lib.sandbox.http.routing import json_response, route
 
 
 async def status(request: Request, dogstatsd: DogStatsD) -> Response:
-    return json_response(dogstatsd.stats())
+    return json_response(await run_in_threadpool(dogstatsd.stats))  # it waits for the worker's batch to be added
 
 
 async def flush(request: Request, dogstatsd: DogStatsD) -> Response:
