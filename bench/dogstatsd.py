@@ -40,7 +40,6 @@ from autonomic_lib.client import make_api_client, raw_request  # noqa: E402
 from autonomic_lib.sandbox.server import read_state  # noqa: E402
 from autonomic_lib.sandbox_process import start_sandbox_process, stop_sandbox_process  # noqa: E402
 from autonomic_lib.series import Series, submit_series  # noqa: E402
-from autonomic_lib.settings import Settings  # noqa: E402
 
 PAYLOAD = 1432  # the datadog client's UDP_OPTIMAL_PAYLOAD_LENGTH
 CONTEXTS = 1000  # distinct (name, tags) per run: a swarm's worth of series
