@@ -69,7 +69,8 @@ def _sandbox(args: argparse.Namespace) -> int:
     keys = _sandbox_keys(args)
     (api_key, api_source), (app_key, app_source) = keys["DD_API_KEY"], keys["DD_APP_KEY"]
     config = SandboxConfig(api_key=api_key, app_key=app_key, data_dir=Path(args.data_dir).resolve(),
-                           late_data=tuple(args.late_data), memory_limit=args.memory_limit)
+                           late_data=tuple(args.late_data), memory_limit=args.memory_limit,
+                           dogstatsd_port=args.dogstatsd_port)
     server = SandboxServer(config, port=args.port)
     state_file = Path(args.data_dir).resolve() / STATE_FILE
     print(f"Datadog sandbox listening on {server.url}  (data: {config.data_dir})", flush=True)
@@ -77,6 +78,9 @@ def _sandbox(args: argparse.Namespace) -> int:
           f"full keys in {state_file} (mode 0600)", flush=True)
     print(f"  Point any datadog-api-client program at it with DD_HOST={server.url} and the keys above. "
           "Ctrl-C stops it.", flush=True)
+    if server.dogstatsd is not None:
+        print(f"  DogStatsD on udp://127.0.0.1:{server.dogstatsd.port} (DD_DOGSTATSD_PORT={server.dogstatsd.port}"
+              " for Datadog's clients); counters at /sandbox/dogstatsd", flush=True)
     server.serve_forever()
     return 0
 
@@ -244,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="enable historical ingestion (points older than 1 h) for metrics matching GLOB, "
                          "as Datadog's per-metric Late Data setting; repeatable, e.g. --late-data 'autonomic.*'")
     sb.add_argument("--memory-limit", default="256MB", help="DuckDB memory limit (default 256MB)")
+    sb.add_argument("--dogstatsd-port", type=int, default=None, metavar="N",
+                    help="also take DogStatsD datagrams on UDP 127.0.0.1:N (0: a free port, published in "
+                         "sandbox.json), aggregated in 10 s buckets like the Datadog Agent (default: off)")
     sb.set_defaults(run=_sandbox)
 
     demo = add_command("demo", help="run the demo on the sandbox (or Datadog when keys are set) and write reports")

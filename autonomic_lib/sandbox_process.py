@@ -46,8 +46,11 @@ def state_dir(sandbox_dir: str | Path) -> Path:
 
 
 def start_sandbox_process(folder: Path, timeout: float = 60.0, *, late_data: Sequence[str] = KIT_LATE_DATA,
-                          memory_limit: str | None = None) -> Settings:
+                          memory_limit: str | None = None, dogstatsd_port: int | None = 0) -> Settings:
     """Start `python -m autonomic_lib sandbox --data-dir <folder> --late-data 'autonomic.*'` on its own.
+
+    It takes DogStatsD on UDP `dogstatsd_port` (default 0: a free port; None: no DogStatsD); the port is in its
+    state file: `read_state(folder).dogstatsd_port`.
 
     It outlives the kernel that started it (its own session); stop it with `stop_sandbox_process`.
     Its output goes to `<folder>/sandbox.log` (it never prints a key in full). It generates its keys: no DD_*
@@ -58,6 +61,7 @@ def start_sandbox_process(folder: Path, timeout: float = 60.0, *, late_data: Seq
     (folder / "sandbox.json").unlink(missing_ok=True)  # a stale file of a dead sandbox
     late = [arg for glob in late_data for arg in ("--late-data", glob)]
     late += ["--memory-limit", memory_limit] if memory_limit else []
+    late += ["--dogstatsd-port", str(dogstatsd_port)] if dogstatsd_port is not None else []
     with os.fdopen(open_private(folder / LOG_FILE, os.O_WRONLY | os.O_APPEND), "ab") as log:
         process = subprocess.Popen([sys.executable, "-m", "autonomic_lib", "sandbox", "--data-dir", str(folder), *late],
                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

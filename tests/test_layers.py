@@ -37,16 +37,18 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "sandbox":   ("swarm", "telemetry", "traffic", "analysis", "reconciliation", "session", "assets", "backend",
                   "notebook", "demo", "cli", "sandbox_process"),
     # inside the sandbox: only app.py (and server.py, which serves it) sees every product; products depend one way
-    "sandbox.storage": _sandbox("http", *_PRODUCTS, "pages", "app", "server"),
-    "sandbox.http": _sandbox("storage", *_PRODUCTS, "pages", "app", "server"),
-    "sandbox.metrics": _sandbox("logs", "dashboards", "monitors", "automation", "pages", "app", "server"),
-    "sandbox.logs": _sandbox("metrics", "dashboards", "monitors", "automation", "pages", "app", "server"),
-    "sandbox.dashboards": _sandbox("logs", "monitors", "automation", "pages", "app", "server"),
-    "sandbox.monitors": _sandbox("dashboards", "automation", "pages", "app", "server"),
-    "sandbox.automation": _sandbox("metrics", "dashboards", "pages", "app", "server"),
+    "sandbox.storage": _sandbox("http", *_PRODUCTS, "pages", "dogstatsd", "app", "server"),
+    "sandbox.http": _sandbox("storage", *_PRODUCTS, "pages", "dogstatsd", "app", "server"),
+    "sandbox.metrics": _sandbox("logs", "dashboards", "monitors", "automation", "pages", "dogstatsd", "app", "server"),
+    "sandbox.logs": _sandbox("metrics", "dashboards", "monitors", "automation", "pages", "dogstatsd", "app", "server"),
+    "sandbox.dashboards": _sandbox("logs", "monitors", "automation", "pages", "dogstatsd", "app", "server"),
+    "sandbox.monitors": _sandbox("dashboards", "automation", "pages", "dogstatsd", "app", "server"),
+    "sandbox.automation": _sandbox("metrics", "dashboards", "pages", "dogstatsd", "app", "server"),
     # the read-only pages read every product but logs; no product reads them
-    "sandbox.pages": _sandbox("logs", "app", "server"),
-    "sandbox.config": _sandbox("http", "storage", *_PRODUCTS, "pages", "app", "server"),
+    "sandbox.pages": _sandbox("logs", "dogstatsd", "app", "server"),
+    # DogStatsD feeds metrics and the events stream, as an Agent would; no product reads it
+    "sandbox.dogstatsd": _sandbox("dashboards", "monitors", "automation", "pages", "app", "server"),
+    "sandbox.config": _sandbox("http", "storage", *_PRODUCTS, "pages", "dogstatsd", "app", "server"),
     # the page links' paths and tokens: written by the client side, checked by the sandbox; imports neither
     "links": _ABOVE_FOUNDATION + ("catalog", "query", "client", "series", "settings", "errors"),
 }

@@ -27,6 +27,8 @@ from autonomic_lib.sandbox.automation.backend import Automation
 from autonomic_lib.sandbox.config import SandboxConfig
 from autonomic_lib.sandbox.dashboards import routes as dashboard_routes
 from autonomic_lib.sandbox.dashboards.backend import Dashboards
+from autonomic_lib.sandbox.dogstatsd import routes as dogstatsd_routes
+from autonomic_lib.sandbox.dogstatsd.backend import DogStatsD
 from autonomic_lib.sandbox.http.routing import Address, Keys, error_response, json_response, route
 from autonomic_lib.sandbox.logs import routes as log_routes
 from autonomic_lib.sandbox.logs.backend import Logs
@@ -77,6 +79,7 @@ class Sandbox:
         self.monitors = Monitors(self.documents, clock, self.metrics)
         self.pages = Pages(monitors=self.monitors, dashboards=self.dashboards, automation=self.automation,
                            metrics=self.metrics)
+        self.dogstatsd = DogStatsD(self.metrics, self.logs, self.documents, clock=clock)  # fed by server.py's listener
         self.evaluator = MonitorEvaluator(monitors=self.monitors, events=self.logs, metrics=self.metrics,
                                           notify=self._notify, quiet_seconds=config.evaluation_quiet_seconds)
 
@@ -126,6 +129,7 @@ def create_app(sandbox: Sandbox) -> Starlette:
         *metric_routes.routes(sandbox.metrics), *log_routes.routes(sandbox.logs),
         *dashboard_routes.routes(sandbox.dashboards), *monitor_routes.routes(sandbox.monitors, sandbox.evaluator),
         *automation_routes.routes(sandbox.automation), *page_routes.routes(sandbox.pages),
+        *dogstatsd_routes.routes(sandbox.dogstatsd),
         route("/sandbox/reset", "POST", new_run, sandbox, app_key=True),
     ], exception_handlers={HTTPException: http_error, Exception: server_error})
     app.state.keys = Keys(sandbox.config.api_key, sandbox.config.app_key)

@@ -13,6 +13,7 @@ class SandboxConfig:
     Attributes:
         evaluation_quiet_seconds: the background evaluator waits until ingest has been quiet this long, so
             minutes whose data is still arriving are not judged (tests set 0 rather than wait on the clock).
+        dogstatsd_port: UDP port on 127.0.0.1 for DogStatsD datagrams (0: a free one); None: no DogStatsD.
     """
 
     api_key: str
@@ -22,3 +23,4 @@ class SandboxConfig:
     catalog_dir: Path | None = None
     memory_limit: str = "256MB"
     evaluation_quiet_seconds: float = 2.0
+    dogstatsd_port: int | None = None

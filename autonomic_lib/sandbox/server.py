@@ -25,6 +25,7 @@ import uvicorn
 
 from autonomic_lib.errors import SandboxError
 from autonomic_lib.sandbox.app import Sandbox, SandboxConfig, create_app
+from autonomic_lib.sandbox.dogstatsd.listener import Listener
 from autonomic_lib.sandbox.storage.private import OWNER_ONLY_UMASK, open_private, owner_only_umask
 
 log = logging.getLogger("autonomic_lib.sandbox")
@@ -42,9 +43,11 @@ class SandboxState:
     app_key: str
     data_dir: str
     started_at: float
+    dogstatsd_port: int | None = None  # UDP on the url's host; None when the sandbox takes no DogStatsD
 
     def __repr__(self) -> str:
-        return f"SandboxState(url={self.url!r}, pid={self.pid}, data_dir={self.data_dir!r}, keys=****)"
+        return (f"SandboxState(url={self.url!r}, pid={self.pid}, data_dir={self.data_dir!r}, "
+                f"dogstatsd_port={self.dogstatsd_port}, keys=****)")
 
 
 def generate_keys() -> tuple[str, str]:
@@ -110,7 +113,8 @@ def _bind(port: int) -> socket.socket:
 
 
 class SandboxServer:
-    """A sandbox listening on 127.0.0.1 (a free port unless one is given).
+    """A sandbox listening on 127.0.0.1 (a free port unless one is given), and for DogStatsD on UDP when
+    `config.dogstatsd_port` is set (0: a free port; `dogstatsd.port` and the state file tell which).
 
     Usage::
 
@@ -130,6 +134,14 @@ class SandboxServer:
         self._sock = _bind(port)
         self.port = self._sock.getsockname()[1]
         self.url = f"http://{HOST}:{self.port}"
+        self.dogstatsd: Listener | None = None
+        if config.dogstatsd_port is not None:
+            try:
+                self.dogstatsd = Listener(self.sandbox.dogstatsd, host=HOST, port=config.dogstatsd_port)
+            except SandboxError:
+                self._sock.close()
+                self.sandbox.close()
+                raise
         self.sandbox.app_url = self.url  # monitor and log links in cases and notifications point back here
         uv_config = uvicorn.Config(create_app(self.sandbox), log_level="warning", access_log=False, lifespan="off",
                                    timeout_keep_alive=30)
@@ -139,7 +151,8 @@ class SandboxServer:
     def _publish(self) -> None:
         if self.config.data_dir is not None:
             _write_state(SandboxState(self.url, os.getpid(), self.config.api_key, self.config.app_key,
-                                      str(self.config.data_dir), time.time()))
+                                      str(self.config.data_dir), time.time(),
+                                      self.dogstatsd.port if self.dogstatsd else None))
 
     def start(self, timeout: float = 30.0) -> "SandboxServer":
         """Serve in a daemon thread and return once the server accepts connections."""
@@ -153,6 +166,8 @@ class SandboxServer:
                 raise SandboxError(f"the sandbox did not start on {self.url} within {timeout:.0f} s")
             time.sleep(0.01)
         self.sandbox.evaluator.start()
+        if self.dogstatsd is not None:
+            self.dogstatsd.start()
         self._publish()
         return self
 
@@ -166,6 +181,8 @@ class SandboxServer:
         previous = os.umask(OWNER_ONLY_UMASK)
         self._publish()
         self.sandbox.evaluator.start()
+        if self.dogstatsd is not None:
+            self.dogstatsd.start()
         try:
             self._server.run(sockets=[self._sock])
         finally:
@@ -180,6 +197,8 @@ class SandboxServer:
         self._cleanup()
 
     def _cleanup(self) -> None:
+        if self.dogstatsd is not None:
+            self.dogstatsd.stop()  # its last flush writes the open bucket: before the store closes
         self.sandbox.evaluator.stop()
         try:
             self._sock.close()
