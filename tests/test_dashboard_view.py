@@ -16,7 +16,9 @@ from datadog_api_client import ApiClient
 from autonomic_lib.analysis import MOST_EXPENSIVE_MESSAGE, USER_LATENCY_P95, headline, phase_table, query_frame
 from autonomic_lib.budget import message_budget
 from autonomic_lib.dashboard_view import WidgetData, draw_dashboard, load_dashboard, widget_data
+from autonomic_lib.demo import _cards
 from autonomic_lib.expectations import check_expectations
+from autonomic_lib.notebook import plain
 from autonomic_lib.query.language import MetricQuery, metric_queries, parse_query
 from autonomic_lib.render import PhaseSpan, format_number, segments
 from autonomic_lib.sandbox.server import SandboxServer
@@ -118,7 +120,10 @@ def test_the_card_the_verdict_and_the_dashboard_show_one_user_latency_p95(seed_l
                                   ledger_summary=pd.DataFrame(), latency=pd.Series(dtype=float), cases=pd.DataFrame(),
                                   runs=pd.DataFrame(), reconciled=True, compared=1, differ=0, assets={})
     latency_verdict = next(v.observed for v in verdicts if v.expectation.startswith("Latency spikes"))
-    assert f"{USER_LATENCY_P95.name} {format_number(figure)} s" in latency_verdict
+    latency_card = next(c for c in _cards({"headline": plain(card)}) if c.title == "Latency")
+    shown = f"{USER_LATENCY_P95.name} {format_number(figure)} s"
+    assert shown in latency_verdict and shown in latency_card.lines[0].text
+    assert "10 s window" in latency_card.note and "dashboard" in latency_card.note
 
 
 # ------------------------------------------------------------------------------------------ drawing
