@@ -7,6 +7,7 @@ into a frame in milliseconds, through the same ApiClient (pool, auth, retries).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -93,6 +94,56 @@ def optimization_rate(api_client: ApiClient, scope: str, start: int, end: int, i
     return (100.0 * both["success"] / total.where(total > 0)).rename("optimization rate %")
 
 
+# ---------------------------------------------------------------------------------------- headline figures
+FLUSH_SECONDS = 10  # the Agent's flush: the finest window the backend holds
+
+
+@dataclass(frozen=True)
+class Peak:
+    """A figure that is the highest window of a metric that is itself a maximum or a p95 per window.
+
+    The max of maxima does not depend on the windows: the index card (over the run), the per-phase table and the
+    verdict (over a phase) and the dashboard's line (a `.rollup(max)` at whatever interval the backend picks) all
+    show the same number. One definition, `by`, computes it everywhere.
+    """
+
+    metric: str
+    name: str = ""
+    caption: str = ""
+
+    def query(self, scope: str, by: Sequence[str] = ()) -> str:
+        """Max across the series, max within each window: a window's peak is kept at any rollup interval."""
+        return metric_query("max", self.metric, [scope], by=by, rollup=("max", FLUSH_SECONDS))
+
+    def by(self, api_client: ApiClient, scope: str, start: int, end: int, by: Sequence[str] = ()) -> pd.Series:
+        """The figure over [start, end] per group of the `by` tags (index: their values), or one value ("*")."""
+        frame = _by_phase(api_client, self.query(scope, by), start, end).dropna(subset=["value"])
+        if frame.empty:
+            return pd.Series(dtype=float)
+        return frame.groupby(list(by) if len(by) > 1 else by[0] if by else "group")["value"].max()
+
+    def value(self, api_client: ApiClient, scope: str, start: int, end: int) -> float:
+        """The figure over [start, end] (NaN without data)."""
+        found = self.by(api_client, scope, start, end)
+        return float(found.max()) if not found.empty else float("nan")
+
+
+USER_LATENCY_P95 = Peak("autonomic.agent.latency.95percentile", "peak p95 user latency",
+                        "peak p95: the highest 95th-percentile user latency of any 10 s window "
+                        "(where the dashboard's p95 line peaks)")
+MOST_EXPENSIVE_MESSAGE = Peak("autonomic.agent.cost.max", "most expensive message",
+                              "the highest cost of one message in any 10 s window (where the dashboard's max "
+                              "line peaks)")
+CAPTIONS = {
+    "pass rate %": "audits passed / all audits over the run (the dashboard's Pass Rate %)",
+    "optimization rate %": "deployments / (deployments + optimization failures) over the run "
+                           "(the dashboard's Optimization Rate %)",
+    "user latency mean s": "the mean of the run's per-minute mean user latency",
+    "user latency p95 s": USER_LATENCY_P95.caption,
+    "cost max $": MOST_EXPENSIVE_MESSAGE.caption,
+}
+
+
 # ---------------------------------------------------------------------------------------- per phase
 ROLES = ("chatbot", "auditor", "refiner", "evaluator")
 
@@ -109,9 +160,10 @@ def _by_phase(api_client: ApiClient, query: str, start: int, end: int) -> pd.Dat
 def phase_table(api_client: ApiClient, env: str, phases: list[str], start: int, end: int) -> pd.DataFrame:
     """The run per phase, queried back from the backend (one row per phase).
 
-    Counts are exact sums of the flushed counts. Cost and latency quantiles are over the 10 s windows the
-    backend holds (p50: median of the windows' means or medians; p95: 95th percentile of the windows' p95;
-    max: the largest window max), so they approximate the per-message quantiles the ledger keeps exactly.
+    Counts are exact sums of the flushed counts. From the 10 s windows the backend holds (the Agent's flushes):
+    p50 is the median of the windows' means or medians (a typical window); p95 and max are `Peak`s, the highest
+    window, as the headline figures, the verdicts and the dashboard's lines show them. They approximate the
+    per-message quantiles the ledger keeps exactly.
     """
     scope, span = f"env:{env}", end - start
     table = pd.DataFrame(index=pd.Index(phases, name="phase"))
@@ -135,22 +187,23 @@ def phase_table(api_client: ApiClient, env: str, phases: list[str], start: int, 
     attempts = table["deployments"] + table["optimization failures"]
     table["optimization rate %"] = 100 * table["deployments"] / attempts.where(attempts > 0)
 
-    def windows(aggr: str, metric: str, stat: str, by: Sequence[str] = ("phase",)) -> pd.Series:
-        """A quantile (`stat`) over the metric's 10 s windows, per group."""
-        query = metric_query(aggr, metric, [scope], by=by, rollup=(aggr, 10))
+    def typical(aggr: str, metric: str, by: Sequence[str] = ("phase",)) -> pd.Series:
+        """The median over the metric's 10 s windows, per group."""
+        query = metric_query(aggr, metric, [scope], by=by, rollup=(aggr, FLUSH_SECONDS))
         frame = _by_phase(api_client, query, start, end).dropna(subset=["value"])
-        if frame.empty:
-            return pd.Series(dtype=float)
-        grouped = frame.groupby(list(by) if len(by) > 1 else by[0])["value"]
-        return {"p50": grouped.median(), "p95": grouped.quantile(0.95), "max": grouped.max()}[stat]
+        return frame.groupby(list(by) if len(by) > 1 else by[0])["value"].median() if not frame.empty \
+            else pd.Series(dtype=float)
 
-    table["cost p50 $"] = windows("avg", "autonomic.agent.cost", "p50")
-    table["cost p95 $"] = windows("max", "autonomic.agent.cost.95percentile", "p95")
-    table["cost max $"] = windows("max", "autonomic.agent.cost.max", "max")
-    table["user latency p50 s"] = windows("avg", "autonomic.agent.latency.median", "p50")
-    table["user latency p95 s"] = windows("max", "autonomic.agent.latency.95percentile", "p95")
-    for stat, agg, metric in (("p50", "avg", "avg"), ("p95", "max", "95percentile")):
-        by_role = windows(agg, f"autonomic.component.latency.{metric}", stat, by=("phase", "role"))
+    def peak(figure: Peak, by: Sequence[str] = ("phase",)) -> pd.Series:
+        return figure.by(api_client, scope, start, end, by)
+
+    table["cost p50 $"] = typical("avg", "autonomic.agent.cost")
+    table["cost p95 $"] = peak(Peak("autonomic.agent.cost.95percentile"))
+    table["cost max $"] = peak(MOST_EXPENSIVE_MESSAGE)
+    table["user latency p50 s"] = typical("avg", "autonomic.agent.latency.median")
+    table["user latency p95 s"] = peak(USER_LATENCY_P95)
+    for stat, by_role in (("p50", typical("avg", "autonomic.component.latency.avg", ("phase", "role"))),
+                          ("p95", peak(Peak("autonomic.component.latency.95percentile"), ("phase", "role")))):
         for role in ROLES:
             if not by_role.empty and role in by_role.index.get_level_values("role"):
                 table[f"{role} latency {stat} s"] = by_role.xs(role, level="role")
@@ -385,7 +438,8 @@ def story_panels(api_client: ApiClient, env: str, start: int, end: int, *, budge
 
 
 def headline(api_client: ApiClient, env: str, start: int, end: int) -> dict[str, float]:
-    """The run's numbers for a summary: pass rate, optimization rate, LLM cost, user latency."""
+    """The run's numbers for a summary (what each means: `CAPTIONS`): pass rate, optimization rate, LLM cost,
+    the most expensive message, user latency."""
     scope, span = f"env:{env}", end - start
 
     def total(metric: str) -> float:
@@ -401,11 +455,10 @@ def headline(api_client: ApiClient, env: str, start: int, end: int) -> dict[str,
     success, failed = total("autonomic.deployments.success"), total("autonomic.optimization.failed")
     latency = metric_series(api_client, metric_query("avg", "autonomic.agent.latency.avg", [scope],
                                                      rollup=("avg", 60)), start, end)
-    p95 = metric_series(api_client, metric_query("max", "autonomic.agent.latency.95percentile", [scope],
-                                                 rollup=("max", 60)), start, end)
     return {"messages": audits, "pass rate %": 100 * float(passed) / audits if audits else float("nan"),
             "optimization rate %": 100 * success / (success + failed) if success + failed else float("nan"),
             "deployments": success, "optimization failures": failed,
             "LLM cost $": total("autonomic.agent.cost.total"),
+            "cost max $": MOST_EXPENSIVE_MESSAGE.value(api_client, scope, start, end),
             "user latency mean s": float(latency.mean()) if not latency.empty else float("nan"),
-            "user latency p95 s (worst minute)": float(p95.max()) if not p95.empty else float("nan")}
+            "user latency p95 s": USER_LATENCY_P95.value(api_client, scope, start, end)}

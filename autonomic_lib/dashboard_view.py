@@ -14,6 +14,7 @@ import json
 import math
 import operator
 import re
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +26,11 @@ import pandas as pd
 from datadog_api_client import ApiClient
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .analysis import query_frame
 from .catalog import ASSETS_DIR
-from .render import GREY, PURPLE, RED
+from .render import GREY, PURPLE, RED, describe, format_cell, format_number, plot_line, plural, time_axis
 
 DASHBOARD_FILE = ASSETS_DIR / "dashboards" / "autonomic_ops_center.json"
 GROUP_COLOURS = {"vivid_purple": "#632ca6", "vivid_blue": "#1f6fd1", "vivid_green": "#2b8a3e",
@@ -40,6 +42,11 @@ STATE_COLOURS = {"Alert": "#e0554d", "Warn": "#f2b705", "OK": "#3ec28f", "No Dat
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "=": operator.eq}
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+# Figure points. The reports save the dashboard at 80 dpi and show it at about its pixel size: 11 pt there reads as
+# 9 pt on the page (11 x 80 / 96), the smallest a table may be; ticks and legends at 9.
+TABLE_FONT = 11
+TICK_FONT = 9
+CELL_WIDTH = 110  # characters: longer cell text wraps onto more lines (it is never cut short)
 
 
 def load_dashboard(path: Path | None = None) -> dict[str, Any]:
@@ -89,6 +96,20 @@ class WidgetData:
     bars: pd.Series | None = None
     table: pd.DataFrame | None = None
     spec: dict[str, Any] = field(default_factory=dict)
+    interval: float | None = None  # s between the lines' points, as the backend answered (to see gaps)
+
+    def describe(self) -> str:
+        """What the widget shows, in words (the drawn dashboard's alt text)."""
+        if self.scalar is not None:
+            return f"{self.title} {_scalar_text(self.spec, self.scalar)}"
+        if self.lines:
+            peaks = ", ".join(f"{label} up to {format_number(s.max())}" for label, s in self.lines.items())
+            return f"{self.title} ({peaks})"
+        if self.bars is not None and not self.bars.empty:
+            return f"{self.title} ({', '.join(f'{k} {format_number(v)}' for k, v in self.bars.items())})"
+        if self.table is not None:
+            return f"{self.title} ({plural(len(self.table), 'row')})"
+        return f"{self.title} (no data)"
 
 
 def _aggregate(frame: pd.DataFrame, aggregator: str) -> float:
@@ -113,6 +134,7 @@ def widget_data(api_client: ApiClient, spec: dict[str, Any], env: str, start: in
         frames = {q["name"]: query_frame(api_client, _scope(q["query"], env), start, end) for q in request["queries"]}
         aggregators = {q["name"]: q.get("aggregator", "avg") for q in request["queries"]}
         formulas = request.get("formulas") or [{"formula": name} for name in frames]
+        data.interval = max((f.attrs.get("interval") or 0 for f in frames.values()), default=0) or None
         if kind == "query_value":
             scalars = {n: _aggregate(f, aggregators[n]) for n, f in frames.items()}
             data.scalar = float(evaluate_formula(formulas[0]["formula"], scalars))
@@ -153,16 +175,20 @@ def dashboard_data(api_client: ApiClient, dashboard: dict[str, Any], env: str, s
 
 
 # ------------------------------------------------------------------------------------------ drawing
+def _scalar_text(spec: dict[str, Any], value: float) -> str:
+    """A query value as the widget shows it: its precision, its unit ("v2", "98.2%")."""
+    text = "–" if math.isnan(value) else f"{value:,.{int(spec.get('precision', 2))}f}"
+    unit = spec.get("custom_unit", "")
+    return f"{unit}{text}" if unit == "v" else f"{text}{unit}"
+
+
 def _number(ax: Axes, data: WidgetData) -> None:
     spec = data.spec
     value = data.scalar if data.scalar is not None else float("nan")
     formats = spec["requests"][0].get("conditional_formats", [])
     background, colour = conditional_colours(value, formats)
     ax.set_facecolor(background)
-    precision = int(spec.get("precision", 2))
-    text = "–" if math.isnan(value) else f"{value:,.{precision}f}"
-    unit = spec.get("custom_unit", "")
-    ax.text(0.5, 0.45, f"{unit}{text}" if unit == "v" else f"{text}{unit}", ha="center", va="center",
+    ax.text(0.5, 0.45, _scalar_text(spec, value), ha="center", va="center",
             fontsize=26, color=GREY if math.isnan(value) else colour, fontweight="bold", transform=ax.transAxes)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -181,7 +207,7 @@ def _lines(ax: Axes, data: WidgetData) -> None:
             bottom = bottom + column.values
     else:
         for (label, series), colour in zip(data.lines.items(), palette):
-            ax.plot(series.index, series.values, label=label, color=colour, linewidth=1)
+            plot_line(ax, series, interval=data.interval, label=label, color=colour, linewidth=1)
     for marker in data.spec.get("markers", []):
         try:
             y = float(str(marker["value"]).split("=")[-1])
@@ -191,11 +217,11 @@ def _lines(ax: Axes, data: WidgetData) -> None:
     if not data.lines:
         ax.text(0.5, 0.5, "no data", ha="center", va="center", color=GREY, transform=ax.transAxes)
     elif data.spec.get("show_legend", True):
-        ax.legend(fontsize=6, loc="upper left")
-    ax.tick_params(labelsize=6)
+        ax.legend(fontsize=TICK_FONT, loc="upper left")
+    ax.tick_params(labelsize=TICK_FONT)
     ax.grid(alpha=0.3)
-    for label in ax.get_xticklabels():
-        label.set_rotation(20)
+    if data.lines:
+        time_axis(ax, label=False)  # the figure's title says UTC once
 
 
 def _toplist(ax: Axes, data: WidgetData) -> None:
@@ -208,8 +234,10 @@ def _toplist(ax: Axes, data: WidgetData) -> None:
     formats = data.spec["requests"][0].get("conditional_formats", [])
     colours = [conditional_colours(float(v), formats)[0] for v in bars.values]
     labels = [str(g).replace(",", "\n") for g in bars.index]
-    ax.barh(labels[::-1], bars.values[::-1], color=[c if c != "#ffffff" else PURPLE for c in colours[::-1]])
-    ax.tick_params(labelsize=7)
+    drawn = ax.barh(labels[::-1], bars.values[::-1], color=[c if c != "#ffffff" else PURPLE for c in colours[::-1]])
+    ax.bar_label(drawn, labels=[format_number(v) for v in bars.values[::-1]], padding=3, fontsize=TICK_FONT)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=bool(all(float(v).is_integer() for v in bars.values))))
+    ax.tick_params(labelsize=TICK_FONT)
 
 
 def _table(ax: Axes, data: WidgetData) -> None:
@@ -218,12 +246,16 @@ def _table(ax: Axes, data: WidgetData) -> None:
     if table.empty:
         ax.text(0.5, 0.5, "nothing to show", ha="center", va="center", color=GREY, transform=ax.transAxes)
         return
-    text = table.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT else str(v))
-    cells = text.map(lambda s: s if len(s) <= 70 else s[:67] + "...").values.tolist()
+    cells = table.map(lambda v: textwrap.fill(format_cell(v), CELL_WIDTH)).values.tolist()
     drawn = ax.table(cellText=cells, colLabels=list(table.columns), loc="upper center", cellLoc="left")
     drawn.auto_set_font_size(False)
-    drawn.set_fontsize(7)
+    drawn.set_fontsize(TABLE_FONT)
     drawn.auto_set_column_width(list(range(len(table.columns))))
+    line = drawn[0, 0].get_height() * TABLE_FONT / 10 * 1.3  # matplotlib sizes rows for 10 pt; leave air around
+    for row, texts in enumerate([list(table.columns)] + cells):  # a wrapped cell's row grows with its lines
+        lines = max(str(t).count("\n") + 1 for t in texts)
+        for column in range(len(table.columns)):
+            drawn[row, column].set_height(line * lines)
     if "state" in table.columns:
         column = list(table.columns).index("state")
         for row, state in enumerate(table["state"], start=1):
@@ -254,9 +286,10 @@ def draw_dashboard(dashboard: dict[str, Any], groups: list[tuple[dict[str, Any],
                 ax.annotate(group.get("title", ""), xy=(0, 1.32), xycoords="axes fraction", fontsize=11,
                             fontweight="bold", color="white", va="bottom",
                             bbox={"boxstyle": "round,pad=0.3", "facecolor": colour, "edgecolor": colour})
-    fig.suptitle(f"{dashboard.get('title', 'Dashboard')}{' — ' + subtitle if subtitle else ''}", fontsize=14,
-                 y=0.995)
-    return fig
+    name = f"{dashboard.get('title', 'Dashboard')}{' — ' + subtitle if subtitle else ''}"
+    fig.suptitle(f"{name} (times UTC)", fontsize=14, y=0.995)
+    return describe(fig, f"The {name} dashboard, drawn from its JSON with the backend's data. " + " ".join(
+        f"{group.get('title', '')}: {'; '.join(w.describe() for w in widgets)}." for group, widgets in groups))
 
 
 def ops_center(api_client: ApiClient, env: str, start: int, end: int, *, subtitle: str = "",

@@ -9,20 +9,24 @@ still rendered with its error; the steps after it are not run, and the index say
 
 from __future__ import annotations
 
-import html
 import logging
-import math
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
+from .analysis import CAPTIONS, USER_LATENCY_P95
 from .backend import choose_backend
+from .budget import message_budget
 from .expectations import latency_spikes  # noqa: F401 - re-exported: the demo's spike count, used by tests
 from .notebook import NOTEBOOKS, NotebookRun, run_notebook, scrub
+from .render import format_number, format_time, frame_html, missing, plural, png_description
 from .sandbox.server import read_state
 from .sandbox_process import project_root, start_sandbox_process, stop_sandbox_process
 from .settings import Settings
@@ -33,80 +37,124 @@ table{border-collapse:collapse;font-size:13px;margin:0.5em 0 1.5em}td,th{border:
 text-align:left;vertical-align:top}.ok{color:#1a7f37;font-weight:600}.bad{color:#cf222e;font-weight:600}
 .na{color:#8a8a8a}img{max-width:100%;border:1px solid #eee}.cards{display:grid;grid-template-columns:
 repeat(auto-fill,minmax(250px,1fr));gap:10px;margin:1em 0}.card{border:1px solid #ddd;border-radius:6px;
-padding:8px 12px}.card h3{margin:0 0 4px;font-size:13px;color:#632ca6}.card p{margin:2px 0;font-size:14px}"""
+padding:8px 12px}.card h3{margin:0 0 4px;font-size:13px;color:#632ca6}.card p{margin:2px 0;font-size:14px}
+.card p.note,p.note{font-size:12px;color:#666}"""
+TIME_COLUMNS = ("at", "started", "created", "signal began", "first alert", "last recovery", "last triggered")
+PHASE_NOTE = ("Counts are exact sums. From the backend's 10 s windows: p50 is a typical window (the median); p95 and "
+              "max are the highest window, the definitions the summary, the verdicts and the dashboard's lines share.")
+IMAGES = (("story_png", "The run over time, queried back",
+           "The run over time: pass rate, user latency, the most expensive message per minute against the budget "
+           "line and the optimization rate, with the phases shaded"),
+          ("dashboard_png", "The Ops Center dashboard, drawn from its JSON",
+           "The Ops Center dashboard drawn from its JSON with the run's data: version, monitors, latency, cost, "
+           "pass rate, optimization rate and logs"))
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value))
+@dataclass
+class Line:
+    """One line of a summary card: an optional bold label, the text, a CSS class."""
+
+    text: str
+    label: str = ""
+    css: str = ""
+    sep: str = ": "
+
+
+@dataclass
+class Card:
+    """A summary card: a title, its lines, and a note saying what its figures are."""
+
+    title: str
+    lines: list[Line] = field(default_factory=list)
+    note: str = ""
 
 
 def _num(value: Any, fmt: str = ",.1f", unit: str = "") -> str:
+    """`value` formatted (`fmt`) with its unit, or a dash when there is none."""
     try:
         number = float(value)
     except (TypeError, ValueError):
         return "–"
-    return "–" if math.isnan(number) else f"{number:{fmt}}{unit}"
+    return "–" if missing(number) else f"{number:{fmt}}{unit}"
 
 
-def _frame_html(rows: list[dict[str, Any]] | None, columns: list[str] | None = None) -> str:
+def _frame(rows: list[dict[str, Any]] | None, columns: list[str] | None = None) -> pd.DataFrame:
+    """Recorded rows as a frame, the recorded ISO times as times again."""
     frame = pd.DataFrame(rows or [])
-    if frame.empty:
-        return "<p class='na'>nothing recorded</p>"
     if columns:
         frame = frame[[c for c in columns if c in frame]]
-    return frame.to_html(index=False, border=0, na_rep="–", float_format=lambda v: f"{v:,.4g}")
+    for column in TIME_COLUMNS:
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+    return frame
+
+
+def _table(rows: list[dict[str, Any]] | None, columns: list[str] | None = None) -> Markup:
+    frame = _frame(rows, columns)
+    if frame.empty:
+        return Markup("<p class='na'>nothing recorded</p>")
+    return Markup(frame_html(frame, index=False))
 
 
 PHASE_ROWS = ("messages", "pass", "fail", "pass rate %", "deployments", "optimization failures", "optimization rate %",
               "cost p50 $", "cost p95 $", "cost max $", "user latency p50 s", "user latency p95 s")
 
 
-def _phase_html(rows: list[dict[str, Any]] | None) -> str:
+def _phase_table(rows: list[dict[str, Any]] | None) -> Markup:
     """The per-phase table with phases as columns, the headline measures first."""
     frame = pd.DataFrame(rows or [])
     if frame.empty or "phase" not in frame:
-        return "<p class='na'>nothing recorded</p>"
+        return Markup("<p class='na'>nothing recorded</p>")
     table = frame.set_index("phase").T
     order = [r for r in PHASE_ROWS if r in table.index] + sorted(r for r in table.index if r not in PHASE_ROWS)
-    return table.loc[order].to_html(border=0, na_rep="–", float_format=lambda v: f"{v:,.4g}")
+    return Markup(frame_html(table.loc[order]))
 
 
-def _cards(records: dict[str, Any]) -> str:
+def _cards(records: dict[str, Any]) -> list[Card]:
     """The summary: monitors fired with times, the Case, pass and optimization rates, cost, latency, nothing lost."""
     head = records.get("headline") or {}
-    alerts = [r for r in records.get("monitor_history") or [] if r.get("to") == "Alert"]
     fired: dict[str, list[str]] = {}
-    for row in alerts:
-        fired.setdefault(row["monitor"], []).append(str(row["at"])[11:16])
-    cases = records.get("cases") or []
-    costs = {r["item"]: r for r in records.get("cost_estimate") or []}
+    for row in records.get("monitor_history") or []:
+        if row.get("to") == "Alert":
+            fired.setdefault(row["monitor"], []).append(format_time(row["at"], zone=False))
     delays = {r["monitor"]: r for r in records.get("detection_delays") or []}
-    monitors = "".join(
-        f"<p><b>{_esc(m)}</b>: {_esc(', '.join(t))} UTC"
-        f"{' (detected ' + _num(delays[m].get('detection delay min'), '.1f', ' min') + ' after its signal)' if m in delays else ''}</p>"
-        for m, t in fired.items()) or "<p class='bad'>no monitor fired</p>"
-    case = "".join(f"<p><b>{_esc(c.get('key'))}</b> {_esc(c.get('title'))}: agent {_esc(c.get('agent_id'))}, "
-                   f"{_esc(c.get('failure_reason'))}, {_esc(c.get('status'))}</p>" for c in cases) \
-        or "<p class='bad'>no Case opened</p>"
+    monitors = [Line(f"{', '.join(times)} UTC" + (f" (detected {_num(delays[m].get('detection delay min'), '.1f')} "
+                                                  "min after its signal)" if m in delays else ""), m)
+                for m, times in fired.items()] or [Line("no monitor fired", css="bad")]
+    case = [Line(f" {c.get('title')}: agent {c.get('agent_id')}, {c.get('failure_reason')}, {c.get('status')}",
+                 str(c.get("key")), sep="") for c in records.get("cases") or []] or [Line("no Case opened", css="bad")]
+    costs = {r["item"]: r for r in records.get("cost_estimate") or []}
     lost = records.get("reconciled")
-    cards = [
-        ("Monitors fired (UTC)", monitors),
-        ("The Case", case),
-        ("Pass rate", (f"<p>{_num(head.get('pass rate %'), '.1f', ' %')} of {_num(head.get('messages'), ',.0f')} "
-                      "audited messages</p>")),
-        ("Optimization rate", (f"<p>{_num(head.get('optimization rate %'), '.1f', ' %')}: "
-                              f"{_num(head.get('deployments'), ',.0f')} deployed, "
-                              f"{_num(head.get('optimization failures'), ',.0f')} failed</p>")),
-        ("Cost", (f"<p>LLM spend of the run ${_num(head.get('LLM cost $'), ',.2f')}</p><p>this telemetry on Datadog "
-                 f"≈ ${_num((costs.get('total') or {}).get('per month $'), ',.2f')}/month "
-                 f"({_num(records.get('cardinality'), ',.0f')} custom metrics; list-price assumption)</p>")),
-        ("Latency", (f"<p>mean {_num(head.get('user latency mean s'), '.1f', ' s')}, worst-minute p95 "
-                    f"{_num(head.get('user latency p95 s (worst minute)'), '.1f', ' s')}</p>")),
-        ("Nothing lost", f"<p class='{'ok' if lost else 'bad'}'>{'everything agrees' if lost else 'differences found'}"
-                         f"</p><p>{_num(records.get('compared'), ',.0f')} series, log groups and events compared</p>"
-         if lost is not None else "<p class='na'>not checked</p>"),
+    return [
+        Card("Monitors fired (UTC)", monitors),
+        Card("The Case", case),
+        Card("Pass rate", [Line(f"{_num(head.get('pass rate %'), '.1f', ' %')} of "
+                                f"{plural(head.get('messages') or 0, 'audited message')}")], CAPTIONS["pass rate %"]),
+        Card("Optimization rate", [Line(f"{_num(head.get('optimization rate %'), '.1f', ' %')}: "
+                                        f"{format_number(head.get('deployments'))} deployed, "
+                                        f"{format_number(head.get('optimization failures'))} failed")],
+             CAPTIONS["optimization rate %"]),
+        Card("Cost", [Line(f"LLM spend of the run ${_num(head.get('LLM cost $'), ',.2f')}"),
+                      Line(f"most expensive message ${format_number(head.get('cost max $'))} "
+                           f"(budget ${message_budget():.2f})"),
+                      Line(f"this telemetry on Datadog ≈ "
+                           f"${_num((costs.get('total') or {}).get('per month $'), ',.2f')}/month "
+                           f"({plural(records.get('cardinality') or 0, 'custom metric')}; list-price assumption)")],
+             f"Most expensive message: {CAPTIONS['cost max $']}."),
+        Card("Latency", [Line(f"mean {format_number(head.get('user latency mean s'))} s, {USER_LATENCY_P95.name} "
+                              f"{format_number(head.get('user latency p95 s'))} s")],
+             f"Mean: {CAPTIONS['user latency mean s']}. {CAPTIONS['user latency p95 s'].capitalize()}; the "
+             "latency verdict quotes the same figure."),
+        Card("Nothing lost", [Line("everything agrees" if lost else "differences found", css="ok" if lost else "bad"),
+                              Line(f"{plural(records.get('compared') or 0, 'series', 'series')}, log groups and "
+                                   "events compared")] if lost is not None else [Line("not checked", css="na")]),
     ]
-    return "<div class='cards'>" + "".join(f"<div class='card'><h3>{t}</h3>{b}</div>" for t, b in cards) + "</div>"
+
+
+def _environment() -> Environment:
+    """The templates of the package, autoescaped: a value is text unless the code made it Markup."""
+    return Environment(loader=PackageLoader("autonomic_lib", "templates"), autoescape=True,
+                       undefined=StrictUndefined, trim_blocks=False)
 
 
 def write_index(out_dir: Path, runs: list[NotebookRun], *, scenario: str, seed: int, target: str,
@@ -120,36 +168,25 @@ def write_index(out_dir: Path, runs: list[NotebookRun], *, scenario: str, seed: 
     broken = [v for v in verdicts if v.get("verdict") == "did not hold"]
     good = failed is None and verdicts and not broken
     headline = ("every expectation held" if good else f"step {failed.name} failed" if failed
-                else f"{len(broken)} expectation(s) did not hold" if broken else "no verdict recorded")
-    steps = "".join(
-        f"<tr><td>{i}</td><td>{_esc(r.name)}</td><td class='{'ok' if r.ok else 'bad' if r.html else 'na'}'>"
-        f"{'ok' if r.ok else 'FAILED' if r.html else 'not run (an earlier step failed)'}</td>"
-        f"<td>{r.seconds:.1f} s</td><td>{f'<a href={chr(39)}{r.html.name}{chr(39)}>{r.html.name}</a>' if r.html else ''}"
-        f"</td><td>{_esc(r.error or '')}</td></tr>" for i, r in enumerate(runs))
-    rows = "".join(f"<tr><td>{_esc(v['the seed expects'])}</td><td>{_esc(v['observed'])}</td><td class='"
-                   f"{'ok' if v['verdict'] == 'held' else 'bad' if v['verdict'] == 'did not hold' else 'na'}'>"
-                   f"{_esc(v['verdict'])}</td></tr>" for v in verdicts)
-    images = "".join(f"<h2>{title}</h2><img alt='{title}' src='{records[key]}'>"
-                     for key, title in (("story_png", "The run over time, queried back"),
-                                        ("dashboard_png", "The Ops Center dashboard, drawn from its JSON"))
-                     if str(records.get(key, "")).startswith("data:image/png;base64,"))
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>autonomic-kit report</title><style>{STYLE}</style></head><body>
-<h1>autonomic-kit report</h1>
-<p>Scenario <b>{_esc(scenario)}</b>, seed {seed}, on {_esc(target)}. Generated
-{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}.</p>
-<section id="summary"><h2>Verdict: <span class="{'ok' if good else 'bad'}">{_esc(headline)}</span></h2>
-{_cards(records)}</section>
-<h2>The four notebooks</h2>
-<table><tr><th>#</th><th>step</th><th>status</th><th>time</th><th>rendered</th><th>error</th></tr>{steps}</table>
-<h2>The seed's "What to Expect"</h2>
-<table id="verdicts"><tr><th>the seed expects</th><th>observed</th><th>verdict</th></tr>{rows}</table>
-{images}
-<h2>Per phase, queried back</h2>{_phase_html(records.get('phase_table'))}
-<h2>Monitor transitions</h2>{_frame_html(records.get('monitor_history'), ['monitor', 'group', 'from', 'to', 'at', 'value'])}
-<h2>Workflow runs</h2>{_frame_html(records.get('workflow_runs'))}
-<h2>Assets imported</h2>{_frame_html(records.get('assets'), ['kind', 'name', 'action', 'id'])}
-</body></html>"""
+                else f"{plural(len(broken), 'expectation')} did not hold" if broken else "no verdict recorded")
+    steps = [{"name": r.name, "css": "ok" if r.ok else "bad" if r.html else "na",
+              "status": "ok" if r.ok else "FAILED" if r.html else "not run (an earlier step failed)",
+              "seconds": f"{r.seconds:.1f} s", "html": r.html.name if r.html else "", "error": r.error or ""}
+             for r in runs]
+    rows = [{"expects": v["the seed expects"], "observed": v["observed"], "verdict": v["verdict"],
+             "css": "ok" if v["verdict"] == "held" else "bad" if v["verdict"] == "did not hold" else "na"}
+            for v in verdicts]
+    images = [{"title": title, "src": records[key], "alt": png_description(records[key]) or alt}
+              for key, title, alt in IMAGES if str(records.get(key, "")).startswith("data:image/png;base64,")]
+    page = _environment().get_template("index.html.j2").render(
+        style=Markup(STYLE), scenario=scenario, seed=seed, target=target,
+        generated=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), good=good, verdict=headline,
+        cards=_cards(records), steps=steps, verdicts=rows, images=images, phase_note=PHASE_NOTE,
+        tables={"phases": _phase_table(records.get("phase_table")),
+                "transitions": _table(records.get("monitor_history"),
+                                      ["monitor", "group", "from", "to", "at", "value"]),
+                "workflow_runs": _table(records.get("workflow_runs")),
+                "assets": _table(records.get("assets"), ["kind", "name", "action", "id"])})
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "index.html"
     path.write_text(scrub(page, secrets), encoding="utf-8")

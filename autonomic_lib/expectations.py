@@ -14,7 +14,9 @@ from typing import Any
 
 import pandas as pd
 
+from .analysis import USER_LATENCY_P95
 from .budget import message_budget
+from .render import format_number, format_time, plural
 
 SPIKE_LATENCY = 15.0  # s: a minute whose mean user latency passes this is part of a spike
 
@@ -87,7 +89,14 @@ def _alerts_in(history: pd.DataFrame, monitor: str, phase: Any) -> pd.DataFrame:
 
 
 def _times(rows: pd.DataFrame) -> str:
-    return ", ".join(sorted({t.strftime("%H:%M") for t in rows["at"]})) or "never"
+    """"at 06:40, 06:46 UTC", or "never"."""
+    times = sorted({format_time(t, zone=False) for t in rows["at"]})
+    return f"at {', '.join(times)} UTC" if times else "never"
+
+
+def _alerted(rows: pd.DataFrame) -> str:
+    """"alerted 3 times at 06:40, 06:46, 06:47 UTC", or "never alerted"."""
+    return f"alerted {plural(len(rows), 'time')} {_times(rows)}" if len(rows) else "never alerted"
 
 
 def check_expectations(*, phases: pd.DataFrame, spans: dict[str, Any], history: pd.DataFrame,
@@ -99,50 +108,51 @@ def check_expectations(*, phases: pd.DataFrame, spans: dict[str, Any], history: 
         return float(frame.loc[phase, column]) if phase in frame.index and column in frame else float("nan")
 
     out = [Expectation("The assets are imported: 1 dashboard, 3 monitors, 1 workflow",
-                       ", ".join(f"{n} {k}(s)" for k, n in assets.items()),
+                       ", ".join(plural(n, k) for k, n in assets.items()),
                        assets.get("dashboard") == 1 and assets.get("monitor") == 3 and assets.get("workflow") == 1)]
     if "baseline" in phases.index:
         rate = value(phases, "baseline", "pass rate %")
         out.append(Expectation("Normal traffic establishes a baseline",
-                               f"{value(phases, 'baseline', 'messages'):,.0f} messages, pass rate {rate:.1f} %",
+                               f"{plural(value(phases, 'baseline', 'messages'), 'message')}, pass rate {rate:.1f} %",
                                value(phases, "baseline", "messages") > 0 and rate > 95))
     deployments = float(phases["deployments"].sum()) if "deployments" in phases else 0.0
-    out.append(Expectation("The loop heals an agent: a new version is deployed", f"{deployments:.0f} deployment(s)",
+    out.append(Expectation("The loop heals an agent: a new version is deployed", plural(deployments, "deployment"),
                            deployments >= 1 if "baseline" in phases.index else None))
     if "budget_breach" in spans:
         alerts = _alerts_in(history, "Budget breach", spans["budget_breach"])
         breaches = value(ledger_summary, "budget_breach", "budget_breaches")
         out.append(Expectation(
             f"Budget breach (3x): messages over ${message_budget():.2f} trip the Budget Breach monitor",
-            f"{breaches:.0f} breaches, max ${value(phases, 'budget_breach', 'cost max $'):.3f}; monitor alerted "
-            f"{len(alerts)}x at {_times(alerts)}", breaches == 3 and len(alerts) >= 1))
+            f"{plural(breaches, 'message')} over budget, the most expensive "
+            f"${format_number(value(phases, 'budget_breach', 'cost max $'))}; monitor {_alerted(alerts)}",
+            breaches == 3 and len(alerts) >= 1))
     if "latency_spike" in spans:
         alerts = _alerts_in(history, "Latency anomaly", spans["latency_spike"])
         spikes = latency_spikes(latency)
         others = history[(history["monitor"] == "Latency anomaly") & (history["to"] == "Alert")
                          & ~history.index.isin(alerts.index)] if not history.empty else history
-        extra = f"; also alerted outside its phase at {_times(others)}" if len(others) else ""
+        extra = f"; also alerted outside its phase {_times(others)}" if len(others) else ""
         out.append(Expectation(
             "Latency spikes (3x) near 25 s trip the Latency Anomaly monitor",
-            f"{spikes} spike(s) of mean user latency > {SPIKE_LATENCY:.0f} s, phase p95 "
-            f"{value(phases, 'latency_spike', 'user latency p95 s'):.1f} s; monitor alerted at {_times(alerts)}{extra}",
-            spikes == 3 and len(alerts) >= 1))
+            f"{plural(spikes, 'spike')} of mean user latency > {SPIKE_LATENCY:.0f} s, {USER_LATENCY_P95.name} "
+            f"{format_number(value(phases, 'latency_spike', 'user latency p95 s'))} s; monitor {_alerted(alerts)}"
+            f"{extra}", spikes == 3 and len(alerts) >= 1))
     if "optimization_failure" in spans:
         alerts = _alerts_in(history, "Optimization failure", spans["optimization_failure"])
         failures = value(phases, "optimization_failure", "optimization failures")
         out.append(Expectation(
             "Optimization failure (2x) trips the Optimization Failure monitor",
-            f"{failures:.0f} failure(s); monitor alerted {len(alerts)}x at {_times(alerts)}",
+            f"{plural(failures, 'failure')}; monitor {_alerted(alerts)}",
             failures == 2 and len(alerts) >= 1))
         ok_runs = runs[runs["status"] == "Succeeded"] if not runs.empty else runs
         with_context = cases.dropna(subset=["agent_id", "failure_reason"]) if not cases.empty else cases
         out.append(Expectation(
             "...which runs the workflow and opens a Case with the agent and the failure reason",
-            f"{len(runs)} workflow run(s) ({len(ok_runs)} succeeded); {len(cases)} Case(s): "
+            f"{plural(len(runs), 'workflow run')} ({len(ok_runs)} succeeded); {plural(len(cases), 'Case')}: "
             + "; ".join(f"{c.key} {c.agent_id} ({c.failure_reason}, {c.status})" for c in cases.itertuples()),
             len(ok_runs) >= 1 and len(with_context) >= 1))
     out.append(Expectation("Nothing is lost: the backend holds exactly what was acknowledged",
-                           f"{compared} series/log groups/events compared, {differ} differ", reconciled))
+                           f"{compared:,} series, log groups and events compared, {differ:,} differ", reconciled))
     return out
 
 

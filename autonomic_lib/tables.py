@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from .catalog import ASSETS_DIR, load_catalog
+from .render import format_number, plural  # imported in a kernel, render shows frames the kit's way
 from .session import Session
 from .settings import Settings
 from .swarm import Scenario
@@ -44,17 +45,18 @@ def phase_sent(ledger: Ledger, name: str) -> pd.DataFrame:
     row = ledger.summary().loc[name]
     keep = {"messages": "messages", "pass": "audits passed", "fail": "audits failed",
             "budget_breaches": "messages over budget", "deployments": "deployments",
-            "optimization_failures": "optimization failures", "user_latency_p95": "user latency p95 (s)",
+            "optimization_failures": "optimization failures",
+            "user_latency_p95": "user latency p95 of its messages (s)",
             "cost_max": "most expensive message ($)", "points": "metric points acknowledged",
             "logs": "logs acknowledged", "events": "events acknowledged"}
-    return pd.DataFrame({"value": {label: row[column] for column, label in keep.items()}})
+    return pd.DataFrame({"value": {label: row[column] for column, label in keep.items()}}, dtype=object)
 
 
 def phase_heading(session: Session, name: str, number: str) -> str:
     """Markdown introducing one phase: what it simulates and which monitor it should trip."""
     plan = phase_plan(session.scenario).loc[name]
-    return (f"### {number} {name}\n\n{plan['simulates']}  \n**{plan['minutes']} min**, faults: {plan['faults']}. "
-            f"Should trip: **{plan['should trip']}**.")
+    return (f"### {number} {name}\n\n{plan['simulates']}  \n**{format_number(plan['minutes'])} min**, faults: "
+            f"{plan['faults']}. Should trip: **{plan['should trip']}**.")
 
 
 def environment() -> pd.DataFrame:
@@ -67,8 +69,9 @@ def environment() -> pd.DataFrame:
             rows[package] = "MISSING: run `make test` or `pip install -r requirements.txt`"
     catalog = load_catalog()
     rows["metric catalogue"] = f"{len(catalog.metrics)} metrics ({ASSETS_DIR / 'metadata.csv'})"
-    rows["assets"] = ", ".join(f"{len(list((ASSETS_DIR / kind).glob('*.json')))} {kind}"
-                               for kind in ("dashboards", "monitors", "workflows"))
+    rows["assets"] = ", ".join(plural(len(list((ASSETS_DIR / folder).glob("*.json"))), kind)
+                               for folder, kind in (("dashboards", "dashboard"), ("monitors", "monitor"),
+                                                    ("workflows", "workflow")))
     keys = Settings.from_env()
     rows["Datadog keys"] = ("set (DD_API_KEY " + ("and DD_APP_KEY" if keys.app_key else "only") + ")"
                             if keys.api_key else "not set: the sandbox will be used")
@@ -83,8 +86,10 @@ def plan_summary(session: Session) -> str:
     how = (f"laid out so that it ends now and sent at once (backfill): the whole {minutes:.0f} minutes of "
            "traffic take seconds, and the sandbox evaluates every minute of it" if session.plan.pacing == "backfill"
            else f"history backfilled, then the incident phases played in real time (live): about {live:.0f} minutes")
-    return (f"**{scenario.name}** (seed {session.plan.seed}, {len(scenario.agents)} agents, {len(scenario.phases)} "
-            f"phases, {minutes:.0f} minutes of swarm time) goes to **{session.settings.target}**, {how}. "
+    # The target holds a URL: in bold, markdown would link "http://...**" with the closing stars inside the link.
+    return (f"**{scenario.name}** (seed {session.plan.seed}, {plural(len(scenario.agents), 'agent')}, "
+            f"{plural(len(scenario.phases), 'phase')}, {minutes:.0f} minutes of swarm time) goes to "
+            f"`{session.settings.target}`, {how}. "
             "Then 01 imports the dashboard, monitors and workflow, 02 sends the traffic, 03 queries it all back.")
 
 

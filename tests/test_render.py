@@ -1,14 +1,18 @@
-"""Charts return real figures with the panels, phase bands and thresholds asked for."""
+"""Charts return real figures with the panels, phase bands and thresholds asked for; lines break at gaps, phase
+names never overlap, charts carry alt text; numbers, times and tables read the same everywhere."""
 
 from __future__ import annotations
 
 import base64
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from autonomic_lib.demo import latency_spikes
-from autonomic_lib.render import Panel, PhaseSpan, figure_data_uri, timeline
+from autonomic_lib.render import (Panel, PhaseSpan, break_gaps, figure_alt, figure_data_uri, format_cell, format_number,
+                                  format_time, frame_html, plot_line, plural, png_description, register_formats,
+                                  segments, timeline)
 
 
 def minutes(values: list[float]) -> pd.Series:
@@ -42,3 +46,124 @@ def test_latency_spikes_counts_separate_runs_above_the_threshold() -> None:
     assert latency_spikes(minutes([5, 26, 27, 5, 5, 25, 5, 30, 30])) == 3
     assert latency_spikes(minutes([26, 5])) == 1
     assert latency_spikes(minutes([5, 6, 7])) == 0
+
+
+# ------------------------------------------------------------------------------------------ numbers, times, tables
+def test_numbers_show_integers_as_integers_and_a_dash_for_nothing() -> None:
+    assert format_number(5676.0) == "5676"  # was "5676.000000" in 02's phase tables
+    assert format_number(np.float64(86173.0)) == "86173" and format_number(5676, grouping=True) == "5,676"
+    assert format_number(81.88631) == "81.89" and format_number(0.0035123) == "0.003512"
+    assert format_number(0.27) == "0.27"
+    assert format_number(123456.789) == "123456.8"  # never "1.235e+05"
+    for nothing in (float("nan"), None, pd.NaT, np.nan):
+        assert format_number(nothing) == "–" and format_cell(nothing) == "–"
+
+
+def test_times_are_hh_mm_utc_whatever_their_form() -> None:
+    moment = pd.Timestamp("2026-12-03 06:40:59", tz="UTC")
+    assert format_time(moment) == "06:40 UTC"
+    assert format_time("2026-12-03T06:40:00+00:00") == format_time(moment.tz_localize(None)) == "06:40 UTC"
+    assert format_time(pd.Timestamp("2026-12-03 07:40", tz="Europe/Paris")) == "06:40 UTC"
+    assert format_time(moment, zone=False) == "06:40" and format_time(pd.NaT) == "–"
+
+
+def test_plural_agrees_with_the_count() -> None:
+    assert [plural(1, "dashboard"), plural(3, "monitor"), plural(0, "Case"), plural(2, "workflow run")] == [
+        "1 dashboard", "3 monitors", "0 Cases", "2 workflow runs"]
+    assert plural(1, "series", "series") == "1 series" and plural(1.0, "deployment") == "1 deployment"
+
+
+def test_frame_html_has_no_nan_no_float_noise_no_cut_text_and_escapes() -> None:
+    sentence = "A verdict long enough that pandas would cut it short after fifty characters, which it must not."
+    frame = pd.DataFrame({"messages": [5676.0, float("nan")],
+                          "at": [pd.Timestamp("2026-12-03 06:40", tz="UTC"), pd.NaT],
+                          "observed": [sentence, "<script>x</script>"]})
+    page = frame_html(frame)
+    assert "NaN" not in page and "None" not in page and "NaT" not in page and "5676.0" not in page
+    assert ">5676<" in page and ">06:40 UTC<" in page and ">–<" in page and sentence in page
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "<a href='http://127.0.0.1:1/x'>" in frame_html(pd.DataFrame({"link": ["http://127.0.0.1:1/x"]}),
+                                                           links=("link",))
+
+
+# ------------------------------------------------------------------------------------------ lines across gaps
+def test_a_line_with_a_four_hour_gap_is_drawn_as_two_segments() -> None:
+    before = minutes([5.0, 6.0, 5.0])
+    after = minutes([7.0, 8.0, 7.0]).shift(freq="4h")
+    role = pd.concat([before, after])
+    assert segments(role.to_numpy()) == 1  # drawn as it is, one straight line across the 4 h
+    fig = timeline([Panel("Refiner latency", {"refiner": role}, "s")], [])
+    try:
+        assert segments(fig.axes[0].get_lines()[0].get_ydata()) == 2
+    finally:
+        plt.close(fig)
+    assert segments(break_gaps(minutes([1.0, 2.0, 3.0, 4.0]), 60).to_numpy()) == 1  # no gap, nothing broken
+
+
+def test_a_point_standing_alone_between_gaps_still_shows() -> None:
+    lone = pd.concat([minutes([1.0, 2.0]), minutes([9.0]).shift(freq="3h")])
+    fig, ax = plt.subplots()
+    try:
+        plot_line(ax, lone, interval=60, label="evaluator")
+        drawn, dots = ax.get_lines()
+        assert segments(drawn.get_ydata()) == 2 and list(dots.get_ydata()) == [9.0] and dots.get_marker() == "o"
+        assert dots.get_label().startswith("_")  # not a second legend entry
+    finally:
+        plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------ phase names
+SEED_PHASES = (("baseline", 240), ("budget_breach", 15), ("latency_spike", 30), ("optimization_failure", 30),
+               ("recovery", 20))
+
+
+def seed_like_phases() -> list[PhaseSpan]:
+    spans, at = [], pd.Timestamp("2026-12-03 02:40", tz="UTC")
+    for name, length in SEED_PHASES:
+        spans.append(PhaseSpan(name, at, at + pd.Timedelta(minutes=length)))
+        at = spans[-1].end
+    return spans
+
+
+def label_boxes(fig: plt.Figure) -> list:
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    return [t.get_window_extent(renderer) for t in fig.axes[0].texts if t.get_visible()]
+
+
+def test_phase_names_never_overlap_nor_the_title_even_for_short_phases_side_by_side() -> None:
+    phases = seed_like_phases()
+    series = pd.Series(1.0, index=pd.date_range(phases[0].start, phases[-1].end, freq="min"))
+    fig = timeline([Panel("Pass Rate %", {"rate": series})], phases, title="seed-demo")
+    try:
+        boxes = label_boxes(fig)
+        assert len(boxes) == 5
+        assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+        title = fig.axes[0]._left_title.get_window_extent(fig.canvas.get_renderer())
+        assert all(box.y1 <= title.y0 for box in boxes)
+        fig.axes[0].set_xlim(phases[1].start, phases[-1].end)  # a zoom: names follow, baseline's goes
+        boxes = label_boxes(fig)
+        assert len(boxes) == 4 and not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    finally:
+        plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------ alt text
+def test_a_chart_carries_its_description_into_its_png_and_the_kernel_shows_it_as_alt_text() -> None:
+    from IPython.core.formatters import DisplayFormatter
+    from IPython.display import Image
+
+    fig = timeline([Panel("Cost", {"cost": minutes([0.01, 0.27])}, "USD", threshold=0.1, threshold_label="budget")],
+                   [], title="run")
+    alt = figure_alt(fig)
+    assert alt.startswith("run: 1 panel over time") and "budget" in alt and "0.27" in alt
+    display = DisplayFormatter()
+    register_formats(display)
+    shown, _ = display.format(fig)
+    assert shown["text/html"].startswith('<img src="data:image/png;base64,')
+    assert 'alt="run: 1 panel' in shown["text/html"]
+    uri = figure_data_uri(fig)
+    assert png_description(uri) == alt
+    assert f'alt="{alt}"' in display.format(Image(url=uri))[0]["text/html"]
+    table, _ = display.format(pd.DataFrame({"n": [5676.0, float("nan")]}))
+    assert ">5676<" in table["text/html"] and "NaN" not in table["text/html"]

@@ -86,3 +86,33 @@ def test_cost_estimate_prices_series_and_logs_and_states_its_source() -> None:
 def test_latency_spikes_count_separate_runs_above_the_threshold() -> None:
     minutes = pd.Series([2, 20, 25, 3, 18, 2, 2, 30.0])
     assert latency_spikes(minutes) == 3
+
+
+def test_verdicts_and_the_environment_count_in_words_that_agree() -> None:
+    from autonomic_lib.expectations import check_expectations
+    from autonomic_lib.tables import environment
+
+    empty = pd.DataFrame()
+    verdicts = check_expectations(phases=pd.DataFrame({"deployments": [1.0]}, index=["recovery"]), spans={},
+                                  history=empty, ledger_summary=empty, latency=pd.Series(dtype=float), cases=empty,
+                                  runs=empty, reconciled=True, compared=1, differ=0,
+                                  assets={"dashboard": 1, "monitor": 3, "workflow": 1})
+    assert verdicts[0].observed == "1 dashboard, 3 monitors, 1 workflow"  # once "1 dashboard(s), 3 monitor(s), ..."
+    assert [v.observed for v in verdicts[1:]] == ["1 deployment", "1 series, log groups and events compared, 0 differ"]
+    assert environment().loc["assets", "value"] == "1 dashboard, 3 monitors, 1 workflow"
+
+
+def test_the_plan_summary_keeps_a_url_out_of_bold_markdown() -> None:
+    """`**sandbox http://127.0.0.1:38489**` rendered as literal ** inside the link markdown made of the URL."""
+    from pathlib import Path
+
+    from autonomic_lib.run_plan import RunPlan
+    from autonomic_lib.session import Session
+    from autonomic_lib.settings import Settings
+    from autonomic_lib.tables import plan_summary
+
+    settings = Settings(host="http://127.0.0.1:38489")
+    plan = RunPlan(backend="sandbox", target=settings.target, scenario="seed-demo", seed=7, pacing="backfill")
+    text = plan_summary(Session(settings, Path("."), plan))
+    assert "`sandbox http://127.0.0.1:38489`" in text and "38489**" not in text
+    assert "4 agents, 5 phases" in text
