@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from autonomic_lib.errors import AutonomicError, IntakeError
-from autonomic_lib.sandbox.automation.cases import STANDARD_TYPE_ID, Cases, iso
+from autonomic_lib.sandbox.automation.cases import MAX_PAGE_SIZE, STANDARD_TYPE_ID, Cases, iso
 from autonomic_lib.sandbox.http.identity import SANDBOX_USER, SANDBOX_USER_UUID
+from autonomic_lib.sandbox.http.params import INT64_MAX, int_field, parse_int
 
 TriggerKind = Literal["api", "manual", "monitor"]
 
@@ -43,6 +44,7 @@ _EXPR = re.compile(r"\{\{\s*((?:(?!\}\}).)*?)\s*\}\}", re.DOTALL)
 _JS = re.compile(r"\$\{")
 _INTERVAL = re.compile(r"(\d+)s")
 _SEGMENT = re.compile(r"\[([^\]]*)\]|([^.\[\]]+)")
+_INDEX = re.compile(r"[0-9]{1,18}")  # an array index: ASCII digits (isdigit() takes '²', which int() refuses)
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": lambda a, b: _loose(a) == _loose(b), "neq": lambda a, b: _loose(a) != _loose(b),
     "gt": lambda a, b: _num(a) > _num(b), "gte": lambda a, b: _num(a) >= _num(b),
@@ -73,7 +75,11 @@ class Run:
     unresolved: list[str] = field(default_factory=list)
 
     def context(self) -> dict[str, Any]:
-        return {"Trigger": self.trigger, "Source": self.source, "Steps": self.steps, "Variables": self.variables,
+        """The variables a template sees; Steps and Variables as they are now (copies), so that a step whose output
+        is `{{ Steps }}` or `{{ . }}` holds a snapshot, not the live dict it is then stored in (a cycle JSON
+        cannot write)."""
+        return {"Trigger": self.trigger, "Source": self.source, "Steps": dict(self.steps),
+                "Variables": dict(self.variables),
                 "WorkflowName": self.workflow["attributes"]["name"], "WorkflowId": self.workflow["id"],
                 "InstanceId": self.instance_id}
 
@@ -88,7 +94,7 @@ def lookup(context: dict[str, Any], path: str) -> tuple[bool, Any]:
             value = value[key]
         elif isinstance(value, (list, str)) and key == "length":
             value = len(value)
-        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+        elif isinstance(value, list) and _INDEX.fullmatch(key) and int(key) < len(value):
             value = value[int(key)]
         else:
             return False, None
@@ -201,8 +207,8 @@ def _if(run: Run, params: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(cond, dict):
             raise StepError(f"conditions[{i}] must be an object")
         operator: Any = cond.get("comparisonOperator", cond.get("comparator"))
-        operator = _SYMBOLS.get(operator, operator)
-        if operator not in _OPERATORS:
+        operator = _SYMBOLS.get(operator, operator) if isinstance(operator, str) else operator
+        if not isinstance(operator, str) or operator not in _OPERATORS:
             raise StepError(f"conditions[{i}]: unknown comparison operator {operator!r}; "
                             f"the sandbox knows {', '.join(_OPERATORS)}")
         results.append(_OPERATORS[operator](cond.get("leftValue"), cond.get("rightValue")))
@@ -216,9 +222,24 @@ def _search_cases(run: Run, params: dict[str, Any]) -> dict[str, Any]:
             query=str(params.get("filter", params.get("query")) or ""),
             sort_field=str(params.get("sort_field") or "created_at"),
             ascending=str(params.get("sort_asc", "false")).lower() == "true",
-            page_size=int(params.get("page_size") or 10), page_number=int(params.get("page_number") or 1))
-    except (IntakeError, ValueError) as exc:
+            page_size=_int_input(params, "page_size", 10, low=1, high=MAX_PAGE_SIZE),
+            page_number=_int_input(params, "page_number", 1))
+    except IntakeError as exc:
         raise StepError(f"searchCases: {exc}") from None
+
+
+def _int_input(params: dict[str, Any], name: str, default: int, *, low: int = 0, high: int = INT64_MAX) -> int:
+    """An integer parameter: a whole JSON number (3 or 3.0, one number to JavaScript) or its text (what an inline
+    template renders); `default` when empty. IntakeError naming the parameter otherwise (the caller makes it the
+    step's failure)."""
+    value = params.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str):
+        return parse_int(value.strip(), name, low=low, high=high)
+    return int_field(value, f"parameter '{name}'", low=low, high=high)
 
 
 def _create_case(run: Run, params: dict[str, Any]) -> dict[str, Any]:
@@ -259,7 +280,8 @@ ACTIONS: dict[str, Action] = {
 def trigger_inputs(workflow: dict[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
     """`Trigger.*`: the input schema's defaults overlaid with the payload (undeclared keys are kept)."""
     params = ((workflow["attributes"].get("spec") or {}).get("inputSchema") or {}).get("parameters") or []
-    inputs = {p["name"]: p["defaultValue"] for p in params if isinstance(p, dict) and "defaultValue" in p}
+    inputs = {p["name"]: p["defaultValue"] for p in params
+              if isinstance(p, dict) and isinstance(p.get("name"), str) and "defaultValue" in p}
     return {**inputs, **payload}
 
 
@@ -334,7 +356,7 @@ def _run_step(run: Run, step: dict[str, Any]) -> tuple[dict[str, Any], str]:
         if action is None:
             raise StepError(f"the sandbox cannot run action {action_id!r}; it runs {', '.join(sorted(ACTIONS))}")
         params = {p["name"]: render(p.get("value"), run) for p in step.get("parameters") or []
-                  if isinstance(p, dict) and "name" in p}
+                  if isinstance(p, dict) and isinstance(p.get("name"), str)}
         entry["inputs"] = params
         outputs = action(run, params)
     except StepError as exc:
