@@ -290,7 +290,7 @@ def rate_limit(workflow: dict[str, Any]) -> tuple[int, int] | None:
     triggers = (workflow["attributes"].get("spec") or {}).get("triggers") or []
     limit = next((t["monitorTrigger"].get("rateLimit") for t in triggers
                   if isinstance(t, dict) and isinstance(t.get("monitorTrigger"), dict)), None)
-    if not limit:
+    if not isinstance(limit, dict):
         return None
     match = _INTERVAL.fullmatch(str(limit.get("interval", "")))
     count = limit.get("count")
@@ -330,8 +330,8 @@ def execute(cases: Cases, workflow: dict[str, Any], *, payload: Mapping[str, Any
         if entry["state"] == "FAILED":
             failure = {"stepName": step["name"], "actionId": step.get("actionId"), "reason": entry["error"]}
             break
-        queue += [e["nextStepName"] for e in step.get("outboundEdges") or []
-                  if e.get("branchName", "main") == branch and e.get("nextStepName") in steps]
+        queue += [e["nextStepName"] for e in step.get("outboundEdges") or [] if isinstance(e, dict)
+                  and e.get("branchName", "main") == branch and e.get("nextStepName") in steps]
     status = "FAILED" if failure else "SUCCEEDED"
     return {"id": instance_id, "type": "instances", "workflow_id": workflow["id"], "trigger_kind": kind,
             "triggered_at": at,

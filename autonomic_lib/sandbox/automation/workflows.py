@@ -108,7 +108,10 @@ def check_spec(spec: dict[str, Any], path: str) -> list[str]:
     for i, step in enumerate(s for s in steps if isinstance(s, dict)):
         edges = step.get("outboundEdges")
         for j, edge in enumerate(edges if isinstance(edges, list) else []):  # other types: schema_error named them
-            target = edge.get("nextStepName") if isinstance(edge, dict) else None
+            if not isinstance(edge, dict):  # the client's model lets [null, null] by
+                problems.append(f"{path}.steps[{i}].outboundEdges[{j}]: must be an object {{nextStepName, branchName}}")
+                continue
+            target = edge.get("nextStepName")
             if isinstance(target, str) and target not in names:
                 problems.append(f"{path}.steps[{i}].outboundEdges[{j}].nextStepName: no step is named {target!r}")
     problems += _check_triggers(spec.get("triggers"), names, path)
