@@ -7,7 +7,7 @@ import re
 from dataclasses import KW_ONLY, dataclass
 from typing import Iterable, Iterator, Union
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from autonomic_lib.errors import QueryError, UnsupportedQueryError
@@ -63,11 +63,11 @@ OR.2: /(OR|or)(?![TAGCHARS])/
 NOT.2: /(NOT|not)(?![TAGCHARS])/
 IN.2: /(IN|in)(?![TAGCHARS])/
 BY.2: /by(?![A-Za-z0-9_.])/
-WINDOW.3: /(last|current)_\d+(mo|[a-z])(?![A-Za-z0-9_.])/
-TIMESHIFT: /\d+[a-z]_ago/
+WINDOW.3: /(last|current)_[0-9]+(mo|[a-z])(?![A-Za-z0-9_.])/
+TIMESHIFT: /[0-9]+[a-z]_ago/
 TAG: /[TAGCHARS]+/
 NAME: /[A-Za-z][A-Za-z0-9_.]*/
-NUMBER: /\d+(\.\d+)?([eE][+-]?\d+)?/
+NUMBER: /[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?/
 STRING: /'[^']*'/ | /"[^"]*"/
 COMPARATOR: />=|<=|==|!=|>|</
 COMMA: ","
@@ -81,6 +81,11 @@ DOT: "."
 """.replace("TAGCHARS", _TAG_CHARS)
 
 _PARSER = Lark(_GRAMMAR, parser="lalr", lexer="contextual", start=["expr_start", "monitor"])
+# A sandbox bound (Datadog documents none): the LALR parse is iterative, but the tree is turned into the AST, and the
+# AST evaluated and rendered, recursively; 3000 nested `-` once ended in a RecursionError (a 500). Each operator,
+# function call, unary `-`/`!`/NOT and parenthesised tag filter nests a level; real queries stay under 20.
+MAX_QUERY_DEPTH = 100
+MAX_ROLLUP_SECONDS = 365 * 86400  # a sandbox bound: a longer rollup shows one point for any real range
 
 _READABLE = {"NAME": "a name", "NUMBER": "a number", "STRING": "a quoted string", "TAG": "a tag", "BY": "'by'",
              "WINDOW": "a window like last_5m", "TIMESHIFT": "a timeshift like 5m_ago", "$END": "end of query",
@@ -323,12 +328,25 @@ def _parse_cached(text: str, start: str, names: frozenset[str] | None):
     except UnexpectedInput as exc:
         message, pos = _syntax_message(text, exc)
         raise QueryError(message, query=text, position=pos) from None
+    if tree_depth(tree) > MAX_QUERY_DEPTH:
+        raise QueryError(f"the query is nested more than {MAX_QUERY_DEPTH} levels deep (operators, function calls, "
+                         "negations and tag filter groups each add a level)", query=text, position=0)
     try:
         return _Builder(text, names).transform(tree)
     except VisitError as exc:  # lark wraps errors raised by the transformer
         if isinstance(exc.orig_exc, QueryError):
             raise exc.orig_exc from None
         raise
+
+
+def tree_depth(tree: Tree) -> int:
+    """How deep a parse tree nests, counted without recursion (the point is to refuse trees too deep to recurse)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+    return deepest
 
 
 def _syntax_message(text: str, exc: UnexpectedInput) -> tuple[str, int]:
@@ -456,8 +474,10 @@ class _Builder(Transformer):
         if args and args[0].type == "STRING":
             raise self._fail(f"calendar rollup {args[0]} is not supported by the sandbox query engine", pos,
                              unsupported=True)
-        if args and (args[0].type != "NUMBER" or not args[0].isdigit() or int(args[0]) < 1):
-            raise self._fail(f"rollup interval must be a whole number of seconds, not {str(args[0])!r}", pos)
+        if args and (args[0].type != "NUMBER" or not args[0].isdigit() or len(args[0]) > 9
+                     or not 1 <= int(args[0]) <= MAX_ROLLUP_SECONDS):
+            raise self._fail(f"rollup interval must be a whole number of seconds from 1 to {MAX_ROLLUP_SECONDS} (a "
+                             f"year), not {str(args[0])[:30]!r}", pos)
         seconds = int(args.pop(0)) if args else None
         if args or (method is None and seconds is None):
             raise self._fail("expected .rollup(method[, seconds])", pos)

@@ -12,8 +12,9 @@ import re
 from autonomic_lib.errors import QueryError, UnsupportedQueryError
 
 WINDOW_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
-WINDOW_FORM = "last_<n><m|h|d|w> with n >= 1 (e.g. last_15m)"
-_WINDOW = re.compile(r"(last|current)_(\d+)([a-z]+)")
+MAX_WINDOW_SECONDS = 31 * 86400  # DATADOG.md 3.6: "Rolling windows: up to 1 month for metric monitors"
+WINDOW_FORM = "last_<n><m|h|d|w> with n >= 1, at most a month (e.g. last_15m)"
+_WINDOW = re.compile(r"(last|current)_([0-9]{1,9})([a-z]+)")  # ASCII digits: \d takes '٣' too
 
 
 def window_seconds(text: object) -> int:
@@ -27,7 +28,8 @@ def window_seconds(text: object) -> int:
     if match and match[1] == "current":
         raise UnsupportedQueryError(f"cumulative window {text!r} is not supported by the sandbox; expected "
                                     f"{WINDOW_FORM}", query=str(text))
-    if not match or match[3] not in WINDOW_UNITS or int(match[2]) < 1:
+    seconds = int(match[2]) * WINDOW_UNITS.get(match[3], 0) if match else 0
+    if not 1 <= seconds <= MAX_WINDOW_SECONDS:
         raise QueryError(f"bad window {text!r}: expected {WINDOW_FORM}", query=str(text))
-    return int(match[2]) * WINDOW_UNITS[match[3]]
+    return seconds
 

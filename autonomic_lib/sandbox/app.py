@@ -10,7 +10,6 @@ datadog-api-client deserializes it with type checking on; every refusal is Datad
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from starlette.applications import Starlette
@@ -29,7 +28,7 @@ from autonomic_lib.sandbox.dashboards import routes as dashboard_routes
 from autonomic_lib.sandbox.dashboards.backend import Dashboards
 from autonomic_lib.sandbox.dogstatsd import routes as dogstatsd_routes
 from autonomic_lib.sandbox.dogstatsd.backend import DogStatsD
-from autonomic_lib.sandbox.http.routing import Address, Keys, error_response, json_response, route
+from autonomic_lib.sandbox.http.routing import Address, Keys, error_response, internal_error, json_response, route
 from autonomic_lib.sandbox.logs import routes as log_routes
 from autonomic_lib.sandbox.logs.backend import Logs
 from autonomic_lib.sandbox.metrics import routes as metric_routes
@@ -49,7 +48,6 @@ from autonomic_lib.sandbox.storage.documents import DocumentStore
 __all__ = ["Sandbox", "SandboxConfig", "create_app"]
 
 log = logging.getLogger("autonomic_lib.sandbox")
-_KEY_SHAPED = re.compile(r"[0-9a-fA-F]{32,40}")
 
 
 class Sandbox:
@@ -149,7 +147,6 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    """A bug in the sandbox must still answer in Datadog's shape (and be logged, without headers or keys)."""
-    path = _KEY_SHAPED.sub("****", request.url.path)  # the legacy logs intake takes the API key in its path
-    log.exception("internal error on %s %s", request.method, path)
-    return error_response(500, f"Internal sandbox error: {type(exc).__name__}")
+    """A bug outside a keyed route (a public page): still Datadog's shape, logged without headers or keys. Keyed
+    routes answer theirs in their API's error shape (routing.internal_error)."""
+    return internal_error(request, exc)

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from autonomic_lib.errors import IntakeError
 from autonomic_lib.sandbox.automation import cases
 from autonomic_lib.sandbox.automation.backend import Automation
+from autonomic_lib.sandbox.http.params import int_param
 from autonomic_lib.sandbox.http.routing import JSONAPI, Handler, json_body, json_response, route
 
 
@@ -52,16 +53,6 @@ async def get_case(request: Request, automation: Automation) -> Response:
     return _case(await run_in_threadpool(automation.cases.get_case, request.path_params["case_id"]))
 
 
-def _int(request: Request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise IntakeError(400, f"{name}: must be an integer, not {raw!r}") from None
-
-
 async def search_cases(request: Request, automation: Automation) -> Response:
     """GET /api/v2/cases: page[size] (default 10, max 100), page[number] (from 1), sort[field], sort[asc], filter."""
     params = request.query_params
@@ -71,7 +62,7 @@ async def search_cases(request: Request, automation: Automation) -> Response:
     result = await run_in_threadpool(
         automation.cases.search, query=params.get("filter") or "",
         sort_field=params.get("sort[field]") or "created_at", ascending=ascending == "true",
-        page_size=_int(request, "page[size]", 10), page_number=_int(request, "page[number]", 1))
+        page_size=int_param(request, "page[size]", 10), page_number=int_param(request, "page[number]", 1))
     return json_response(result, media_type=JSONAPI)
 
 

@@ -55,7 +55,7 @@ def _user(user_id: str | None) -> dict[str, Any]:
 def status_from(name: Any, status: Any, *, default: str | None = None) -> str:
     """A CaseStatus from a status (OPEN...) or a status name ("Open", "In Progress", "Closed")."""
     if status is not None:
-        if status not in STATUSES:
+        if not isinstance(status, str) or status not in STATUSES:
             raise IntakeError(400, f"status {status!r} is not one of {', '.join(STATUSES)}")
         return str(status)
     if name is not None:
@@ -99,12 +99,15 @@ class Cases:
                                    "starting with a letter")
         if key == "CASE":
             raise IntakeError(400, "data.attributes.key: 'CASE' is reserved")  # documented restriction
+        types = attributes.get("enabled_custom_case_types") or []
+        if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+            raise IntakeError(400, "data.attributes.enabled_custom_case_types: must be an array of case type ids")
         if any(p["attributes"]["key"] == key for p in self.list_projects()):
             raise IntakeError(409, f"a project with key {key!r} already exists")
         doc: dict[str, Any]
         doc = {"id": str(uuid.uuid4()), "type": "project",
                "attributes": {"key": key, "name": name, "restricted": False,
-                              "enabled_custom_case_types": list(attributes.get("enabled_custom_case_types") or []),
+                              "enabled_custom_case_types": types,
                               "settings": {"integration_monitor": {"enabled": True, "handle": key.lower(),
                                                                    "auto_resolve_enabled": False,
                                                                    "case_type_id": STANDARD_TYPE_ID}}}}
@@ -163,12 +166,15 @@ class Cases:
         description = attrs.get("description", "")
         if not isinstance(description, str):
             raise IntakeError(400, "data.attributes.description: must be a string")
+        custom = attrs.get("custom_attributes") or {}
+        if not isinstance(custom, dict):
+            raise IntakeError(400, "data.attributes.custom_attributes: must be an object")
         rels = data.get("relationships") or {}
-        project_id = ((rels.get("project") or {}).get("data") or {}).get("id") if isinstance(rels, dict) else None
+        project_id = _related_id(rels, "project")
         if not isinstance(project_id, str):
             raise IntakeError(400, "data.relationships.project: a case needs a project ({data: {id, type: project}})")
         project = self.get_project(project_id)
-        assignee = ((rels.get("assignee") or {}).get("data") or {}).get("id")
+        assignee = _related_id(rels, "assignee")
         if assignee is not None and not isinstance(assignee, str):
             raise IntakeError(400, "data.relationships.assignee.data.id: must be a user UUID string")
         number = self._documents.next_id(_CASE_NUMBERS.format(project_id=project_id))
@@ -180,7 +186,7 @@ class Cases:
                "attributes": {"attributes": _attribute_map(attributes or {}), "comment_count": 0,
                               "created_at": iso(now), "modified_at": iso(now), "closed_at": None,
                               "archived_at": None, "creation_source": creation_source,
-                              "custom_attributes": dict(attrs.get("custom_attributes") or {}),
+                              "custom_attributes": dict(custom),
                               "description": description, "insights": [], "internal_id": case_id,
                               "key": f"{project['attributes']['key']}-{number}", "merge_status": "NOT_MERGED",
                               "priority": priority, "public_id": str(public_id), "status": status,
@@ -314,6 +320,18 @@ class Cases:
         self._documents.delete_kind(COMMENT)
         return self._documents.delete_kind(CASE)
 
+
+
+def _related_id(relationships: Any, name: str) -> Any:
+    """The `data.id` of one of a case's relationships (`project`, `assignee`), None when it has none;
+    a 400 naming the relationship when it is not `{data: {id, type}}`."""
+    if not isinstance(relationships, dict):
+        raise IntakeError(400, "data.relationships: must be an object")
+    relation = relationships.get(name) or {}
+    target = (relation.get("data") or {}) if isinstance(relation, dict) else None
+    if not isinstance(target, dict):
+        raise IntakeError(400, f"data.relationships.{name}: must be {{data: {{id, type}}}}")
+    return target.get("id")
 
 
 def _attribute_map(raw: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -70,7 +70,7 @@ async def list_workflows(request: Request, automation: Automation) -> Response:
     listed = automation.list_workflows(
         include_unpublished=bool(flag(request, "filter[includeUnpublished]")),
         query=params.get("filter[query]") or "", trigger_kinds=params.getlist("filter[triggerIds]"), sort=sort,
-        limit=int_param(request, "limit", 50, low=1) or 50, page=int_param(request, "page", 0) or 0)
+        limit=int_param(request, "limit", 50, low=1), page=int_param(request, "page", 0))
     specs = bool(flag(request, "filter[includeSpecs]"))
     items = [{**d, "attributes": {**d["attributes"], "spec": d["attributes"]["spec"] if specs else None}}
              for d in listed.items]
@@ -95,23 +95,12 @@ async def create_instance(request: Request, automation: Automation) -> Response:
                           "meta": {"workflowId": workflow_id}}, media_type=JSONAPI)
 
 
-def _page_param(request: Request, name: str, default: int, low: int, high: int | None = None) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or int(raw) < low:
-        raise IntakeError(400, f"{name}: must be an integer of at least {low}, not {raw!r}")
-    if high is not None and int(raw) > high:
-        raise IntakeError(400, f"{name}: the maximum allowed value is {high}")
-    return int(raw)
-
-
 async def list_instances(request: Request, automation: Automation) -> Response:
     """Newest first; page[size] (default 10, max 100) and page[number] (from 0); counts per outcome in meta."""
     workflow_id = request.path_params["workflow_id"]
     automation.get_workflow(workflow_id)
-    size = _page_param(request, "page[size]", 10, 1, MAX_PAGE)
-    number = _page_param(request, "page[number]", 0, 0)
+    size = int_param(request, "page[size]", 10, low=1, high=MAX_PAGE)
+    number = int_param(request, "page[number]", 0)
     listed = await run_in_threadpool(automation.list_instances, workflow_id, page_size=size, page_number=number)
     items = [{"id": d["id"], "type": "instances", "attributes": {k: d["attributes"][k] for k in _SUMMARY}}
              for d in listed.items]

@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from autonomic_lib.errors import AutonomicError, IntakeError
-from autonomic_lib.sandbox.automation.cases import STANDARD_TYPE_ID, Cases, iso
+from autonomic_lib.sandbox.automation.cases import MAX_PAGE_SIZE, STANDARD_TYPE_ID, Cases, iso
 from autonomic_lib.sandbox.http.identity import SANDBOX_USER, SANDBOX_USER_UUID
+from autonomic_lib.sandbox.http.params import INT64_MAX, int_field, parse_int
 from autonomic_lib.sandbox.http.routing import MAX_JSON_DEPTH
 
 TriggerKind = Literal["api", "manual", "monitor"]
@@ -54,6 +55,7 @@ _EXPR = re.compile(r"\{\{\s*((?:(?!\}\}).)*?)\s*\}\}", re.DOTALL)
 _JS = re.compile(r"\$\{")
 _INTERVAL = re.compile(r"(\d+)s")
 _SEGMENT = re.compile(r"\[([^\]]*)\]|([^.\[\]]+)")
+_INDEX = re.compile(r"[0-9]{1,18}")  # an array index: ASCII digits (isdigit() takes '²', which int() refuses)
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": lambda a, b: _loose(a) == _loose(b), "neq": lambda a, b: _loose(a) != _loose(b),
     "gt": lambda a, b: _num(a) > _num(b), "gte": lambda a, b: _num(a) >= _num(b),
@@ -86,7 +88,11 @@ class Run:
     size: int = 0  # characters of the inputs and outputs recorded so far
 
     def context(self) -> dict[str, Any]:
-        return {"Trigger": self.trigger, "Source": self.source, "Steps": self.steps, "Variables": self.variables,
+        """The variables a template sees; Steps and Variables as they are now (copies), so that a step whose output
+        is `{{ Steps }}` or `{{ . }}` holds a snapshot, not the live dict it is then stored in (a cycle JSON
+        cannot write)."""
+        return {"Trigger": self.trigger, "Source": self.source, "Steps": dict(self.steps),
+                "Variables": dict(self.variables),
                 "WorkflowName": self.workflow["attributes"]["name"], "WorkflowId": self.workflow["id"],
                 "InstanceId": self.instance_id}
 
@@ -101,7 +107,7 @@ def lookup(context: dict[str, Any], path: str) -> tuple[bool, Any]:
             value = value[key]
         elif isinstance(value, (list, str)) and key == "length":
             value = len(value)
-        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+        elif isinstance(value, list) and _INDEX.fullmatch(key) and int(key) < len(value):
             value = value[int(key)]
         else:
             return False, None
@@ -219,8 +225,8 @@ def _if(run: Run, params: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(cond, dict):
             raise StepError(f"conditions[{i}] must be an object")
         operator: Any = cond.get("comparisonOperator", cond.get("comparator"))
-        operator = _SYMBOLS.get(operator, operator)
-        if operator not in _OPERATORS:
+        operator = _SYMBOLS.get(operator, operator) if isinstance(operator, str) else operator
+        if not isinstance(operator, str) or operator not in _OPERATORS:
             raise StepError(f"conditions[{i}]: unknown comparison operator {operator!r}; "
                             f"the sandbox knows {', '.join(_OPERATORS)}")
         results.append(_OPERATORS[operator](cond.get("leftValue"), cond.get("rightValue")))
@@ -234,9 +240,24 @@ def _search_cases(run: Run, params: dict[str, Any]) -> dict[str, Any]:
             query=str(params.get("filter", params.get("query")) or ""),
             sort_field=str(params.get("sort_field") or "created_at"),
             ascending=str(params.get("sort_asc", "false")).lower() == "true",
-            page_size=int(params.get("page_size") or 10), page_number=int(params.get("page_number") or 1))
-    except (IntakeError, ValueError) as exc:
+            page_size=_int_input(params, "page_size", 10, low=1, high=MAX_PAGE_SIZE),
+            page_number=_int_input(params, "page_number", 1))
+    except IntakeError as exc:
         raise StepError(f"searchCases: {exc}") from None
+
+
+def _int_input(params: dict[str, Any], name: str, default: int, *, low: int = 0, high: int = INT64_MAX) -> int:
+    """An integer parameter: a whole JSON number (3 or 3.0, one number to JavaScript) or its text (what an inline
+    template renders); `default` when empty. IntakeError naming the parameter otherwise (the caller makes it the
+    step's failure)."""
+    value = params.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str):
+        return parse_int(value.strip(), name, low=low, high=high)
+    return int_field(value, f"parameter '{name}'", low=low, high=high)
 
 
 def _create_case(run: Run, params: dict[str, Any]) -> dict[str, Any]:
@@ -277,7 +298,8 @@ ACTIONS: dict[str, Action] = {
 def trigger_inputs(workflow: dict[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
     """`Trigger.*`: the input schema's defaults overlaid with the payload (undeclared keys are kept)."""
     params = ((workflow["attributes"].get("spec") or {}).get("inputSchema") or {}).get("parameters") or []
-    inputs = {p["name"]: p["defaultValue"] for p in params if isinstance(p, dict) and "defaultValue" in p}
+    inputs = {p["name"]: p["defaultValue"] for p in params
+              if isinstance(p, dict) and isinstance(p.get("name"), str) and "defaultValue" in p}
     return {**inputs, **payload}
 
 
@@ -286,7 +308,7 @@ def rate_limit(workflow: dict[str, Any]) -> tuple[int, int] | None:
     triggers = (workflow["attributes"].get("spec") or {}).get("triggers") or []
     limit = next((t["monitorTrigger"].get("rateLimit") for t in triggers
                   if isinstance(t, dict) and isinstance(t.get("monitorTrigger"), dict)), None)
-    if not limit:
+    if not isinstance(limit, dict):
         return None
     match = _INTERVAL.fullmatch(str(limit.get("interval", "")))
     count = limit.get("count")
@@ -326,8 +348,8 @@ def execute(cases: Cases, workflow: dict[str, Any], *, payload: Mapping[str, Any
         if entry["state"] == "FAILED":
             failure = {"stepName": step["name"], "actionId": step.get("actionId"), "reason": entry["error"]}
             break
-        queue += [e["nextStepName"] for e in step.get("outboundEdges") or []
-                  if e.get("branchName", "main") == branch and e.get("nextStepName") in steps]
+        queue += [e["nextStepName"] for e in step.get("outboundEdges") or [] if isinstance(e, dict)
+                  and e.get("branchName", "main") == branch and e.get("nextStepName") in steps]
     status = "FAILED" if failure else "SUCCEEDED"
     return {"id": instance_id, "type": "instances", "workflow_id": workflow["id"], "trigger_kind": kind,
             "triggered_at": at,
@@ -352,7 +374,7 @@ def _run_step(run: Run, step: dict[str, Any]) -> tuple[dict[str, Any], str]:
         if action is None:
             raise StepError(f"the sandbox cannot run action {action_id!r}; it runs {', '.join(sorted(ACTIONS))}")
         params = {p["name"]: render(p.get("value"), run) for p in step.get("parameters") or []
-                  if isinstance(p, dict) and "name" in p}
+                  if isinstance(p, dict) and isinstance(p.get("name"), str)}
         size = json_size(params, MAX_STEP_INPUT, "inputs")
         entry["inputs"] = params
         outputs = action(run, params)

@@ -104,9 +104,14 @@ def check_spec(spec: dict[str, Any], path: str) -> list[str]:
         if (problem := schema_error(step, Step, where)) is not None and isinstance(name, str) and name \
                 and isinstance(action, str) and action:
             problems.append(problem)
+        problems += _parameter_names(step.get("parameters"), f"{where}.parameters", unique=False)
     for i, step in enumerate(s for s in steps if isinstance(s, dict)):
-        for j, edge in enumerate(step.get("outboundEdges") or []):
-            target = edge.get("nextStepName") if isinstance(edge, dict) else None
+        edges = step.get("outboundEdges")
+        for j, edge in enumerate(edges if isinstance(edges, list) else []):  # other types: schema_error named them
+            if not isinstance(edge, dict):  # the client's model lets [null, null] by
+                problems.append(f"{path}.steps[{i}].outboundEdges[{j}]: must be an object {{nextStepName, branchName}}")
+                continue
+            target = edge.get("nextStepName")
             if isinstance(target, str) and target not in names:
                 problems.append(f"{path}.steps[{i}].outboundEdges[{j}].nextStepName: no step is named {target!r}")
     problems += _check_triggers(spec.get("triggers"), names, path)
@@ -114,10 +119,19 @@ def check_spec(spec: dict[str, Any], path: str) -> list[str]:
         if key in spec and (problem := schema_error(spec[key], model, f"{path}.{key}")) is not None:
             problems.append(problem)
         params = spec.get(key, {}).get("parameters") if isinstance(spec.get(key), dict) else None
-        seen = [p.get("name") for p in params or [] if isinstance(p, dict)]
-        if len(seen) != len(set(seen)):
-            problems.append(f"{path}.{key}.parameters: parameter names must be unique")
+        problems += _parameter_names(params, f"{path}.{key}.parameters", unique=True)
     return problems
+
+
+def _parameter_names(params: Any, where: str, *, unique: bool) -> list[str]:
+    """The problem of a parameter list's names, if any: each must be a non-empty string (the client's models let a
+    null name by, and a run keys its inputs by name), unique where the spec says so."""
+    names = [p.get("name") for p in params if isinstance(p, dict)] if isinstance(params, list) else []
+    if not all(isinstance(name, str) and name for name in names):
+        return [f"{where}: every parameter needs a non-empty name string"]
+    if unique and len(names) != len(set(names)):
+        return [f"{where}: parameter names must be unique"]
+    return []
 
 
 def _check_triggers(triggers: Any, step_names: set[str], path: str) -> list[str]:

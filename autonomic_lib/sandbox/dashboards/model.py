@@ -29,10 +29,12 @@ def check_dashboard(body: Any, new_widget_id: Callable[[], int], keep_ids: froze
         raise IntakeError(400, "reflow_type: only an 'ordered' dashboard has a reflow_type")
     if not isinstance(body["widgets"], list):
         raise IntakeError(400, "widgets: must be an array of widgets")
-    for tv in body.get("template_variables") or []:
+    variables = body.get("template_variables") or []
+    for tv in variables if isinstance(variables, list) else []:  # other types: the schema check names them
         if isinstance(tv, dict) and tv.get("default") is not None and tv.get("defaults"):
             raise IntakeError(400, "'template_variables' is invalid")  # recorded: default and defaults together
-    for tag in body.get("tags") or []:
+    tags = body.get("tags") or []
+    for tag in tags if isinstance(tags, list) else [tags]:
         if not isinstance(tag, str) or not tag.startswith("team:"):
             raise IntakeError(400, f"tags: {tag!r} is not a team tag; dashboard tags must be 'team:<name>'")
     if (problem := schema_error({**body, "widgets": []}, Dashboard)) is not None:
@@ -55,7 +57,7 @@ def _check_widget(widget: Any, i: int, path: str, known: dict[str, list[type]], 
                                f"(at {path}.definition)")
     wtype = definition.get("type")
     prefix = f"Invalid {what} definition at position {i} of type {wtype}. Error: "
-    if wtype not in known:
+    if not isinstance(wtype, str) or wtype not in known:
         raise IntakeError(400, f"{prefix}unknown widget type {wtype!r} at {path}.definition.type; known types: "
                                f"{', '.join(sorted(known))}")
     if "layout" in widget and layout_rule == "forbidden":

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from autonomic_lib.errors import IntakeError
+from autonomic_lib.sandbox.http.params import EPOCH_SECONDS, MAX_EPOCH_S, parse_int
 from autonomic_lib.sandbox.metrics.backend import Metrics
 
 DEFAULT_SIZE = (600, 300)
@@ -40,9 +41,7 @@ def check_request(*, start: str | None, end: str | None, metric_query: str | Non
         raw = params[name]
         if not raw:
             raise IntakeError(400, f"The parameter '{name}' is required")
-        if not raw.lstrip("-").isdigit():
-            raise IntakeError(400, f"The parameter '{name}' must be an integer POSIX timestamp, not {raw!r}")
-        bounds.append(int(raw))
+        bounds.append(parse_int(raw, name, high=MAX_EPOCH_S, what=EPOCH_SECONDS))
     begin, finish = bounds
     if finish <= begin:
         raise IntakeError(400, "The parameter 'end' must be after 'start'")
@@ -52,11 +51,8 @@ def check_request(*, start: str | None, end: str | None, metric_query: str | Non
     size = []
     for name, default in zip(("width", "height"), DEFAULT_SIZE):
         raw = params[name]
-        value = default if raw is None else int(raw) if raw.isdigit() else -1
-        if not SIZE_RANGE[0] <= value <= SIZE_RANGE[1]:
-            raise IntakeError(400, f"The parameter '{name}' must be an integer between {SIZE_RANGE[0]} and "
-                                   f"{SIZE_RANGE[1]} pixels, not {raw!r}")
-        size.append(value)
+        size.append(default if raw is None else parse_int(raw, name, low=SIZE_RANGE[0], high=SIZE_RANGE[1],
+                                                            what="a number of pixels"))
     from autonomic_lib.query.language import parse_query  # refuse a malformed query now, not when the PNG is fetched
     for query in queries:
         parse_query(query)

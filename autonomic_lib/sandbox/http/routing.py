@@ -7,6 +7,8 @@ backend and never the application; the keys live in the app state (`app.state.ke
 from __future__ import annotations
 
 import hmac
+import logging
+import re
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Awaitable, Callable, Literal, TypeVar
@@ -24,6 +26,8 @@ B = TypeVar("B")
 Handler = Callable[[Request, B], Awaitable[Response]]
 ErrorStyle = Literal["v1", "jsonapi", "detail", "legacy"]
 JSONAPI = "application/vnd.api+json"
+log = logging.getLogger("autonomic_lib.sandbox")
+_KEY_SHAPED = re.compile(r"[0-9a-fA-F]{32,40}")
 
 
 @dataclass(frozen=True)
@@ -94,11 +98,24 @@ def refusal(exc: Exception, style: ErrorStyle) -> Response | None:
     return None
 
 
+def internal_error(request: Request, exc: BaseException, style: ErrorStyle = "v1",
+                   media_type: str | None = None) -> Response:
+    """The last resort, for a bug: no input may come here (a malformed request is a 4xx naming the problem).
+
+    Logged with its traceback, never with headers or keys (the legacy logs intake takes the API key in its path),
+    and answered 500 in the API's error shape, so a client still reads it as Datadog's.
+    """
+    path = _KEY_SHAPED.sub("****", request.url.path)
+    log.error("internal error on %s %s", request.method, path, exc_info=exc)
+    return error_response(500, f"Internal sandbox error: {type(exc).__name__}", style=style, media_type=media_type)
+
+
 def route(path: str, method: str, handler: Handler[B], backend: B, *, app_key: bool,
           errors: ErrorStyle = "v1") -> Route:
     """A route that checks Datadog's keys first: the API key always, the application key where Datadog needs it.
 
-    Refusals the handler raises are rendered in the route's `errors` style; key refusals always in v1's, as recorded.
+    Refusals the handler raises are rendered in the route's `errors` style, and so is a bug's 500 (internal_error);
+    key refusals always in v1's, as recorded.
     """
 
     async def endpoint(request: Request) -> Response:
@@ -121,6 +138,8 @@ def route(path: str, method: str, handler: Handler[B], backend: B, *, app_key: b
             answer = refusal(exc, errors)
             assert answer is not None
             return answer
+        except Exception as exc:
+            return internal_error(request, exc, errors)
 
     return Route(path, endpoint, methods=[method])
 

@@ -41,6 +41,8 @@ def _explain(data: Any, model: Any, path: str) -> str | None:
     except (ApiTypeError, ApiValueError, ApiAttributeError, ApiKeyError) as exc:
         where = _json_path(model, list(getattr(exc, "path_to_item", None) or ["$"])[1:], path)
         return _at(where, str(exc).split(" at [")[0])
+    except ValueError as exc:  # a model's own validations (`number of items must be ...`) raise a bare ValueError
+        return _at(path, str(exc))
     except TypeError as exc:  # a required property is missing: the generated __init__ refuses the call
         missing = re.search(r"argument[s]?: '(\w+)'", str(exc))
         name = missing[1] if missing else "?"

@@ -16,7 +16,6 @@ import base64
 import hashlib
 import hmac
 import html
-import logging
 import time
 import uuid
 from datetime import datetime, timezone
@@ -31,11 +30,13 @@ from starlette.routing import Route
 
 from autonomic_lib.errors import IntakeError
 from autonomic_lib.sandbox.http.body import IntakeLimits, decode_body
+from autonomic_lib.sandbox.http.params import MAX_EPOCH_S, epoch_param, int_field, int_param
 from autonomic_lib.sandbox.http.routing import (
     ErrorStyle,
     Handler,
     Keys,
     error_response,
+    internal_error,
     json_body,
     json_response,
     public_route,
@@ -44,10 +45,10 @@ from autonomic_lib.sandbox.http.routing import (
 from autonomic_lib.sandbox.logs.backend import Logs, log_key
 from autonomic_lib.sandbox.logs.search import iso_ms, normalize_status, parse_time
 
-log = logging.getLogger("autonomic_lib.sandbox")
 JSON = "application/json"  # the logs intake answers its JSON:API-shaped errors as plain JSON, as recorded
 LOG_LIMITS = IntakeLimits(max_compressed=5_242_880, max_decompressed=5_242_880)  # "5MB uncompressed"
 MAX_LOGS_PER_PAYLOAD = 1000
+MAX_SEARCH_LIMIT = 1000  # page.limit of a log search
 MAX_LOG_BYTES = 1_048_576  # larger logs are accepted and truncated, as Datadog documents
 LOG_BOUNDS_DOC = "https://docs.datadoghq.com/logs/log_collection/"
 # Confirmed value and treatment: "Tags can be up to 200 characters long" (docs.datadoghq.com/getting_started/tagging/),
@@ -88,9 +89,8 @@ def _intake_route(path: str, handler: Handler[Logs], logs: Logs, *, legacy: bool
             return await handler(request, logs)
         except IntakeError as exc:
             return error_response(exc.status, *exc.messages, style=style, media_type=JSON)
-        except Exception:  # server_error would log the path, which may carry the key
-            log.exception("internal error in the logs intake")
-            return error_response(500, "Internal sandbox error", style=style, media_type=JSON)
+        except Exception as exc:  # a bug: logged with the key in the path masked
+            return internal_error(request, exc, style, media_type=JSON)
 
     return Route(path, endpoint, methods=["POST"])
 
@@ -319,9 +319,9 @@ async def search_logs(request: Request, logs: Logs) -> Response:
 async def list_logs_get(request: Request, logs: Logs) -> Response:
     """GET /api/v2/logs/events: the same search from query parameters (where `links.next` points)."""
     p = request.query_params
-    limit: Any = p.get("page[limit]", "10")
+    limit = int_param(request, "page[limit]", 10, low=1, high=MAX_SEARCH_LIMIT)
     return await _search(request, logs, p.get("filter[query]"), p.get("filter[from]"), p.get("filter[to]"),
-                         p.get("sort"), int(limit) if limit.isdigit() else limit, p.get("page[cursor]"))
+                         p.get("sort"), limit, p.get("page[cursor]"))
 
 
 async def _search(request: Request, logs: Logs, query: Any, start: Any, end: Any, sort: Any, limit: Any,
@@ -329,10 +329,9 @@ async def _search(request: Request, logs: Logs, query: Any, start: Any, end: Any
     for name, value in (("filter.query", query), ("filter.from", start), ("filter.to", end), ("page.cursor", cursor)):
         if value is not None and not isinstance(value, str):
             raise IntakeError(400, f"{name} must be a string")
-    if type(limit) is not int or not 1 <= limit <= 1000:
-        raise IntakeError(400, f"page.limit must be an integer from 1 to 1000, got {limit!r}")
+    int_field(limit, "page.limit", low=1, high=MAX_SEARCH_LIMIT)
     sort = sort or "-timestamp"  # Datadog does not document its default; newest first, as the Log Explorer shows
-    if sort not in ("timestamp", "-timestamp"):
+    if not isinstance(sort, str) or sort not in ("timestamp", "-timestamp"):
         raise IntakeError(400, f"sort must be 'timestamp' or '-timestamp', got {sort!r}")
     after = None
     if cursor:
@@ -378,12 +377,14 @@ async def create_event(request: Request, logs: Logs) -> Response:
     for name in ("title", "text"):
         if not isinstance(body.get(name), str):
             raise IntakeError(400, f"The field '{name}' is required and must be a string")
-    for name, kind in (("date_happened", int), ("related_event_id", int), ("host", str), ("priority", str),
-                       ("alert_type", str), ("aggregation_key", str), ("source_type_name", str),
-                       ("device_name", str)):
-        value = body.get(name)
-        if value is not None and (type(value) is not kind):
-            raise IntakeError(400, f"The field '{name}' must be {'an integer' if kind is int else 'a string'}")
+    for name in ("host", "priority", "alert_type", "aggregation_key", "source_type_name", "device_name"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise IntakeError(400, f"The field '{name}' must be a string")
+    if body.get("related_event_id") is not None:
+        int_field(body["related_event_id"], "The field 'related_event_id'")
+    now = int(logs.clock())
+    happened = now if body.get("date_happened") is None else \
+        int_field(body["date_happened"], "The field 'date_happened'", high=MAX_EPOCH_S, what="epoch seconds")
     tags = body.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise IntakeError(400, "The field 'tags' must be an array of strings")
@@ -395,8 +396,6 @@ async def create_event(request: Request, logs: Logs) -> Response:
         raise IntakeError(400, f"priority {body['priority']!r} is invalid; use 'normal' or 'low'")
     if body.get("alert_type") not in (None, *_ALERT_TYPES):
         raise IntakeError(400, f"alert_type {body['alert_type']!r} is invalid; use one of {sorted(_ALERT_TYPES)}")
-    now = int(logs.clock())
-    happened = body.get("date_happened", now)
     if happened < now - EVENT_PAST_S:
         raise IntakeError(400, "Event too far in the past")  # Datadog's recorded message
     fields = {"priority": body.get("priority"), "tags": tags, "alert_type": body.get("alert_type") or "info"}
@@ -431,24 +430,16 @@ def event_token(request: Request, event_id: int | str) -> str:
 async def list_events(request: Request, logs: Logs) -> Response:
     """GET /api/v1/events?start=&end= (epoch s, inclusive), newest first, 1000 a page (page 0 first)."""
     p = request.query_params
-    bounds = []
-    for name in ("start", "end"):
-        if not p.get(name):
-            raise IntakeError(400, f"The parameter '{name}' is required")  # Datadog's wording
-        if not p[name].lstrip("-").isdigit():
-            raise IntakeError(400, f"The parameter '{name}' must be an integer POSIX timestamp")
-        bounds.append(int(p[name]))
-    priority, page = p.get("priority"), p.get("page", "0")
+    start, end = epoch_param(request, "start"), epoch_param(request, "end")
+    priority, page = p.get("priority"), int_param(request, "page", 0)
     if priority not in (None, "normal", "low"):
         raise IntakeError(400, f"priority {priority!r} is invalid; use 'normal' or 'low'")
-    if not page.isdigit():
-        raise IntakeError(400, f"The parameter 'page' must be a non-negative integer, got {page!r}")
     for flag in ("unaggregated", "exclude_aggregate"):  # the sandbox never aggregates: every event is returned
         if p.get(flag, "false").lower() not in ("true", "false"):
             raise IntakeError(400, f"The parameter '{flag}' must be true or false")
-    events = await run_in_threadpool(logs.list_events, start=bounds[0], end=bounds[1], priority=priority,
+    events = await run_in_threadpool(logs.list_events, start=start, end=end, priority=priority,
                                      sources=_comma_list(p.get("sources", "")), tags=_comma_list(p.get("tags", "")),
-                                     page=int(page))
+                                     page=page)
     return json_response({"events": [_event_json(e, request) for e in events], "status": "ok"})
 
 

@@ -14,10 +14,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from autonomic_lib.errors import IntakeError, QueryError, UnsupportedQueryError
 from autonomic_lib.query.glob import Glob
+from autonomic_lib.query.language import MAX_QUERY_DEPTH
+from autonomic_lib.sandbox.http.params import MAX_EPOCH_MS, parse_int
 
 __all__ = ["LogQuery", "LogView", "parse_query", "parse_time", "normalize_status", "iso_ms"]
 
@@ -25,7 +27,7 @@ _TOKEN = re.compile(r"\w+")
 _SPECIAL = set("{}[]^~=!<>&|+")  # Datadog wants these escaped; unescaped, they are syntax the sandbox lacks
 _STOP = set(' \t\r\n()"')
 _SYSLOG = ("emerg", "alert", "critical", "error", "warn", "notice", "info", "debug")
-_DATE_STEP = re.compile(r"\s*([+-])\s*(\d+)\s*([smhdw])")
+_DATE_STEP = re.compile(r"\s*([+-])\s*([0-9]{1,9})\s*([smhdw])")  # ASCII digits: \d takes '٣' too
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
 
@@ -49,28 +51,31 @@ def iso_ms(ms: int) -> str:
 
 
 def parse_time(text: str, now_ms: int, where: str) -> int:
-    """`now`, `now-15m` (s m h d w), ISO-8601 or epoch milliseconds, as epoch ms; IntakeError(400) otherwise."""
+    """`now`, `now-15m` (s m h d w), ISO-8601 or epoch milliseconds, as epoch ms in the years 1970 to 9999;
+    IntakeError(400) otherwise (a time past those years is past what the storage and datetime can hold)."""
     t = text.strip()
-    if t.isdigit():
-        return int(t)
+    if t.isascii() and t.isdigit():
+        return parse_int(t, where, high=MAX_EPOCH_MS, what="epoch milliseconds")
     if t.startswith("now"):
         ms, rest = now_ms, t[3:]
         while rest:
             m = _DATE_STEP.match(rest)
             if not m:
-                raise IntakeError(400, f"{where} {text!r}: unsupported date math {rest.strip()!r}; the sandbox "
-                                       "takes now, now-<n><s|m|h|d|w>, ISO-8601 or epoch milliseconds")
+                raise IntakeError(400, f"{where} {text[:60]!r}: unsupported date math {rest.strip()[:40]!r}; the "
+                                       "sandbox takes now, now-<n><s|m|h|d|w>, ISO-8601 or epoch milliseconds")
             step = int(m.group(2)) * _UNIT_MS[m.group(3)]
             ms += step if m.group(1) == "+" else -step
             rest = rest[m.end():]
-        return ms
-    try:
-        moment = datetime.fromisoformat(t)
-    except ValueError:
-        raise IntakeError(400, f"{where} {text!r} is not a time: use now-15m, ISO-8601 or epoch milliseconds") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp() * 1000)
+    else:
+        try:
+            moment = datetime.fromisoformat(t)
+        except ValueError:
+            raise IntakeError(400, f"{where} {text[:60]!r} is not a time: use now-15m, ISO-8601 or epoch "
+                                   "milliseconds") from None
+        ms = int((moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp() * 1000)
+    if not 0 <= ms <= MAX_EPOCH_MS:
+        raise IntakeError(400, f"{where} {text[:60]!r} is outside the years 1970 to 9999")
+    return ms
 
 
 class LogView:
@@ -257,7 +262,18 @@ class _Parser:
     """Recursive descent over the query text (a scanner and parser in one: values need their own lexing)."""
 
     def __init__(self, text: str):
-        self.s, self.i = text, 0
+        self.s, self.i, self.depth = text, 0, 0
+
+    def nested(self, parse: Callable[[str | None], LogQuery], field: str | None) -> LogQuery:
+        """Parse one more level of NOT, `-` or parentheses: at most MAX_QUERY_DEPTH, as parsing (and matching)
+        recurse once per level, and 3000 nested `(` once ended in a RecursionError (a 500)."""
+        if self.depth >= MAX_QUERY_DEPTH:
+            raise self.fail(f"the query is nested more than {MAX_QUERY_DEPTH} levels deep (NOT, - and parentheses)")
+        self.depth += 1
+        try:
+            return parse(field)
+        finally:
+            self.depth -= 1
 
     def fail(self, message: str, unsupported: bool = False) -> QueryError:
         cls = UnsupportedQueryError if unsupported else QueryError
@@ -305,11 +321,11 @@ class _Parser:
 
     def unary(self, field: str | None) -> LogQuery:
         if self.keyword("NOT"):
-            return _Not(self.unary(field))
+            return _Not(self.nested(self.unary, field))
         self.skip_ws()
         if self.peek() == "-" and self.i + 1 < len(self.s) and not self.s[self.i + 1].isspace():
             self.i += 1
-            return _Not(self.unary(field))
+            return _Not(self.nested(self.unary, field))
         if self.keyword("AND") or self.keyword("OR"):
             raise self.fail("an operator needs a term on each side")
         return self.primary(field)
@@ -317,7 +333,7 @@ class _Parser:
     def group(self, field: str | None) -> LogQuery:
         """A parenthesised sub-query (the cursor is on its '('), applied to `field` when one is given."""
         self.i += 1
-        node = self.or_expr(field)
+        node = self.nested(self.or_expr, field)
         self.skip_ws()
         if self.peek() != ")":
             raise self.fail("missing ')'")

@@ -18,12 +18,14 @@ import orjson
 from autonomic_lib.errors import IntakeError
 from autonomic_lib.query.glob import Glob
 from autonomic_lib.sandbox.http.body import IntakeLimits
+from autonomic_lib.sandbox.http.params import MAX_EPOCH_S, int_field
 from autonomic_lib.sandbox.metrics.store import SeriesPoints
 
 V2_LIMITS = IntakeLimits(max_compressed=512_000, max_decompressed=5_242_880)
 V1_LIMITS = IntakeLimits(max_compressed=3_200_000, max_decompressed=62_914_560)
 V2_TYPES = {0: "unspecified", 1: "count", 2: "rate", 3: "gauge"}
 V1_TYPES = {"": "unspecified", "gauge": "gauge", "rate": "rate", "count": "count"}
+MAX_INTERVAL_S = 2**31 - 1
 MAX_PAST_SECONDS = 3600
 MAX_FUTURE_SECONDS = 600
 _NAME_START = re.compile(r"[A-Za-z]")
@@ -75,8 +77,8 @@ def _parse_one(s: Any, where: str, version: int, policy: IntakePolicy, now: floa
     tags = _tags(s.get("tags"), f"{where}.tags")
     mtype = _type(s.get("type"), f"{where}.type", version)
     interval = s.get("interval")
-    if interval is not None and (type(interval) is not int or interval <= 0):
-        raise IntakeError(400, f"{where}.interval must be a positive integer number of seconds")
+    if interval is not None:  # stored as a 32-bit integer
+        int_field(interval, f"{where}.interval", low=1, high=MAX_INTERVAL_S, what="an integer number of seconds")
     unit = s.get("unit") if version == 2 else None
     if unit is not None and not isinstance(unit, str):
         raise IntakeError(400, f"{where}.unit must be a string")
@@ -113,7 +115,7 @@ def _type(raw: Any, where: str, version: int) -> str:
     table: dict[Any, str] = V2_TYPES if version == 2 else V1_TYPES
     if raw is None:
         return "unspecified"
-    if type(raw) is bool or raw not in table:
+    if not isinstance(raw, (int, str)) or type(raw) is bool or raw not in table:
         allowed = "0, 1, 2 or 3" if version == 2 else '"", "gauge", "rate" or "count"'
         raise IntakeError(400, f"{where} {raw!r} is invalid; expected {allowed}")
     return table[raw]
@@ -155,21 +157,33 @@ def _points(raw: Any, where: str, version: int) -> tuple[np.ndarray, np.ndarray]
         shape = "{timestamp, value} objects" if version == 2 else "[timestamp, value] pairs"
         bad = next(j for j, p in enumerate(raw) if not _point_shape_ok(p, version))
         raise IntakeError(400, f"{where}[{bad}] is malformed: points must be {shape}") from None
-    timestamps = np.array(ts_list)
-    values = np.array(val_list)
-    if version == 1 and timestamps.dtype.kind == "f" and np.isfinite(timestamps).all():
-        timestamps = timestamps.astype(np.int64)  # v1 points are [float, float]: the client sends 1767225600.0
-    if timestamps.dtype.kind != "i":
-        j = next((j for j, t in enumerate(ts_list) if type(t) is not int), 0)
-        raise IntakeError(400, f"{where}[{j}].timestamp must be an integer number of epoch seconds, got {ts_list[j]!r:.40}")
-    if values.dtype.kind not in "if":
-        j = next((j for j, v in enumerate(val_list) if type(v) not in (int, float)), 0)
-        raise IntakeError(400, f"{where}[{j}].value must be a number, got {val_list[j]!r:.40}")
+    timestamps = _column(ts_list, f"{where}[{{}}].timestamp", "an integer number of epoch seconds", version == 1)
+    values = _column(val_list, f"{where}[{{}}].value", "a number", True)
+    if version == 1 and timestamps.dtype.kind == "f":  # v1 points are [float, float]: the client sends 1767225600.0
+        timestamps = np.where(np.isfinite(timestamps), timestamps, -1.0)
+    if (outside := np.flatnonzero((timestamps < 0) | (timestamps > MAX_EPOCH_S))).size:
+        j = int(outside[0])
+        raise IntakeError(400, f"{where}[{j}].timestamp must be epoch seconds from 0 to {MAX_EPOCH_S}, "
+                               f"got {ts_list[j]!r:.40}")
     values = values.astype(np.float64)
     if not np.isfinite(values).all():
         j = int(np.argmin(np.isfinite(values)))
         raise IntakeError(400, f"{where}[{j}].value must be a finite number")
     return timestamps.astype(np.int64), values
+
+
+def _column(items: list[Any], where: str, what: str, floats: bool) -> np.ndarray:
+    """A flat numeric array of JSON numbers (integers, or floats too), at numpy's speed; a 400 naming the first
+    other item (a string, a bool, a list: numpy would make a 2-D or object array of lists, or refuse ragged ones)."""
+    try:
+        column = np.array(items)
+    except (ValueError, TypeError):  # ragged nested lists
+        column = np.empty(0, dtype=object)
+    if column.ndim == 1 and column.dtype.kind in ("iuf" if floats else "iu"):  # u: past int64, refused by range
+        return column
+    allowed = (int, float) if floats else (int,)
+    j = next((j for j, v in enumerate(items) if type(v) not in allowed), 0)
+    raise IntakeError(400, f"{where.format(j)} must be {what}, got {items[j]!r:.40}")
 
 
 def _point_shape_ok(p: Any, version: int) -> bool:

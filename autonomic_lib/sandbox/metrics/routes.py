@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from autonomic_lib.errors import IntakeError, UnsupportedQueryError
 from autonomic_lib.sandbox.http.body import decode_body
+from autonomic_lib.sandbox.http.params import MAX_EPOCH_MS, MAX_EPOCH_S, int_field, parse_int
 from autonomic_lib.sandbox.http.routing import Handler, error_response, json_body, json_response, route
 from autonomic_lib.sandbox.metrics.backend import Metrics
 from autonomic_lib.sandbox.metrics.evaluate import QueryResult, evaluate_formulas, evaluate_query, evaluate_scalar
@@ -45,10 +46,8 @@ async def query_v1(request: Request, metrics: Metrics) -> Response:
     for name in ("from", "to", "query"):
         if not params.get(name):
             return error_response(400, f"Missing required parameter '{name}'")
-    try:
-        start, end = int(params["from"]), int(params["to"])
-    except ValueError:
-        return error_response(400, "Parameters 'from' and 'to' must be integer epoch seconds")
+    start, end = (parse_int(params[name], name, high=MAX_EPOCH_S, what="integer epoch seconds")
+                  for name in ("from", "to"))
     if end <= start:
         return error_response(400, "Parameter 'to' must be later than 'from'")
     text = params["query"]
@@ -92,8 +91,8 @@ def formula_request(body: Any, expected_type: str) -> tuple[int, int, dict[str, 
     if not isinstance(attrs, dict):
         raise IntakeError(400, "API input validation failed: data.attributes is required")
     for name in ("from", "to"):
-        if type(attrs.get(name)) is not int:
-            raise IntakeError(400, f"API input validation failed: data.attributes.{name} must be epoch milliseconds")
+        int_field(attrs.get(name), f"API input validation failed: data.attributes.{name}", high=MAX_EPOCH_MS,
+                  what="epoch milliseconds")
     if attrs["to"] <= attrs["from"]:
         raise IntakeError(400, "API input validation failed: data.attributes.to must be later than from")
     queries = attrs.get("queries")
@@ -120,8 +119,9 @@ def formula_request(body: Any, expected_type: str) -> tuple[int, int, dict[str, 
 async def query_timeseries(request: Request, metrics: Metrics) -> Response:
     start, end, named, formulas, attrs = formula_request(await json_body(request), "timeseries_request")
     interval_ms = attrs.get("interval")
-    if interval_ms is not None and (type(interval_ms) is not int or interval_ms <= 0):
-        raise IntakeError(400, "API input validation failed: data.attributes.interval must be positive milliseconds")
+    if interval_ms is not None:
+        int_field(interval_ms, "API input validation failed: data.attributes.interval", low=1, high=MAX_EPOCH_MS,
+                  what="milliseconds")
     queries = {name: q["query"] for name, q in named.items()}
     results = await run_in_threadpool(
         evaluate_formulas, queries, formulas, metrics.store, start, end,

@@ -32,6 +32,7 @@ from autonomic_lib.query.language import (
     parse_monitor,
 )
 from autonomic_lib.query.windows import window_seconds
+from autonomic_lib.sandbox.http.params import shorten
 from autonomic_lib.sandbox.http.schema import schema_error
 
 MONITOR_TYPES = frozenset(MonitorType.allowed_values)
@@ -57,7 +58,7 @@ def normalise_monitor(body: Any, *, existing: dict[str, Any] | None = None) -> d
         raise IntakeError(400, "The request body must be a JSON object describing a monitor")
     merged = {**(existing or {}), **body}
     mtype = merged.get("type")
-    if mtype not in MONITOR_TYPES:
+    if not isinstance(mtype, str) or mtype not in MONITOR_TYPES:
         raise bad_request("type", f"{mtype!r} is not one of {sorted(MONITOR_TYPES)}")
     if mtype not in EVALUATED_TYPES:
         raise IntakeError(400, f"Monitor type {mtype!r} is not supported by the sandbox: it evaluates metric "
@@ -70,7 +71,10 @@ def normalise_monitor(body: Any, *, existing: dict[str, Any] | None = None) -> d
         raise bad_request("query", "a monitor needs a non-empty 'query' string")
     if (problem := schema_error({**merged, "type": mtype}, Monitor)) is not None:
         raise IntakeError(400, problem)
-    options = {**OPTION_DEFAULTS, **(merged.get("options") or {})}
+    options = merged.get("options") or {}
+    if not isinstance(options, dict):
+        raise bad_request("options", f"{shorten(options)} is not an object of monitor options")
+    options = {**OPTION_DEFAULTS, **options}
     parsed = check_query(query, options)
     priority = merged.get("priority")
     if priority is not None and not 1 <= priority <= 5:
@@ -92,10 +96,13 @@ def check_query(query: str, options: dict[str, Any]) -> MonitorQuery:
         raise bad_request("query", str(exc)) from None
     if not math.isfinite(parsed.threshold):  # `> 1e999` parses as infinity, which JSON cannot even store
         raise bad_request("query", f"the threshold {parsed.threshold} is not a finite number")
-    thresholds = dict(options.get("thresholds") or {})
+    thresholds = options.get("thresholds") or {}
+    if not isinstance(thresholds, dict):
+        raise bad_request("options.thresholds", f"{shorten(thresholds)} is not an object of threshold levels")
+    thresholds = dict(thresholds)
     for level, value in thresholds.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(value):
-            raise bad_request(f"options.thresholds.{level}", f"{value} is not a finite number")
+        if value is not None and (type(value) not in (int, float) or not math.isfinite(value)):
+            raise bad_request(f"options.thresholds.{level}", f"{shorten(value)} is not a finite number")
     if "critical" not in thresholds:
         if thresholds:  # Datadog refuses warnings without the alert level (recorded wording)
             raise IntakeError(400, "Alert status is required.")
@@ -175,7 +182,7 @@ def _check_anomaly(call: FunctionCall, parsed: MonitorQuery, options: dict[str, 
     if parsed.window_seconds < alert_seconds:
         raise bad_request("query", f"the query window must be at least the alert_window ({alert_window})")
     windows = options.get("threshold_windows") or {}
-    if not windows.get("trigger_window") or not windows.get("recovery_window"):
+    if not isinstance(windows, dict) or not windows.get("trigger_window") or not windows.get("recovery_window"):
         raise IntakeError(400, "Anomaly monitors need options.threshold_windows with both trigger_window and "
                                "recovery_window")
     if windows["trigger_window"] != alert_window:

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from autonomic_lib.errors import IntakeError
-from autonomic_lib.sandbox.http.params import int_param
+from autonomic_lib.sandbox.http.params import EPOCH_SECONDS, MAX_EPOCH_S, int_param, parse_int
 from autonomic_lib.sandbox.http.routing import error_response, json_body, json_response, route
 from autonomic_lib.sandbox.monitors import model as mm
 from autonomic_lib.sandbox.monitors.backend import Monitors
@@ -116,10 +116,8 @@ async def validate_existing_monitor(request: Request, monitors: Monitors) -> Res
 async def can_delete_monitors(request: Request, monitors: Monitors) -> Response:
     """Nothing in the sandbox references a monitor (no composites, no SLOs), so every existing one may go."""
     text = request.query_params.get("monitor_ids") or ""
-    try:
-        ids = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise IntakeError(400, f"Parameter 'monitor_ids' must be a comma list of monitor ids, not {text!r}") from None
+    ids = [parse_int(part.strip(), "monitor_ids", what="a comma list of monitor ids") for part in text.split(",")
+           if part.strip()]
     if not ids:
         raise IntakeError(400, "Missing required parameter 'monitor_ids'")
     ok = [i for i in ids if monitors.get(i) is not None]
@@ -129,12 +127,9 @@ async def can_delete_monitors(request: Request, monitors: Monitors) -> Response:
 
 # ------------------------------------------------------------------------------------ evaluation (sandbox-only)
 def _timestamp_param(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if not request.query_params.get(name):
         return None
-    if not raw.lstrip("-").isdigit():
-        raise IntakeError(400, f"The parameter '{name}' must be an integer POSIX timestamp, not {raw!r}")
-    return int(raw)
+    return int_param(request, name, high=MAX_EPOCH_S, what=EPOCH_SECONDS)
 
 
 async def evaluate_now(request: Request, evaluator: MonitorEvaluator) -> Response:
