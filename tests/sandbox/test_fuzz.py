@@ -408,6 +408,25 @@ def test_a_malformed_dashboard_is_a_400_naming_the_field(server: SandboxServer, 
     assert named in refused(server, "POST", "/api/v1/dashboard", body)
 
 
+@pytest.fixture(scope="module")
+def anomaly_monitor(server: SandboxServer) -> int:
+    """An anomaly monitor kept for the module: its history and band routes read their parameters."""
+    query = "avg(last_1h):anomalies(avg:fuzz.band{*}, 'basic', 2, alert_window='last_15m') >= 1"
+    status, answer = send(server, "POST", "/api/v1/monitor", _monitor(query=query, options={
+        "thresholds": {"critical": 1}, "threshold_windows": {"trigger_window": "last_15m",
+                                                             "recovery_window": "last_15m"}}))
+    assert status == 200, answer
+    return int(answer["id"])
+
+
+@pytest.mark.timeout(30)
+def test_an_anomaly_band_over_8000_years_is_refused(server: SandboxServer, anomaly_monitor: int) -> None:
+    """GET /sandbox/monitors/{id}/band?from=0&to=253402300799 ran out of memory after 20 s (a 500)."""
+    path = f"/sandbox/monitors/{anomaly_monitor}/band"
+    assert "31 days" in refused(server, "GET", path, params={"from": "0", "to": "253402300799"})
+    assert "31 days" in refused(server, "GET", path, params={"from": "20", "to": "10"})
+
+
 # ---------------------------------------------------------------------------------- regressions: automation
 WORKFLOW_500S = [
     ("inputSchema.parameters 1.5", workflow_body([step("core.noop")], inputs=1.5), "inputSchema"),
@@ -416,6 +435,9 @@ WORKFLOW_500S = [
     ("outboundEdges 1.5", workflow_body([{**step("core.noop"), "outboundEdges": 1.5}]), "outboundEdges"),
     ("outboundEdges [[null, null]] (a 500 at its first run)",
      workflow_body([{**step("core.noop"), "outboundEdges": [[None, None]]}]), "outboundEdges[0]"),
+    ("inputSchema [null] (a 500 at its first run)", {"data": {"type": "workflows", "attributes": {
+        "name": "fuzz", "spec": {**workflow_body([step("core.noop")])["data"]["attributes"]["spec"],
+                                 "inputSchema": [None]}}}}, "inputSchema"),
     ("input name null (a 500 at its first run)", workflow_body([step("core.noop")], inputs=[
         {"name": None, "type": "NUMBER", "defaultValue": 2}]), "inputSchema.parameters"),
     ("step parameter name null (a 500 at its first run)", workflow_body([
@@ -618,7 +640,7 @@ def mutated(draw: st.DrawFn, base: Json) -> Json:
     for _ in range(draw(st.integers(1, 3))):
         path = draw(st.sampled_from(_paths(body)))
         how = draw(st.sampled_from(["replace", "replace", "delete", "wrap"])) if path else "replace"
-        new = draw(VALUES) if how == "replace" else [_at(body, path)]
+        new = copy.deepcopy(draw(VALUES)) if how == "replace" else [_at(body, path)]  # the odd values are shared
         if not path:
             body = new
         elif how == "delete":
@@ -784,11 +806,13 @@ def test_fuzz_monitor_create(server: SandboxServer, data: st.DataObject, which: 
 @fuzz()
 @given(params=_odd_params(["page", "page_size", "id_offset", "name", "tags", "monitor_tags", "group_states"]),
        history=_odd_params(["from", "to", "group"]), ids=PARAM_TEXT)
-def test_fuzz_monitor_parameters(server: SandboxServer, params: dict[str, str], history: dict[str, str],
-                                 ids: str) -> None:
+def test_fuzz_monitor_parameters(server: SandboxServer, anomaly_monitor: int, params: dict[str, str],
+                                 history: dict[str, str], ids: str) -> None:
     _check(server, "GET", "/api/v1/monitor", params=params)
     _check(server, "GET", "/api/v1/monitor/can_delete", params={"monitor_ids": ids})
-    _check(server, "GET", "/sandbox/monitors/1/history", params=history)
+    _check(server, "GET", f"/sandbox/monitors/{anomaly_monitor}/history", params=history)
+    band = {"from": str(now() - 3600), "to": str(now()), **history}
+    _check(server, "GET", f"/sandbox/monitors/{anomaly_monitor}/band", params=band)
 
 
 WORKFLOW = workflow_body([

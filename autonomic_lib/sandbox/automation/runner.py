@@ -297,8 +297,9 @@ ACTIONS: dict[str, Action] = {
 # ------------------------------------------------------------------------------------------ running
 def trigger_inputs(workflow: dict[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
     """`Trigger.*`: the input schema's defaults overlaid with the payload (undeclared keys are kept)."""
-    params = ((workflow["attributes"].get("spec") or {}).get("inputSchema") or {}).get("parameters") or []
-    inputs = {p["name"]: p["defaultValue"] for p in params
+    schema = (workflow["attributes"].get("spec") or {}).get("inputSchema")
+    params = schema.get("parameters") if isinstance(schema, dict) else None
+    inputs = {p["name"]: p["defaultValue"] for p in (params if isinstance(params, list) else [])
               if isinstance(p, dict) and isinstance(p.get("name"), str) and "defaultValue" in p}
     return {**inputs, **payload}
 

@@ -116,7 +116,9 @@ def check_spec(spec: dict[str, Any], path: str) -> list[str]:
                 problems.append(f"{path}.steps[{i}].outboundEdges[{j}].nextStepName: no step is named {target!r}")
     problems += _check_triggers(spec.get("triggers"), names, path)
     for key, model in (("inputSchema", InputSchema), ("outputSchema", OutputSchema)):
-        if key in spec and (problem := schema_error(spec[key], model, f"{path}.{key}")) is not None:
+        if key in spec and not isinstance(spec[key], dict):  # the client's model lets [null] by
+            problems.append(f"{path}.{key}: must be an object {{parameters: [...]}}")
+        elif key in spec and (problem := schema_error(spec[key], model, f"{path}.{key}")) is not None:
             problems.append(problem)
         params = spec.get(key, {}).get("parameters") if isinstance(spec.get(key), dict) else None
         problems += _parameter_names(params, f"{path}.{key}.parameters", unique=True)
