@@ -45,6 +45,8 @@ bench: venv-python $(STAMP)  ## print the benchmarks (never part of the tests)
 	$(PY) bench/monitors.py
 	$(PY) bench/demo.py
 	$(PY) bench/series_catalogue.py
+	$(PY) bench/responsiveness.py
+	$(PY) bench/unreachable.py
 	$(PY) bench/dogstatsd.py
 
 lab: venv-python $(STAMP)  ## JupyterLab on the notebooks (as root too, where Jupyter needs --allow-root)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import difflib
-import fnmatch
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import CatalogError
+from .query.glob import Glob
 from .resources import ASSETS_DIR
 from .units import UNITS
 
@@ -63,7 +63,7 @@ class TagSpec:
 
     def applies_to(self, metric: str) -> bool:
         """Whether `metric` carries this tag key."""
-        return any(fnmatch.fnmatchcase(metric, g) for g in self.metric_globs)
+        return any(Glob.compile(g).fullmatch(metric) for g in self.metric_globs)
 
     def describe_values(self) -> str:
         """Allowed values as a person would read them."""
@@ -236,7 +236,7 @@ def _read_tags(path: Path, metrics: dict[str, MetricSpec], problems: list[Catalo
         if not globs:
             bad("metrics", "name the metrics (globs allowed) that carry this tag")
         for glob in globs:
-            if not any(fnmatch.fnmatchcase(m, glob) for m in metrics):
+            if not any(Glob.compile(glob).fullmatch(m) for m in metrics):
                 bad("metrics", f"{glob!r} matches no metric of metadata.csv")
         tags[key] = TagSpec(key=key, values=values, pattern=pattern, max_values=int(row["max_values"]),
                             metric_globs=globs, description=row["description"])

@@ -1,8 +1,9 @@
 """The sandbox stays responsive under every size and backtracking reproduction, and stops on SIGTERM.
 
 A sandbox process (as the notebooks run it) gets each reproduction from a thread while this test asks
-`GET /api/v1/validate` every 100 ms: the worst answer must come within 1 s, and SIGTERM must end the process
-within 5 s. Before the size bounds a 1.1 MB `service` pinned a core for good and SIGTERM no longer stopped the
+`GET /api/v1/validate` every 100 ms: every poll must be answered (none blocked for its 5 s timeout), and SIGTERM
+must end the process (a 5 s bound). These are hang guards, not speed checks: the latencies themselves are measured,
+as a ratio to an idle sandbox's, by bench/responsiveness.py. Before the size bounds a 1.1 MB `service` pinned a core for good and SIGTERM no longer stopped the
 server; a 216 000-group query held every request for seconds.
 """
 
@@ -26,7 +27,7 @@ from autonomic_lib.sandbox.server import SandboxState, read_state
 from autonomic_lib.sandbox_process import start_sandbox_process, stop_sandbox_process
 
 pytestmark = pytest.mark.slow
-WORST_LATENCY_S, STOP_WITHIN_S, POLL_S = 1.0, 5.0, 0.1
+BLOCKED_S, STOP_WITHIN_S, POLL_S = 5.0, 5.0, 0.1
 
 
 class Client:
@@ -160,7 +161,7 @@ REPRODUCTIONS: list[Callable[[Client], None]] = [
 
 # ------------------------------------------------------------------------------------------ the test
 @pytest.mark.timeout(120)
-def test_validate_answers_within_a_second_throughout_and_sigterm_stops_the_sandbox(sandbox: Sandbox) -> None:
+def test_validate_is_answered_throughout_and_sigterm_stops_the_sandbox(sandbox: Sandbox) -> None:
     worst: dict[str, float] = {}
     current = ["start"]
     failures: list[str] = []
@@ -187,11 +188,9 @@ def test_validate_answers_within_a_second_throughout_and_sigterm_stops_the_sandb
         latency = time.monotonic() - started if status == 200 else 5.0
         worst[current[0]] = max(worst.get(current[0], 0.0), latency)
         time.sleep(max(0.0, POLL_S - latency))
-    report = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in worst.items())
-    print(f"\nworst GET /api/v1/validate latency while each reproduction ran: {report}")
     assert not failures, failures
-    assert max(worst.values()) < WORST_LATENCY_S, report
+    blocked = [name for name, seconds in worst.items() if seconds >= BLOCKED_S]
+    assert not blocked, f"GET /api/v1/validate got no answer within {BLOCKED_S} s while these ran: {blocked}"
 
-    stopped = sandbox.stop(within=STOP_WITHIN_S)
-    print(f"SIGTERM to exit: {stopped * 1000:.0f} ms")
-    assert stopped < STOP_WITHIN_S and read_state(sandbox.folder) is None
+    sandbox.stop(within=STOP_WITHIN_S)  # fails the test if SIGTERM does not end it within the bound
+    assert read_state(sandbox.folder) is None

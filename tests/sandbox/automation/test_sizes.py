@@ -7,7 +7,6 @@ The probe: echo steps each repeating the previous output twice doubled it per st
 from __future__ import annotations
 
 import itertools
-import time
 from typing import Any
 
 import orjson
@@ -46,37 +45,35 @@ def chain(n: int, value: Any, first: Any = "ab") -> dict[str, Any]:
 
 
 def run(automation: Automation, attributes: dict[str, Any], payload: dict[str, Any] | None = None
-        ) -> tuple[dict[str, Any], float]:
+        ) -> dict[str, Any]:
     workflow = automation.create_workflow(attributes=attributes)
-    started = time.perf_counter()
     doc = automation.start_instance(workflow["id"], payload=payload or {})
-    elapsed = time.perf_counter() - started
-    return automation.get_instance(workflow["id"], doc["id"])["attributes"], elapsed
+    return automation.get_instance(workflow["id"], doc["id"])["attributes"]
 
 
 @pytest.mark.timeout(20)
 def test_output_doubling_at_every_step_fails_the_instance_at_the_step_bound(automation: Automation) -> None:
-    attrs, elapsed = run(automation, chain(22, "{{ Steps.{p}.value }}{{ Steps.{p}.value }}"))
+    attrs = run(automation, chain(22, "{{ Steps.{p}.value }}{{ Steps.{p}.value }}"))
     assert attrs["instanceStatus"] == {"detailsKind": "FAILED", "displayName": "Failed"}
     failure = attrs["failure"]
     assert failure["stepName"] == "S19" and f"at most {MAX_STEP_INPUT}" in failure["reason"]
     assert "15 MB" in failure["reason"]  # Datadog's own, for comparison
     assert attrs["stepStateAssociations"][-1] == {"stepName": "S19", "stepState": "FAILED"}
-    assert len(orjson.dumps(attrs)) < MAX_RUN_SIZE and elapsed < 2.0
+    assert len(orjson.dumps(attrs)) < MAX_RUN_SIZE
 
 
 @pytest.mark.timeout(20)
 def test_shared_parts_doubling_is_measured_without_being_expanded(automation: Automation) -> None:
     """Each step lists the previous output twice by reference: memory grows by a step, the JSON doubles."""
-    attrs, elapsed = run(automation, chain(60, ["{{ Steps.{p}.value }}", "{{ Steps.{p}.value }}"], first="x" * 100))
-    assert attrs["instanceStatus"]["detailsKind"] == "FAILED" and elapsed < 2.0
+    attrs = run(automation, chain(60, ["{{ Steps.{p}.value }}", "{{ Steps.{p}.value }}"], first="x" * 100))
+    assert attrs["instanceStatus"]["detailsKind"] == "FAILED"
     assert "characters of JSON" in attrs["failure"]["reason"]
 
 
 @pytest.mark.timeout(20)
 def test_a_template_repeating_a_reference_stops_rendering_at_the_bound(automation: Automation) -> None:
-    attrs, elapsed = run(automation, chain(1, "{{ Steps.{p}.value }}" * 5000, first="y" * 1000))
-    assert attrs["failure"]["stepName"] == "S1" and elapsed < 2.0
+    attrs = run(automation, chain(1, "{{ Steps.{p}.value }}" * 5000, first="y" * 1000))
+    assert attrs["failure"]["stepName"] == "S1"
     assert f"render to more than {MAX_STEP_INPUT} characters" in attrs["failure"]["reason"]
     assert "inputs" not in attrs["steps"][-1]
 
@@ -84,7 +81,7 @@ def test_a_template_repeating_a_reference_stops_rendering_at_the_bound(automatio
 @pytest.mark.timeout(20)
 def test_nesting_that_grows_at_every_step_stops_at_the_depth_bound(automation: Automation) -> None:
     """Past 255 levels the instance could not even be stored (a 500): orjson writes no deeper."""
-    attrs, _ = run(automation, chain(300, ["{{ Steps.{p}.value }}"]))
+    attrs = run(automation, chain(300, ["{{ Steps.{p}.value }}"]))
     assert attrs["instanceStatus"]["detailsKind"] == "FAILED"
     assert f"more than {MAX_JSON_DEPTH} levels" in attrs["failure"]["reason"]
 
@@ -92,7 +89,7 @@ def test_nesting_that_grows_at_every_step_stops_at_the_depth_bound(automation: A
 @pytest.mark.timeout(20)
 def test_a_run_past_its_size_fails_at_the_step_that_passes_it(automation: Automation) -> None:
     big = "z" * (MAX_STEP_OUTPUT // 2 - 100)  # each step: an input and an output of about half the step bound
-    attrs, _ = run(automation, chain(10, "{{ Trigger.big }}", first="{{ Trigger.big }}"), payload={"big": big})
+    attrs = run(automation, chain(10, "{{ Trigger.big }}", first="{{ Trigger.big }}"), payload={"big": big})
     failure = attrs["failure"]
     assert failure["stepName"] == "S4" and f"at most {MAX_RUN_SIZE} per run" in failure["reason"]
     assert [s["stepState"] for s in attrs["stepStateAssociations"]] == ["SUCCEEDED"] * 4 + ["FAILED"]
@@ -100,7 +97,7 @@ def test_a_run_past_its_size_fails_at_the_step_that_passes_it(automation: Automa
 
 
 def test_a_run_within_its_bounds_succeeds(automation: Automation) -> None:
-    attrs, _ = run(automation, chain(8, "{{ Steps.{p}.value }}{{ Steps.{p}.value }}"))
+    attrs = run(automation, chain(8, "{{ Steps.{p}.value }}{{ Steps.{p}.value }}"))
     assert attrs["instanceStatus"]["detailsKind"] == "SUCCEEDED"
     assert attrs["steps"][-1]["outputs"] == {"value": "ab" * 256}
 

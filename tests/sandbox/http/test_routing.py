@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from typing import Any
 
 import pytest
@@ -53,11 +52,10 @@ def test_json_depth_needs_no_recursion_and_stops_past_the_limit() -> None:
         sys.setrecursionlimit(limit)
 
 
+@pytest.mark.timeout(10)  # a hang guard: the check is linear, a recursive one never ended
 def test_json_depth_is_linear_in_a_wide_body() -> None:
     wide = {"items": [{"k": [i, str(i)]} for i in range(200_000)]}
-    started = time.perf_counter()
     assert json_depth(wide, MAX_JSON_DEPTH) == 4
-    assert time.perf_counter() - started < 2.0
 
 
 @pytest.mark.parametrize("path, body", [

@@ -6,7 +6,6 @@ stopped the server); a 300-level attribute answered a 500.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
@@ -49,9 +48,7 @@ def nested(levels: int) -> Any:
 @pytest.mark.parametrize("field", ["service", "hostname", "ddsource"])
 def test_a_huge_reserved_field_is_cut_at_once(field: str) -> None:
     """A 1.1 MB service never answered: `_fit` cut the message only, and looped forever on what was left."""
-    started = time.perf_counter()
     doc = normalized({"message": "m", field: "S" * 1_100_000})
-    assert time.perf_counter() - started < 1.0
     assert doc[field] == "S" * MAX_RESERVED_CHARS and doc["message"] == "m"
     assert all(len(tag) <= MAX_TAG_CHARS for tag in doc["tags"]) and len(doc["tags"]) == 1
 
