@@ -57,7 +57,7 @@ def test_traffic_uses_the_plan_of_setup_and_sends_every_phase(story: dict) -> No
     assert records["points"] == sum(row["points"] for row in sent.values()) > 0
     assert records["logs"] > 0
     states = {row["monitor"]: row["state"] for row in records["monitor_states"]}
-    assert set(states) == {"Budget breach", "Latency anomaly", "Optimization failure"}
+    assert set(states) == {"Budget breach", "Latency anomaly", "Optimization failure", "Refiner errors"}
     assert (records["scenario"], records["seed"]) == (str(SHORT_STORY), 3)  # 00's plan, not parameters
 
 
@@ -68,7 +68,7 @@ def test_analysis_reads_back_the_story_and_gives_verdicts(story: dict) -> None:
     assert phases["optimization_failure"]["optimization failures"] == pytest.approx(2)
     assert records["reconciled"] is True and records["compared"] > 0
     fired = {row["monitor"] for row in records["monitor_history"] if row["to"] == "Alert"}
-    assert {"Budget breach", "Optimization failure"} <= fired
+    assert {"Budget breach", "Optimization failure", "Refiner errors"} <= fired
     assert [(c["agent_id"], c["failure_reason"]) for c in records["cases"]] == [("agent-02", "hallucination_persists")]
     assert any(run["status"] == "Succeeded" for run in records["workflow_runs"])
     verdicts = {v["the seed expects"]: v["verdict"] for v in records["verdicts"]}
