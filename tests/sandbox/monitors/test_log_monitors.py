@@ -225,3 +225,15 @@ def test_a_monitor_of_another_type_is_stored_but_never_evaluated(
     assert monitor is not None and monitor["overall_state"] == "No Data" and monitors.history(created["id"]) == []
     status = {s["monitor_id"]: s for s in monitors.evaluation_status()}[created["id"]]
     assert "event-v2 alert" in status["not_evaluated"]
+
+
+@pytest.mark.parametrize("query, words", [
+    ('logs("' + "(" * 3000 + 'a' + ")" * 3000 + '").rollup("count").last("5m") > 0', "nested more than"),
+    ('logs("' + "a " * 5000 + '").rollup("count").last("5m") > 0', "at most 8192"),
+    ('logs("' + "\\\\" * 4000 + '").rollup("count").last("5m") > 0', "no word to search for"),
+])
+def test_hostile_log_queries_are_a_400_in_bounded_time(monitors: Monitors, query: str, words: str) -> None:
+    with pytest.raises(IntakeError) as caught:
+        monitors.create(log_alert(query))
+    assert caught.value.status == 400 and words in str(caught.value)
+    assert monitors.count() == 0

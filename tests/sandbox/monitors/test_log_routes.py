@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+import urllib3
 from datadog_api_client import ApiClient
 from datadog_api_client.exceptions import ApiException, NotFoundException
 from datadog_api_client.v1.api.monitors_api import MonitorsApi
@@ -45,6 +46,7 @@ from datadog_api_client.v2.api.logs_api import LogsApi
 from datadog_api_client.v2.model.http_log import HTTPLog
 from datadog_api_client.v2.model.http_log_item import HTTPLogItem
 
+from autonomic_lib.links import page_url
 from autonomic_lib.sandbox.server import SandboxServer
 from tests.conftest import errors_of, raw, unique
 
@@ -192,3 +194,18 @@ def test_documented_query_shapes_of_other_types_are_checked(session_sandbox: San
                                                             words: str) -> None:
     status, answer = raw(session_sandbox, "POST", "/api/v1/monitor", body)
     assert status == 400 and words in answer["errors"][0]
+
+
+def test_the_monitor_page_and_the_evaluation_status_say_a_monitor_is_not_evaluated(
+        api_client: ApiClient, session_sandbox: SandboxServer) -> None:
+    api = MonitorsApi(api_client)
+    created = api.create_monitor(body=Monitor(name=unique("slo"), type=MonitorType.SLO_ALERT,
+                                              query='error_budget("abc123").over("7d") > 10'))
+    page = urllib3.request("GET", page_url(session_sandbox.url, "monitor", created.id,
+                                           api_key=session_sandbox.config.api_key), retries=False)
+    assert page.status == 200
+    assert 'id="not-evaluated"' in page.data.decode() and "not evaluated by the sandbox" in page.data.decode()
+    _, status = raw(session_sandbox, "GET", "/sandbox/evaluation")
+    [mine] = [m for m in status["monitors"] if m["monitor_id"] == created.id]
+    assert "'slo alert' monitor is stored" in mine["not_evaluated"] and mine["overall_state"] == "No Data"
+    api.delete_monitor(created.id)
