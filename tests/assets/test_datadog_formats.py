@@ -68,7 +68,7 @@ def test_the_kits_own_files_are_its_own() -> None:
     assets, _ = lint_assets()
     assert [(a.kind, a.layout, a.foreign) for a in assets] == [
         ("dashboard", "body", False), ("monitor", "template", False), ("monitor", "template", False),
-        ("monitor", "template", False), ("workflow", "request", False)]
+        ("monitor", "template", False), ("monitor", "template", False), ("workflow", "request", False)]
 
 
 def test_the_folder_does_not_decide_the_kind(tmp_path: Path) -> None:
@@ -240,14 +240,14 @@ def test_round_trip_through_the_datadog_format_changes_nothing(sandbox: SandboxS
     import_assets(settings)
     import_assets(settings, [DATADOG])
     written = export_assets(settings, tmp_path, form="datadog")
-    assert len(written) == 10
+    assert len(written) == 11
     budget = read(tmp_path / "monitors" / "budget_breach.json")
     assert "definition" not in budget and budget["type"] == "query alert"  # Datadog's body, not the template
     assets, problems = lint_assets([tmp_path])
     assert found(problems, "error") == set()
     own = {str(a.path) for a in assets if not a.foreign}
-    assert len(own) == 5 and not [p for p in problems if p.file in own]  # the kit's assets come home clean
-    assert [c.action for c in import_assets(settings, [tmp_path])] == ["unchanged"] * 10
+    assert len(own) == 6 and not [p for p in problems if p.file in own]  # the kit's assets come home clean
+    assert [c.action for c in import_assets(settings, [tmp_path])] == ["unchanged"] * 11
 
 
 # ------------------------------------------------------------------------------------ the command line

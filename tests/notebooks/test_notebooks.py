@@ -39,12 +39,12 @@ def test_setup_finds_the_running_sandbox_and_writes_the_plan(story: dict, notebo
     assert (Path(notebook_sandbox.config.data_dir) / "run.json").is_file()
 
 
-def test_import_lints_clean_and_creates_the_five_assets_with_links(story: dict) -> None:
+def test_import_lints_clean_and_creates_the_six_assets_with_links(story: dict) -> None:
     _, records = story["import"]
     assert records["lint_errors"] == 0
-    assert sorted(a["action"] for a in records["dry_run"]) == ["create"] * 5
+    assert sorted(a["action"] for a in records["dry_run"]) == ["create"] * 6
     assets = records["assets"]
-    assert sorted(a["kind"] for a in assets) == ["dashboard", "monitor", "monitor", "monitor", "workflow"]
+    assert sorted(a["kind"] for a in assets) == ["dashboard", "monitor", "monitor", "monitor", "monitor", "workflow"]
     assert all(a["id"] and a["link"].startswith("http://127.0.0.1:") for a in assets)
 
 
