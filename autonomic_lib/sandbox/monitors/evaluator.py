@@ -25,6 +25,8 @@ Semantics (DATADOG.md 3.4-3.6; sandbox choices marked):
   window"); new_group_delay: a group is not evaluated until that many seconds after its first evaluation with data.
 - multi alert: one state per group of `by {...}` (key "agent_id:a1,failure_reason:x"); a simple alert has "*".
   overall_state is the worst group state (Alert > Warn > No Data > OK), "No Data" while there is no group.
+- log monitors (log_evaluator.py) bring their own data: a grid whose `windows` hold each window's value computed
+  over the whole window (a log count, unique values, a measure); the judging below is the same.
 - anomalies(): the value is the fraction of points outside the band in the trigger window (threshold_windows), the
   recovery condition is read over the recovery window; see anomaly.py for the algorithms and their approximations.
 
