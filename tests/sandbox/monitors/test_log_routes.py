@@ -209,3 +209,31 @@ def test_the_monitor_page_and_the_evaluation_status_say_a_monitor_is_not_evaluat
     [mine] = [m for m in status["monitors"] if m["monitor_id"] == created.id]
     assert "'slo alert' monitor is stored" in mine["not_evaluated"] and mine["overall_state"] == "No Data"
     api.delete_monitor(created.id)
+
+
+def test_a_log_alert_mentioning_a_workflow_runs_it_with_the_group(api_client: ApiClient,
+                                                                   session_sandbox: SandboxServer) -> None:
+    handle, service = unique("log-wf"), unique("svc").replace("-", "")
+    status, created = raw(session_sandbox, "POST", "/api/v2/workflows", {"data": {"type": "workflows", "attributes": {
+        "name": handle, "published": True, "spec": {
+            "handle": handle, "triggers": [{"monitorTrigger": {}, "startStepNames": ["Wait"]}],
+            "inputSchema": {"parameters": [{"name": "agent_id", "type": "STRING", "defaultValue": "unknown"}]},
+            "steps": [{"name": "Wait", "actionId": "com.datadoghq.core.noop"}]}}}})
+    assert status == 201, created
+    monitor = MonitorsApi(api_client).create_monitor(body=Monitor(
+        name=unique("refiner errors"), type=MonitorType.LOG_ALERT,
+        query=f'logs("service:{service} status:error").index("*").rollup("count").by("agent_id").last("5m") > 0',
+        message=f'{{{{#is_alert}}}}@workflow-{handle}(agent_id="{{{{agent_id.name}}}}"){{{{/is_alert}}}}'))
+    stamp = int((time.time() // 60 * 60 - 90) * 1000)
+    LogsApi(api_client).submit_log(body=HTTPLog([HTTPLogItem(
+        message="Optimization failed", service=service, ddtags="agent_id:agent-02", status="error",
+        timestamp=stamp)]))
+    raw(session_sandbox, "POST", "/sandbox/evaluate")
+    _, instances = raw(session_sandbox, "GET", f"/api/v2/workflows/{created['data']['id']}/instances")
+    assert len(instances["data"]) == 1
+    _, instance = raw(session_sandbox, "GET",
+                      f"/api/v2/workflows/{created['data']['id']}/instances/{instances['data'][0]['id']}")
+    source = instance["data"]["attributes"]["source"]["monitor"]
+    assert (source["monitorId"], source["group"]) == (monitor.id, "agent_id:agent-02")
+    _, history = raw(session_sandbox, "GET", f"/sandbox/monitors/{monitor.id}/history")
+    assert [(t["group"], t["current"]) for t in history["transitions"]] == [("agent_id:agent-02", "Alert")]
