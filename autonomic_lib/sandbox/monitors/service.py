@@ -3,7 +3,8 @@
 `MonitorEvaluator` keeps each monitor's group states durably (its evaluation record), writes what the API shows
 (the monitor's overall_state and state.groups) and records every transition, all through the monitors backend
 (backend.py); it writes a monitor event per transition in the events stream through the logs backend (`events`),
-and calls the injected `notify` hook (the automation product's). A background thread runs it once ingest has been
+and calls the injected `notify` hook (the automation product's). Log monitors read their logs from that same
+backend (log_evaluator.py); other monitor types are stored but not evaluated (unevaluated.py). A background thread runs it once ingest has been
 quiet for `quiet_seconds` (so minutes whose data is still arriving are not judged) and at least once per wall-clock
 minute; `POST /sandbox/evaluate` (routes.py) runs it synchronously.
 """
