@@ -3,7 +3,8 @@ of what this telemetry would cost on Datadog.
 
 The seed promises: a baseline, 3 budget breaches that trip the Budget Breach monitor, 3 latency spikes of
 ~25 s that trip the Latency monitor, 2 optimization failures that trip the Optimization Failure monitor,
-run the workflow and open a Case. Each becomes a row with what was observed and held / did not hold.
+run the workflow and open a Case; the kit adds a log monitor on the Refiner's error logs, which the failures
+trip too (and nothing else). Each becomes a row with what was observed and held / did not hold.
 A scenario without one of the seed's phases gets "not applicable" for that row, never a false "held".
 """
 
@@ -19,6 +20,10 @@ from .budget import message_budget
 from .render import format_number, format_time, plural
 
 SPIKE_LATENCY = 15.0  # s: a minute whose mean user latency passes this is part of a spike
+# What the kit ships (assets/): the seed's dashboard, three monitors and workflow, and the log monitor on the
+# Refiner's error logs (assets/monitors/refiner_errors.json)
+KIT_ASSETS = {"dashboard": 1, "monitor": 4, "workflow": 1}
+LOG_MONITOR = "Refiner errors"
 
 # Datadog list prices used for the estimate. ASSUMPTION, not a quote: the public pricing page
 # (datadoghq.com/pricing, as listed in 2025) and the billing docs (docs.datadoghq.com/account_management/
@@ -99,6 +104,17 @@ def _alerted(rows: pd.DataFrame) -> str:
     return f"alerted {plural(len(rows), 'time')} {_times(rows)}" if len(rows) else "never alerted"
 
 
+def _log_monitor(history: pd.DataFrame, phase: Any) -> Expectation:
+    """The kit's log monitor fires on the Refiner's error logs of the failure phase, and only then."""
+    alerts = _alerts_in(history, LOG_MONITOR, phase)
+    rows = history[(history["monitor"] == LOG_MONITOR) & (history["to"] == "Alert")] if not history.empty \
+        else history
+    others = rows[~rows.index.isin(alerts.index)] if not rows.empty else rows
+    extra = f"; also alerted outside the failure phase {_times(others)}" if len(others) else ""
+    return Expectation("...and the Refiner's error logs trip the Refiner Errors log monitor, in that phase only",
+                       f"log monitor {_alerted(alerts)}{extra}", len(alerts) >= 1 and not len(others))
+
+
 def check_expectations(*, phases: pd.DataFrame, spans: dict[str, Any], history: pd.DataFrame,
                        ledger_summary: pd.DataFrame, latency: pd.Series, cases: pd.DataFrame,
                        runs: pd.DataFrame, reconciled: bool, compared: int, differ: int,
@@ -107,9 +123,9 @@ def check_expectations(*, phases: pd.DataFrame, spans: dict[str, Any], history: 
     def value(frame: pd.DataFrame, phase: str, column: str) -> float:
         return float(frame.loc[phase, column]) if phase in frame.index and column in frame else float("nan")
 
-    out = [Expectation("The assets are imported: 1 dashboard, 3 monitors, 1 workflow",
+    out = [Expectation("The assets are imported: " + ", ".join(plural(n, k) for k, n in KIT_ASSETS.items()),
                        ", ".join(plural(n, k) for k, n in assets.items()),
-                       assets.get("dashboard") == 1 and assets.get("monitor") == 3 and assets.get("workflow") == 1)]
+                       all(assets.get(kind) == n for kind, n in KIT_ASSETS.items()))]
     if "baseline" in phases.index:
         rate = value(phases, "baseline", "pass rate %")
         out.append(Expectation("Normal traffic establishes a baseline",
@@ -151,6 +167,7 @@ def check_expectations(*, phases: pd.DataFrame, spans: dict[str, Any], history: 
             f"{plural(len(runs), 'workflow run')} ({len(ok_runs)} succeeded); {plural(len(cases), 'Case')}: "
             + "; ".join(f"{c.key} {c.agent_id} ({c.failure_reason}, {c.status})" for c in cases.itertuples()),
             len(ok_runs) >= 1 and len(with_context) >= 1))
+        out.append(_log_monitor(history, spans["optimization_failure"]))
     out.append(Expectation("Nothing is lost: the backend holds exactly what was acknowledged",
                            f"{compared:,} series, log groups and events compared, {differ:,} differ", reconciled))
     return out

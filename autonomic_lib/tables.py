@@ -21,7 +21,8 @@ from .traffic import expected_messages
 
 # Which monitor each kind of injected fault is meant to trip (the seed's "What to Expect").
 FAULT_MONITORS = {"prompt_injection": "Budget breach", "provider_slowdown": "Latency anomaly",
-                  "regression": "Optimization failure (then the workflow opens a Case)"}
+                  "regression": "Optimization failure (then the workflow opens a Case) and Refiner errors "
+                                "(the log monitor)"}
 
 
 def phase_plan(scenario: Scenario) -> pd.DataFrame:

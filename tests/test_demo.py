@@ -84,8 +84,8 @@ RECORDS = {
     "workflow_runs": [{"instance": "w-1", "started": "2026-12-03T07:27:00+00:00", "status": "Succeeded",
                        "monitor": "Optimization failure", "group": None}],
     "assets": [{"kind": "dashboard", "name": "Autonomic AI Ops Center", "action": "create", "id": "abc-123"}],
-    "verdicts": [{"the seed expects": "The assets are imported: 1 dashboard, 3 monitors, 1 workflow",
-                  "observed": f"1 dashboard, 3 monitors, 1 workflow ({SECRET})", "verdict": "held"},
+    "verdicts": [{"the seed expects": "The assets are imported: 1 dashboard, 4 monitors, 1 workflow",
+                  "observed": f"1 dashboard, 4 monitors, 1 workflow ({SECRET})", "verdict": "held"},
                  {"the seed expects": "Nothing is lost", "observed": "578 compared, 1 differs",
                   "verdict": "did not hold"}],
 }
@@ -106,7 +106,7 @@ def test_the_index_is_rendered_from_its_template_escaped_scrubbed_with_alt_text_
     assert images.found and all(img.get("alt") for img in images.found), images.found
     assert images.found[0]["alt"] == "The run over time: four panels"  # the chart's own description
     assert images.found[1]["alt"].startswith("The Ops Center dashboard drawn from its JSON")
-    assert "of 1 audited message<" in page and "1 dashboard, 3 monitors" in page and "dashboard(s)" not in page
+    assert "of 1 audited message<" in page and "1 dashboard, 4 monitors" in page and "dashboard(s)" not in page
     assert ">06:40 UTC<" in page and ">07:27 UTC<" in page and ">5676<" in page and ">37.75<" in page
     assert "NaN" not in page and "None" not in page and "5676.0" not in page
     assert "peak p95 user latency 81.89 s" in page and "most expensive message $0.2696" in page

@@ -30,6 +30,7 @@ SANDBOX_ACTIONS = frozenset({
 })
 SANDBOX_TRIGGERS = frozenset({"monitorTrigger"})
 METRIC_MONITOR_TYPES = ("query alert", "metric alert")  # the types whose query is a metric query
+LOG_MONITOR_TYPE = "log alert"  # logs("<search>")...by("<facets>").last(...): evaluated by the sandbox too
 # Sensible monitor thresholds per unit: (low exclusive, high inclusive, the mistake it catches).
 UNIT_RANGES = {"dollar": (0.0, 5.0, "a per-message cost in dollars (0.1 = 10 cents), not cents"),
                "second": (0.0, 600.0, "seconds, not milliseconds")}
@@ -130,11 +131,6 @@ class Linter:
         tags = body.get("tags") or []
         if asset.foreign:
             self._adds_managed_tag(asset, tags)
-            if body.get("type") not in METRIC_MONITOR_TYPES:  # logs, APM, ...: nothing of the kit's to check
-                self.add(asset, f"{base}.type", f"a {body.get('type')!r} monitor: the kit checks the queries of "
-                         "metric monitors only, and the sandbox evaluates only those",
-                         "fine for Datadog; import into the sandbox refuses it", "sandbox-monitor", "warning")
-                return
         else:
             if MANAGED_TAG not in tags or INTEGRATION_TAG not in tags:
                 self.add(asset, f"{base}.tags", f"the monitor lacks {MANAGED_TAG} or {INTEGRATION_TAG}",
@@ -142,6 +138,14 @@ class Linter:
             if not str(body.get("name", "")).startswith(NAME_PREFIX):
                 self.add(asset, f"{base}.name", f"the name does not start with {NAME_PREFIX!r}",
                          f"prefix the name with {NAME_PREFIX}", "managed")
+        if body.get("type") == LOG_MONITOR_TYPE:  # the sandbox evaluates it; its search is the logs' syntax
+            self._message(asset, str(body.get("message", "")), _log_facets(str(body.get("query", ""))))
+            return
+        if body.get("type") not in METRIC_MONITOR_TYPES:  # APM, RUM, composite...: nothing of the kit's to check
+            self.add(asset, f"{base}.type", f"a {body.get('type')!r} monitor is stored but not evaluated by the "
+                     "sandbox (it evaluates metric and log monitors only): it never alerts there",
+                     "fine for Datadog; in the sandbox its state stays No Data", "sandbox-monitor", "warning")
+            return
         parsed = self.parse(asset, f"{base}.query", body.get("query"), "monitor query")
         if parsed is None:
             return
@@ -344,6 +348,13 @@ class Linter:
                 if ref not in inputs:
                     self.add(asset, f"{path}.parameters", f"{{{{ Trigger.{ref} }}}} is not an input parameter",
                              f"declare {ref} in spec.inputSchema.parameters", "workflow-input")
+
+
+def _log_facets(query: str) -> set[str]:
+    """The facets a log monitor query groups by: the comma list in its `.by("...")` (found without a regex)."""
+    start = query.find('.by("')
+    end = query.find('")', start + 5) if start >= 0 else -1
+    return {part.strip() for part in query[start + 5:end].split(",") if part.strip()} if end >= 0 else set()
 
 
 def _widgets(widgets: list[Any], path: str) -> Iterator[tuple[str, dict[str, Any]]]:

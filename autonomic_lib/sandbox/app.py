@@ -80,6 +80,7 @@ class Sandbox:
         self.dogstatsd = DogStatsD(self.metrics, self.logs, self.documents, clock=clock)  # fed by server.py's listener
         self.evaluator = MonitorEvaluator(monitors=self.monitors, events=self.logs, metrics=self.metrics,
                                           notify=self._notify, quiet_seconds=config.evaluation_quiet_seconds)
+        self.logs.on_ingest(self.evaluator.learn_logs)  # log intake triggers evaluation, as metric writes do
 
     def new_run(self) -> dict[str, int]:
         """Forget everything a run sent and caused (telemetry, evaluations, notifications, workflow runs, cases,

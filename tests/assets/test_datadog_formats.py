@@ -68,7 +68,7 @@ def test_the_kits_own_files_are_its_own() -> None:
     assets, _ = lint_assets()
     assert [(a.kind, a.layout, a.foreign) for a in assets] == [
         ("dashboard", "body", False), ("monitor", "template", False), ("monitor", "template", False),
-        ("monitor", "template", False), ("workflow", "request", False)]
+        ("monitor", "template", False), ("monitor", "template", False), ("workflow", "request", False)]
 
 
 def test_the_folder_does_not_decide_the_kind(tmp_path: Path) -> None:
@@ -157,12 +157,25 @@ def test_legacy_anomaly_query_without_alert_window_is_one_clear_error(tmp_path: 
     assert ("unknown-metric", "warning") in found(problems)
 
 
-def test_a_foreign_monitor_of_another_type_is_not_parsed_as_a_metric_query(tmp_path: Path) -> None:
+def test_a_foreign_log_monitor_is_not_parsed_as_a_metric_query(tmp_path: Path) -> None:
     monitor = read(DATADOG / "monitor_get_answer.json")
     monitor.update(type="log alert", query='logs("service:chatbot status:error").index("*").rollup("count")'
-                                           '.last("5m") > 10', options={"thresholds": {"critical": 10}})
+                                           '.by("agent_id").last("5m") > 10', options={"thresholds": {"critical": 10}},
+                   message="{{agent_id.name}} and {{role.name}}")
     _, problems = lint_assets([write(tmp_path / "log_monitor.json", monitor)])
+    assert found(problems) == {("read-only", "info"), ("managed", "info"), ("message-variable", "error")}
+    assert [p.message for p in problems if p.rule == "message-variable"] == [
+        "{{role.name}} renders empty: the query is not grouped by role"]
+
+
+def test_a_monitor_of_a_type_the_sandbox_does_not_evaluate_is_a_warning(tmp_path: Path) -> None:
+    monitor = read(DATADOG / "monitor_get_answer.json")
+    monitor.update(type="trace-analytics alert", options={"thresholds": {"critical": 10}},
+                   query='trace-analytics("env:prod operation_name:flask.request").rollup("count").last("5m") > 10')
+    _, problems = lint_assets([write(tmp_path / "apm_monitor.json", monitor)])
     assert found(problems) == {("read-only", "info"), ("managed", "info"), ("sandbox-monitor", "warning")}
+    [warning] = [p for p in problems if p.rule == "sandbox-monitor"]
+    assert "not evaluated by the sandbox" in warning.message and "No Data" in warning.fix
 
 
 def test_a_mention_resolves_against_a_workflow_linted_alongside() -> None:
@@ -227,14 +240,14 @@ def test_round_trip_through_the_datadog_format_changes_nothing(sandbox: SandboxS
     import_assets(settings)
     import_assets(settings, [DATADOG])
     written = export_assets(settings, tmp_path, form="datadog")
-    assert len(written) == 10
+    assert len(written) == 11
     budget = read(tmp_path / "monitors" / "budget_breach.json")
     assert "definition" not in budget and budget["type"] == "query alert"  # Datadog's body, not the template
     assets, problems = lint_assets([tmp_path])
     assert found(problems, "error") == set()
     own = {str(a.path) for a in assets if not a.foreign}
-    assert len(own) == 5 and not [p for p in problems if p.file in own]  # the kit's assets come home clean
-    assert [c.action for c in import_assets(settings, [tmp_path])] == ["unchanged"] * 10
+    assert len(own) == 6 and not [p for p in problems if p.file in own]  # the kit's assets come home clean
+    assert [c.action for c in import_assets(settings, [tmp_path])] == ["unchanged"] * 11
 
 
 # ------------------------------------------------------------------------------------ the command line

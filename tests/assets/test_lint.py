@@ -45,7 +45,7 @@ CASES = {
 def test_shipped_assets_lint_clean() -> None:
     assets, problems = lint_assets()
     assert problems == []
-    assert sorted(a.kind for a in assets) == ["dashboard", "monitor", "monitor", "monitor", "workflow"]
+    assert sorted(a.kind for a in assets) == ["dashboard", "monitor", "monitor", "monitor", "monitor", "workflow"]
 
 
 def test_every_fixture_has_a_case() -> None:

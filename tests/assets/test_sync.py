@@ -22,18 +22,18 @@ def test_import_twice_creates_nothing_new(sandbox: SandboxServer) -> None:
     settings = settings_for(sandbox)
     first = import_assets(settings)
     assert [(c.kind, c.action) for c in first] == [("workflow", "create"), ("monitor", "create"), ("monitor", "create"),
-                                                   ("monitor", "create"), ("dashboard", "create")]
+                                                   ("monitor", "create"), ("monitor", "create"), ("dashboard", "create")]
     assert all(c.id and c.url and c.url.startswith(sandbox.url) for c in first)
     second = import_assets(settings)
-    assert [c.action for c in second] == ["unchanged"] * 5, format_table(second)
+    assert [c.action for c in second] == ["unchanged"] * 6, format_table(second)
     assert [c.id for c in second] == [c.id for c in first]
     with client_for(sandbox) as client:
-        assert len(MonitorsApi(client).list_monitors()) == 3
+        assert len(MonitorsApi(client).list_monitors()) == 4
 
 
 def test_dry_run_shows_the_diff_and_sends_nothing(sandbox: SandboxServer, tmp_path: Path) -> None:
     settings = settings_for(sandbox)
-    assert [c.action for c in import_assets(settings, dry_run=True)] == ["create"] * 5
+    assert [c.action for c in import_assets(settings, dry_run=True)] == ["create"] * 6
     with client_for(sandbox) as client:
         assert MonitorsApi(client).list_monitors() == []
     import_assets(settings)
@@ -55,7 +55,7 @@ def test_export_then_reimport_is_a_noop(sandbox: SandboxServer, tmp_path: Path) 
     written = export_assets(settings, tmp_path)
     assert sorted(p.relative_to(tmp_path).as_posix() for p in written) == sorted(
         p.relative_to(shipped_paths()[0].parent.parent).as_posix() for p in shipped_paths())
-    assert [c.action for c in import_assets(settings, written)] == ["unchanged"] * 5
+    assert [c.action for c in import_assets(settings, written)] == ["unchanged"] * 6
     dashboard = json.loads((tmp_path / "dashboards" / "autonomic_ops_center.json").read_text())
     assert "id" not in dashboard["widgets"][0] and "id" not in dashboard["widgets"][0]["definition"]["widgets"][0]
     assert lint_assets(written)[1] == []  # what comes home lints clean
@@ -99,9 +99,9 @@ def test_cli_import_and_export_against_the_running_sandbox(cli_on_sandbox: Sandb
     assert main(["import"]) == 0
     assert main(["import", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert out.count("unchanged") == 5 and f"{sandbox.url}/monitors/" in out
+    assert out.count("unchanged") == 6 and f"{sandbox.url}/monitors/" in out
     assert main(["export", "--out", str(tmp_path / "out")]) == 0
-    assert "Exported 5 asset(s)" in capsys.readouterr().out
+    assert "Exported 6 asset(s)" in capsys.readouterr().out
 
 
 def test_lint_cli_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:

@@ -96,10 +96,10 @@ def test_verdicts_and_the_environment_count_in_words_that_agree() -> None:
     verdicts = check_expectations(phases=pd.DataFrame({"deployments": [1.0]}, index=["recovery"]), spans={},
                                   history=empty, ledger_summary=empty, latency=pd.Series(dtype=float), cases=empty,
                                   runs=empty, reconciled=True, compared=1, differ=0,
-                                  assets={"dashboard": 1, "monitor": 3, "workflow": 1})
-    assert verdicts[0].observed == "1 dashboard, 3 monitors, 1 workflow"  # once "1 dashboard(s), 3 monitor(s), ..."
+                                  assets={"dashboard": 1, "monitor": 4, "workflow": 1})
+    assert verdicts[0].observed == "1 dashboard, 4 monitors, 1 workflow"  # once "1 dashboard(s), 3 monitor(s), ..."
     assert [v.observed for v in verdicts[1:]] == ["1 deployment", "1 series, log groups and events compared, 0 differ"]
-    assert environment().loc["assets", "value"] == "1 dashboard, 3 monitors, 1 workflow"
+    assert environment().loc["assets", "value"] == "1 dashboard, 4 monitors, 1 workflow"
 
 
 def test_the_plan_summary_keeps_a_url_out_of_bold_markdown() -> None:

@@ -39,12 +39,12 @@ def test_setup_finds_the_running_sandbox_and_writes_the_plan(story: dict, notebo
     assert (Path(notebook_sandbox.config.data_dir) / "run.json").is_file()
 
 
-def test_import_lints_clean_and_creates_the_five_assets_with_links(story: dict) -> None:
+def test_import_lints_clean_and_creates_the_six_assets_with_links(story: dict) -> None:
     _, records = story["import"]
     assert records["lint_errors"] == 0
-    assert sorted(a["action"] for a in records["dry_run"]) == ["create"] * 5
+    assert sorted(a["action"] for a in records["dry_run"]) == ["create"] * 6
     assets = records["assets"]
-    assert sorted(a["kind"] for a in assets) == ["dashboard", "monitor", "monitor", "monitor", "workflow"]
+    assert sorted(a["kind"] for a in assets) == ["dashboard", "monitor", "monitor", "monitor", "monitor", "workflow"]
     assert all(a["id"] and a["link"].startswith("http://127.0.0.1:") for a in assets)
 
 
@@ -57,7 +57,7 @@ def test_traffic_uses_the_plan_of_setup_and_sends_every_phase(story: dict) -> No
     assert records["points"] == sum(row["points"] for row in sent.values()) > 0
     assert records["logs"] > 0
     states = {row["monitor"]: row["state"] for row in records["monitor_states"]}
-    assert set(states) == {"Budget breach", "Latency anomaly", "Optimization failure"}
+    assert set(states) == {"Budget breach", "Latency anomaly", "Optimization failure", "Refiner errors"}
     assert (records["scenario"], records["seed"]) == (str(SHORT_STORY), 3)  # 00's plan, not parameters
 
 
@@ -68,7 +68,7 @@ def test_analysis_reads_back_the_story_and_gives_verdicts(story: dict) -> None:
     assert phases["optimization_failure"]["optimization failures"] == pytest.approx(2)
     assert records["reconciled"] is True and records["compared"] > 0
     fired = {row["monitor"] for row in records["monitor_history"] if row["to"] == "Alert"}
-    assert {"Budget breach", "Optimization failure"} <= fired
+    assert {"Budget breach", "Optimization failure", "Refiner errors"} <= fired
     assert [(c["agent_id"], c["failure_reason"]) for c in records["cases"]] == [("agent-02", "hallucination_persists")]
     assert any(run["status"] == "Succeeded" for run in records["workflow_runs"])
     verdicts = {v["the seed expects"]: v["verdict"] for v in records["verdicts"]}

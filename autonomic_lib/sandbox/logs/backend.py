@@ -39,6 +39,11 @@ class Logs:
 
     def __init__(self, documents: DocumentStore, clock: Callable[[], float]):
         self._documents, self.clock = documents, clock
+        self._ingest_listeners: list[Callable[[list[dict[str, Any]]], None]] = []
+
+    def on_ingest(self, listener: Callable[[list[dict[str, Any]]], None]) -> None:
+        """Call `listener(logs)` after every stored payload (the monitor evaluator learns of new logs this way)."""
+        self._ingest_listeners.append(listener)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -54,6 +59,8 @@ class Logs:
         batch = self._documents.next_id(_LOG_BATCH)
         stored = [{**doc, "k": [doc["k"], batch, i], "id": log_id((doc["k"], batch, i))} for i, doc in enumerate(docs)]
         self._documents.put_many(_LOG, [(d["id"], d["k"][0], d) for d in stored])
+        for listener in self._ingest_listeners:
+            listener(stored)
         return [d["id"] for d in stored]
 
     def search(self, *, query: str | None = None, start_ms: int, end_ms: int, newest_first: bool = True,

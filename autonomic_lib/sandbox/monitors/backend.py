@@ -17,6 +17,7 @@ from autonomic_lib.sandbox.metrics.backend import Metrics
 from autonomic_lib.sandbox.monitors import model as mm
 from autonomic_lib.sandbox.monitors.anomaly import anomaly_band
 from autonomic_lib.sandbox.monitors.evaluator import Transition, iso
+from autonomic_lib.sandbox.monitors.unevaluated import is_evaluated, not_evaluated_reason
 from autonomic_lib.sandbox.storage.documents import DocumentStore
 
 _MONITOR, _EVALUATION, _TRANSITION = "monitor", "monitor_evaluation", "monitor_transition"
@@ -176,7 +177,9 @@ class Monitors:
                       for k, v in (record.get("groups") or {}).items()}
             out.append({"monitor_id": monitor["id"], "name": monitor.get("name"),
                         "evaluated_until": record.get("evaluated_until"),
-                        "overall_state": monitor.get("overall_state"), "groups": groups, "error": record.get("error")})
+                        "overall_state": monitor.get("overall_state"), "groups": groups, "error": record.get("error"),
+                        **({} if is_evaluated(monitor["type"]) else
+                           {"not_evaluated": not_evaluated_reason(monitor["type"])})})
         return out
 
     def clear_evaluations(self) -> int:

@@ -25,6 +25,8 @@ Semantics (DATADOG.md 3.4-3.6; sandbox choices marked):
   window"); new_group_delay: a group is not evaluated until that many seconds after its first evaluation with data.
 - multi alert: one state per group of `by {...}` (key "agent_id:a1,failure_reason:x"); a simple alert has "*".
   overall_state is the worst group state (Alert > Warn > No Data > OK), "No Data" while there is no group.
+- log monitors (log_evaluator.py) bring their own data: a grid whose `windows` hold each window's value computed
+  over the whole window (a log count, unique values, a measure); the judging below is the same.
 - anomalies(): the value is the fraction of points outside the band in the trigger window (threshold_windows), the
   recovery condition is read over the recovery window; see anomaly.py for the algorithms and their approximations.
 
@@ -172,24 +174,31 @@ def plan_monitor(monitor: dict[str, Any], *, kinds: KindFn | None = None, store:
         raise MonitorEvalError(f"unknown override(s) {sorted(overrides)}; expected query, thresholds, options or an "
                                "anomalies() argument")
     window = anomaly.alert_window if anomaly else parsed.window_seconds
-    on_missing = options.get("on_missing_data")
-    no_data_after = None
-    if on_missing in ("show_no_data", "show_and_notify_no_data"):
-        no_data_after = window
-    elif on_missing in (None, "default") and options.get("notify_no_data"):
-        no_data_after = int(options.get("no_data_timeframe") or 2 * parsed.window_seconds // 60) * 60
-    timeout = options.get("timeout_h")
     return MonitorPlan(
         monitor_id=int(monitor.get("id") or 0), expression=expression, time_aggr=parsed.time_aggr, window=window,
         operator=parsed.operator, critical=float(thresholds.get("critical", parsed.threshold)),
         critical_recovery=_num(thresholds.get("critical_recovery")), warning=_num(thresholds.get("warning")),
         warning_recovery=_num(thresholds.get("warning_recovery")), anomaly=anomaly, recovery_window=recovery_window,
-        step=step, evaluation_delay=int(options.get("evaluation_delay") or 0),
-        require_full_window=bool(options.get("require_full_window", False)),
-        new_group_delay=int(options.get("new_group_delay") or 0),
-        empty_as_zero=anomaly is None and parsed.time_aggr == "sum" and on_missing in (None, "default"),
-        resolve_on_missing=on_missing == "resolve", no_data_after=no_data_after,
-        timeout=int(float(timeout) * 3600) if timeout else None)
+        step=step, **timing_options(options, window=window, query_window=parsed.window_seconds,
+                                    counts=anomaly is None and parsed.time_aggr == "sum"))
+
+
+def timing_options(options: dict[str, Any], *, window: int, query_window: int, counts: bool) -> dict[str, Any]:
+    """The MonitorPlan fields every monitor kind reads from its options alike: delays, full window, missing data
+    and timeout. `counts`: an empty window is a count of 0 under the default missing-data handling."""
+    on_missing = options.get("on_missing_data")
+    no_data_after = None
+    if on_missing in ("show_no_data", "show_and_notify_no_data"):
+        no_data_after = window
+    elif on_missing in (None, "default") and options.get("notify_no_data"):
+        no_data_after = int(options.get("no_data_timeframe") or 2 * query_window // 60) * 60
+    timeout = options.get("timeout_h")
+    return {"evaluation_delay": int(options.get("evaluation_delay") or 0),
+            "require_full_window": bool(options.get("require_full_window", False)),
+            "new_group_delay": int(options.get("new_group_delay") or 0),
+            "empty_as_zero": counts and on_missing in (None, "default"),
+            "resolve_on_missing": on_missing == "resolve", "no_data_after": no_data_after,
+            "timeout": int(float(timeout) * 3600) if timeout else None}
 
 
 def _num(value: Any) -> float | None:
@@ -214,6 +223,9 @@ class Grid:
     keys: list[str]
     tags: list[tuple[str, ...]]
     values: np.ndarray  # groups x buckets
+    # groups x (buckets + 1): the value of the window ending at each bucket boundary, when the source computes it
+    # over the whole window (log monitors: counts, unique values, measures); None: the time aggregation of `values`
+    windows: np.ndarray | None = None
 
 
 def fetch_grid(plan: MonitorPlan, store: Any, start: int, end: int, kinds: KindFn | None) -> Grid:
@@ -252,7 +264,9 @@ def evaluate_span(plan: MonitorPlan, grid: Grid, evals: np.ndarray, states: dict
     for key in keys:
         row = grid.values[index[key]] if key in index else np.full(grid.values.shape[1], np.nan)
         state = states.get(key)
-        codes, values, reason, first_seen, last_data = _group_codes(plan, grid, row, hi, ends, evals, state)
+        window_row = grid.windows[index[key]] if grid.windows is not None and key in index else None
+        codes, values, reason, first_seen, last_data = _group_codes(plan, grid, row, hi, ends, evals, state,
+                                                                    window_row)
         if state is None:
             if first_seen is None:
                 continue  # a group without data does not exist yet
@@ -282,7 +296,7 @@ def evaluate_span(plan: MonitorPlan, grid: Grid, evals: np.ndarray, states: dict
 
 
 def _group_codes(plan: MonitorPlan, grid: Grid, row: np.ndarray, hi: np.ndarray, ends: np.ndarray,
-                 evals: np.ndarray, state: GroupState | None
+                 evals: np.ndarray, state: GroupState | None, window_row: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, str | None, int | None, int | None]:
     """Per evaluation: the MonitorState code (or NOT_EVALUATED) and the value; why the group is not judged (if so),
     when it first had data in an evaluation window and when its data last ended."""
@@ -304,7 +318,7 @@ def _group_codes(plan: MonitorPlan, grid: Grid, row: np.ndarray, hi: np.ndarray,
     if plan.anomaly is not None:
         value, recovery, judged, reason = _anomaly_values(plan, grid, row, hi, ends, first_seen, present)
     else:
-        value = _reduce(plan.time_aggr, row, present, hi, wl, cum_n)
+        value = _reduce(plan.time_aggr, row, present, hi, wl, cum_n) if window_row is None else window_row[hi]
         if plan.empty_as_zero:
             value = np.where(data, value, 0.0)
         recovery, judged = value, ~np.isnan(value)
@@ -461,15 +475,17 @@ def lookback(plan: MonitorPlan) -> int:
 
 
 def run_monitor(plan: MonitorPlan, store: Any, first_eval: int, last_eval: int, states: dict[str, GroupState],
-                kinds: KindFn | None = None) -> list[Transition]:
-    """Evaluate evaluation minutes first_eval..last_eval (inclusive) in spans of a day; updates `states`."""
+                kinds: KindFn | None = None, fetch: Callable[..., Grid] = fetch_grid) -> list[Transition]:
+    """Evaluate evaluation minutes first_eval..last_eval (inclusive) in spans of a day; updates `states`.
+
+    `fetch(plan, store, start, end, kinds)` reads the data (fetch_grid: metrics; log monitors read logs)."""
     out: list[Transition] = []
     widest = max(plan.window, plan.recovery_window)
     for span_start in range(first_eval, last_eval + 1, MAX_SPAN):
         evals = np.arange(span_start, min(last_eval, span_start + MAX_SPAN - 60) + 1, 60, dtype=np.int64)
         ends = (evals - plan.evaluation_delay) // 60 * 60
         grid_start = int(ends[0]) - widest - lookback(plan)
-        grid = fetch_grid(plan, store, grid_start, int(ends[-1]), kinds)
+        grid = fetch(plan, store, grid_start, int(ends[-1]), kinds)
         out += evaluate_span(plan, grid, evals, states)
     return out
 

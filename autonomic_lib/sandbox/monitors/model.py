@@ -34,9 +34,11 @@ from autonomic_lib.query.language import (
 from autonomic_lib.query.windows import window_seconds
 from autonomic_lib.sandbox.http.params import shorten
 from autonomic_lib.sandbox.http.schema import schema_error
+from autonomic_lib.sandbox.logs.search import parse_query as parse_log_search
+from autonomic_lib.sandbox.monitors.log_query import parse_log_monitor
+from autonomic_lib.sandbox.monitors.unevaluated import check_query_shape
 
 MONITOR_TYPES = frozenset(MonitorType.allowed_values)
-EVALUATED_TYPES = ("query alert", "metric alert")
 OPTION_DEFAULTS: dict[str, Any] = {"notify_no_data": False, "notify_audit": False, "new_host_delay": 300,
                                    "include_tags": True, "silenced": {}}
 ANOMALY_ALGORITHMS = ("basic", "agile", "robust")
@@ -60,10 +62,8 @@ def normalise_monitor(body: Any, *, existing: dict[str, Any] | None = None) -> d
     mtype = merged.get("type")
     if not isinstance(mtype, str) or mtype not in MONITOR_TYPES:
         raise bad_request("type", f"{mtype!r} is not one of {sorted(MONITOR_TYPES)}")
-    if mtype not in EVALUATED_TYPES:
-        raise IntakeError(400, f"Monitor type {mtype!r} is not supported by the sandbox: it evaluates metric "
-                               "monitors only ('query alert', 'metric alert')")
-    mtype = "query alert"  # Datadog stores metric alerts as query alerts (recorded)
+    if mtype == "metric alert":
+        mtype = "query alert"  # Datadog stores metric alerts as query alerts (recorded)
     if existing is not None and existing.get("type") not in (None, mtype):
         raise bad_request("type", f"a {existing['type']!r} monitor cannot become {body.get('type')!r}")
     query = merged.get("query")
@@ -75,13 +75,34 @@ def normalise_monitor(body: Any, *, existing: dict[str, Any] | None = None) -> d
     if not isinstance(options, dict):
         raise bad_request("options", f"{shorten(options)} is not an object of monitor options")
     options = {**OPTION_DEFAULTS, **options}
-    parsed = check_query(query, options)
+    multi = _check_typed_query(mtype, query, options)
     priority = merged.get("priority")
     if priority is not None and not 1 <= priority <= 5:
         raise bad_request("priority", f"{priority} is not between 1 (high) and 5 (low)")
     return {"type": mtype, "query": query, "name": merged.get("name") or "", "message": merged.get("message") or "",
             "tags": list(merged.get("tags") or []), "priority": priority, "options": options,
-            "restricted_roles": merged.get("restricted_roles"), "multi": bool(group_keys(parsed.expression))}
+            "restricted_roles": merged.get("restricted_roles"), "multi": multi}
+
+
+def _check_typed_query(mtype: str, query: str, options: dict[str, Any]) -> bool:
+    """Check the query as its type reads it (metric, log, or only its documented shape); whether it is grouped."""
+    if mtype == "query alert":
+        return bool(group_keys(check_query(query, options).expression))
+    try:
+        if mtype == "log alert":
+            parsed = parse_log_monitor(query)
+            parse_log_search(parsed.search)
+            check_thresholds(options, parsed.threshold, parsed.operator)
+            return bool(parsed.group_by)
+        comparison = check_query_shape(mtype, query)
+    except UnsupportedQueryError as exc:
+        raise IntakeError(400, f"The value provided for parameter 'query' is not supported by the sandbox: {exc}") \
+            from None
+    except QueryError as exc:
+        raise bad_request("query", str(exc)) from None
+    if comparison is not None:
+        check_thresholds(options, comparison[1], comparison[0])
+    return ".by(" in query or " by {" in query
 
 
 def check_query(query: str, options: dict[str, Any]) -> MonitorQuery:
@@ -96,6 +117,14 @@ def check_query(query: str, options: dict[str, Any]) -> MonitorQuery:
         raise bad_request("query", str(exc)) from None
     if not math.isfinite(parsed.threshold):  # `> 1e999` parses as infinity, which JSON cannot even store
         raise bad_request("query", f"the threshold {parsed.threshold} is not a finite number")
+    check_thresholds(options, parsed.threshold, parsed.operator)
+    if anomaly is not None:
+        _check_anomaly(anomaly, parsed, options)
+    return parsed
+
+
+def check_thresholds(options: dict[str, Any], threshold: float, operator: str) -> None:
+    """options.thresholds against the query's threshold and operator; fills thresholds.critical from the query."""
     thresholds = options.get("thresholds") or {}
     if not isinstance(thresholds, dict):
         raise bad_request("options.thresholds", f"{shorten(thresholds)} is not an object of threshold levels")
@@ -106,15 +135,12 @@ def check_query(query: str, options: dict[str, Any]) -> MonitorQuery:
     if "critical" not in thresholds:
         if thresholds:  # Datadog refuses warnings without the alert level (recorded wording)
             raise IntakeError(400, "Alert status is required.")
-        thresholds["critical"] = parsed.threshold
-    if thresholds["critical"] != parsed.threshold:
+        thresholds["critical"] = threshold
+    if thresholds["critical"] != threshold:
         raise IntakeError(400, f"Alert threshold ({_num(thresholds['critical'])}) does not match that used in the "
-                               f"query ({_num(parsed.threshold)}).")
-    _check_threshold_order(thresholds, parsed.operator)
+                               f"query ({_num(threshold)}).")
+    _check_threshold_order(thresholds, operator)
     options["thresholds"] = thresholds
-    if anomaly is not None:
-        _check_anomaly(anomaly, parsed, options)
-    return parsed
 
 
 def _check_expression(expr: Expr, top: bool = True) -> FunctionCall | None:

@@ -1,9 +1,10 @@
 """Monitor routes of the sandbox: Datadog's v1 CRUD shapes and refusals, and the sandbox-only evaluation routes.
 
 Handlers parse the request, call the backend (backend.py: storage, filtering, paging, the evaluation records) with
-keyword arguments, and render Datadog's shapes; validation lives in model.py. Monitors are refused at creation
-when the sandbox could not evaluate them, so nothing sits silently unevaluated. Sandbox-only routes (Datadog has
-no equivalent; keys as for the API):
+keyword arguments, and render Datadog's shapes; validation lives in model.py. Monitors of a type the sandbox does
+not evaluate (unevaluated.py) are stored like Datadog's, and say so in `state.sandbox_evaluation` when group
+states are asked for, so nothing sits silently unevaluated. Sandbox-only routes (Datadog has no equivalent; keys
+as for the API):
 - `POST /sandbox/evaluate`: evaluate now; returns what was evaluated per monitor.
 - `GET /sandbox/evaluation`: per monitor, the minute evaluated up to, the state, each group's status and reason.
 - `GET /sandbox/monitors/{id}/history[?group=&from=&to=]`: the monitor's transitions with values and thresholds.
@@ -26,6 +27,7 @@ from autonomic_lib.sandbox.http.routing import error_response, json_body, json_r
 from autonomic_lib.sandbox.monitors import model as mm
 from autonomic_lib.sandbox.monitors.backend import Monitors
 from autonomic_lib.sandbox.monitors.service import MonitorEvaluator
+from autonomic_lib.sandbox.monitors.unevaluated import is_evaluated, not_evaluated_reason
 
 _GROUP_STATES = {"all": None, "alert": "Alert", "warn": "Warn", "no data": "No Data"}
 MAX_BAND_SECONDS = 31 * 86400  # a sandbox bound: a month of minutes; a year took 2 s, 8000 years ran out of memory
@@ -44,6 +46,8 @@ def _monitor_view(doc: dict[str, Any], request: Request) -> dict[str, Any]:
         groups = (doc.get("state") or {}).get("groups") or {}
         view["state"] = {"groups": {name: g for name, g in groups.items()
                                     if "all" in wanted or g.get("status") in {_GROUP_STATES[w] for w in wanted}}}
+        if not is_evaluated(doc["type"]):  # SANDBOX-ONLY field: why this monitor never changes state
+            view["state"]["sandbox_evaluation"] = {"evaluated": False, "reason": not_evaluated_reason(doc["type"])}
     return view
 
 

@@ -3,7 +3,8 @@
 `MonitorEvaluator` keeps each monitor's group states durably (its evaluation record), writes what the API shows
 (the monitor's overall_state and state.groups) and records every transition, all through the monitors backend
 (backend.py); it writes a monitor event per transition in the events stream through the logs backend (`events`),
-and calls the injected `notify` hook (the automation product's). A background thread runs it once ingest has been
+and calls the injected `notify` hook (the automation product's). Log monitors read their logs from that same
+backend (log_evaluator.py); other monitor types are stored but not evaluated (unevaluated.py). A background thread runs it once ingest has been
 quiet for `quiet_seconds` (so minutes whose data is still arriving are not judged) and at least once per wall-clock
 minute; `POST /sandbox/evaluate` (routes.py) runs it synchronously.
 """
@@ -35,6 +36,8 @@ from autonomic_lib.sandbox.monitors.evaluator import (
     state_from_json,
     state_to_json,
 )
+from autonomic_lib.sandbox.monitors.log_evaluator import LOG_SOURCE, first_log_time, plan_log_monitor, run_log_monitor
+from autonomic_lib.sandbox.monitors.unevaluated import is_evaluated, not_evaluated_reason
 
 log = logging.getLogger("autonomic_lib.sandbox")
 MAX_NOTIFY_ATTEMPTS = 3
@@ -83,6 +86,15 @@ class MonitorEvaluator:
                 if len(item.timestamps):
                     oldest = int(item.timestamps.min())
                     self._oldest[item.metric] = min(oldest, self._oldest.get(item.metric, oldest))
+        self._written += 1
+        self._last_write = time.monotonic()
+
+    def learn_logs(self, docs: Sequence[dict[str, Any]]) -> None:
+        """Learn of new logs (the logs backend's on-ingest hook, wired in app.py): log monitors evaluate them."""
+        if docs:
+            oldest = min(int(doc["k"][0]) // 1000 for doc in docs)
+            with self._late_lock:
+                self._oldest[LOG_SOURCE] = min(oldest, self._oldest.get(LOG_SOURCE, oldest))
         self._written += 1
         self._last_write = time.monotonic()
 
@@ -182,16 +194,22 @@ class MonitorEvaluator:
         record = self.monitors.evaluation(monitor_id) or {"monitor_id": monitor_id, "evaluated_until": None,
                                                           "origin": None, "groups": {}, "error": None}
         report: dict[str, Any] = {"monitor_id": monitor_id, "from": None, "to": None, "transitions": 0}
+        if not is_evaluated(monitor.get("type", "")):
+            return {**report, "not_evaluated": not_evaluated_reason(monitor["type"])}, []
+        logs = monitor.get("type") == "log alert"
         try:
-            plan = plan_monitor(monitor, kinds=self.metrics.kind, store=self.metrics.store)
+            plan = plan_log_monitor(monitor) if logs else plan_monitor(monitor, kinds=self.metrics.kind,
+                                                                       store=self.metrics.store)
             last = clock // 60 * 60
-            late = min((oldest[m] for m in metric_names(plan) if m in oldest), default=None)
+            sources = {LOG_SOURCE} if logs else metric_names(plan)
+            late = min((oldest[m] for m in sources if m in oldest), default=None)
             done = record["evaluated_until"]
             replay = done is not None and late is not None and late < done - plan.evaluation_delay
             if done is not None and not replay:
                 first = int(done) + 60
             else:
-                start = first_data_time(plan, self.metrics.store, clock, self.metrics.kind)
+                start = first_log_time(plan, self.events, clock) if logs else \
+                    first_data_time(plan, self.metrics.store, clock, self.metrics.kind)
                 if start is None:
                     return report, []
                 first = max(-(-(start + plan.evaluation_delay + 1) // 60) * 60, last - MAX_CATCHUP)
@@ -201,7 +219,8 @@ class MonitorEvaluator:
             if first > last:
                 return report, []
             states = {} if replay else {k: state_from_json(v) for k, v in record["groups"].items()}
-            made = run_monitor(plan, self.metrics.store, first, last, states, self.metrics.kind)
+            made = run_log_monitor(plan, self.events, first, last, states) if logs else \
+                run_monitor(plan, self.metrics.store, first, last, states, self.metrics.kind)
             record.update(evaluated_until=last, groups={k: state_to_json(v) for k, v in states.items()}, error=None)
             if replay:
                 record["replays"] = int(record.get("replays") or 0) + 1

@@ -19,6 +19,7 @@ from autonomic_lib.sandbox.dashboards.backend import Dashboards
 from autonomic_lib.sandbox.metrics.backend import Metrics
 from autonomic_lib.sandbox.metrics.evaluate import evaluate_formulas, evaluate_scalar
 from autonomic_lib.sandbox.monitors.backend import Monitors
+from autonomic_lib.sandbox.monitors.unevaluated import is_evaluated, not_evaluated_reason
 from autonomic_lib.sandbox.pages import charts
 
 DEFAULT_HOURS, MAX_HOURS = 6, 48  # the demo's run is about 5.6 h of data ending now
@@ -128,6 +129,7 @@ class Pages:
         return {"monitor": monitor, "groups": groups, "history": history[:MAX_HISTORY_ROWS],
                 "more_history": max(len(history) - MAX_HISTORY_ROWS, 0), "group": group, "band": band,
                 "error": record.get("error"), "evaluated_until": when(record.get("evaluated_until")),
+                "not_evaluated": None if is_evaluated(monitor["type"]) else not_evaluated_reason(monitor["type"]),
                 "state_since": iso_when(monitor.get("overall_state_modified")), "window": window}
 
     # ------------------------------------------------------------------------------------------ dashboards
