@@ -70,7 +70,7 @@ class Sandbox:
         self.address = Address(api_key=config.api_key)
         self.catalog = _catalog(config)
         clock = self.policy.clock
-        self.metrics = Metrics(self.store, self.policy, self.catalog)
+        self.metrics = Metrics(self.store, self.policy, self.catalog, self.documents)
         self.logs = Logs(self.documents, clock)
         self.dashboards = Dashboards(self.documents, clock, self.metrics, self.address)
         self.automation = Automation(self.documents, clock, self.address)

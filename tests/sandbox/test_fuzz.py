@@ -912,3 +912,29 @@ POST_ENDPOINTS = [("/api/v2/series", "v1"), ("/api/v1/series", "v1"), ("/api/v2/
 def test_fuzz_bytes_that_are_not_a_request(server: SandboxServer, raw_body: bytes, endpoint: tuple[str, Style]) -> None:
     status, answer = send(server, "POST", endpoint[0], data=raw_body)
     assert_refusal_shape(status, answer, endpoint[1])
+
+
+# ------------------------------------------------------------------------- metric metadata and the v2 metric reads
+@fuzz()
+@given(data=st.data())
+def test_fuzz_metric_metadata_edit(server: SandboxServer, queried: str, data: st.DataObject) -> None:
+    """A refused edit changes nothing (every field is checked before the edit is stored)."""
+    path = "/api/v1/metrics/fuzz.q"
+    before = send(server, "GET", path)[1]
+    body = {"type": "count", "unit": "byte", "per_unit": "second", "description": "d", "short_name": "s",
+            "integration": "fuzz", "statsd_interval": 10}
+    status, _ = _check(server, "PUT", path, data.draw(mutated(body)))
+    if status >= 400:
+        assert send(server, "GET", path)[1] == before
+
+
+@fuzz()
+@given(listing=_odd_params(["filter[configured]", "filter[is_configurable]", "filter[tags_configured]",
+                            "filter[metric_type]", "filter[include_percentiles]", "filter[tags]", "window[seconds]",
+                            "page[size]", "page[cursor]"]),
+       tags=_odd_params(["window[seconds]", "filter[tags]", "filter[match]", "filter[include_tag_values]",
+                         "filter[allow_partial]", "page[limit]"]))
+def test_fuzz_v2_metric_reads(server: SandboxServer, queried: str, listing: dict[str, str],
+                              tags: dict[str, str]) -> None:
+    _check(server, "GET", "/api/v2/metrics", params=listing)
+    _check(server, "GET", "/api/v2/metrics/fuzz.q/all-tags", params=tags)

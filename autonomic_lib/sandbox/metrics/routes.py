@@ -1,4 +1,5 @@
-"""Metric routes of the sandbox: intake (v1/v2 series) and queries (v1, v2 timeseries, v2 scalar)."""
+"""Metric routes of the sandbox: intake (v1/v2 series), queries (v1, v2 timeseries, v2 scalar), metadata (v1) and
+the v2 metric reads (list, a metric's tags); Metrics Without Limits tag configurations are refused."""
 
 from __future__ import annotations
 
@@ -11,12 +12,23 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from autonomic_lib.errors import IntakeError, UnsupportedQueryError
+from autonomic_lib.query.language import AllTags
 from autonomic_lib.sandbox.http.body import decode_body
-from autonomic_lib.sandbox.http.params import MAX_EPOCH_MS, MAX_EPOCH_S, int_field, parse_int
+from autonomic_lib.sandbox.http.params import MAX_EPOCH_MS, MAX_EPOCH_S, int_field, int_param, parse_int
 from autonomic_lib.sandbox.http.routing import Handler, error_response, json_body, json_response, route
 from autonomic_lib.sandbox.metrics.backend import Metrics
 from autonomic_lib.sandbox.metrics.evaluate import QueryResult, evaluate_formulas, evaluate_query, evaluate_scalar
 from autonomic_lib.sandbox.metrics.intake import V1_LIMITS, V2_LIMITS, parse_series_payload
+from autonomic_lib.sandbox.metrics.listing import (
+    LIST_WINDOW_DEFAULT,
+    LIST_WINDOW_MAX,
+    MAX_PAGE_SIZE,
+    TAGS_WINDOW_DEFAULT,
+    UNTRACKED,
+    MetricFilter,
+    all_tags_body,
+    tag_filter,
+)
 from autonomic_lib.units import unit as lookup_unit
 
 
@@ -163,6 +175,87 @@ async def query_scalar(request: Request, metrics: Metrics) -> Response:
     return json_response(body, media_type="application/vnd.api+json")
 
 
+# ------------------------------------------------------------------------------------------ metadata and v2 reads
+async def get_metadata(request: Request, metrics: Metrics) -> Response:
+    """GET /api/v1/metrics/{metric_name}: MetricMetadata, or 404."""
+    return json_response(await run_in_threadpool(metrics.metadata.get, request.path_params["metric_name"]))
+
+
+async def update_metadata(request: Request, metrics: Metrics) -> Response:
+    """PUT /api/v1/metrics/{metric_name}: the fields the body names change; the metadata after the edit."""
+    body = await json_body(request)
+    return json_response(await run_in_threadpool(metrics.metadata.update, request.path_params["metric_name"], body))
+
+
+def _bool(request: Request, name: str) -> bool | None:
+    """A boolean query parameter as the client sends it ('true'/'false'); a 400 naming it otherwise."""
+    value = request.query_params.get(name)
+    if value is None:
+        return None
+    if value not in ("true", "false"):
+        raise IntakeError(400, f"The parameter '{name}' must be true or false, not {value[:40]!r}")
+    return value == "true"
+
+
+async def list_metrics(request: Request, metrics: Metrics) -> Response:
+    """GET /api/v2/metrics: MetricsAndMetricTagConfigurationsResponse, each metric as a `metrics` resource."""
+    params = request.query_params
+    for name in UNTRACKED:
+        if name in params:
+            raise IntakeError(400, f"The parameter '{name}' is not supported by the sandbox: it does not record "
+                                   "which metrics are queried, which assets use them, or their volumes")
+    metric_type = params.get("filter[metric_type]")
+    if metric_type not in (None, "distribution", "non_distribution"):
+        raise IntakeError(400, f"The parameter 'filter[metric_type]' must be distribution or non_distribution, "
+                               f"not {metric_type[:40]!r}")
+    wanted = MetricFilter(
+        window=int_param(request, "window[seconds]", LIST_WINDOW_DEFAULT, low=1, high=LIST_WINDOW_MAX),
+        tags=tag_filter(params["filter[tags]"], "filter[tags]") if params.get("filter[tags]") else AllTags(),
+        metric_type=metric_type, configured=_bool(request, "filter[configured]"),
+        is_configurable=_bool(request, "filter[is_configurable]"),
+        tags_configured=params.get("filter[tags_configured]"),
+        include_percentiles=_bool(request, "filter[include_percentiles]"))
+    page_size = int_param(request, "page[size]", low=1, high=MAX_PAGE_SIZE)
+    cursor = params.get("page[cursor]")
+    names, next_cursor = await run_in_threadpool(metrics.list_active, wanted, page_size=page_size, cursor=cursor)
+    body: dict[str, Any] = {"data": [{"id": name, "type": "metrics"} for name in names]}
+    if page_size is not None or cursor is not None:  # paging is opt-in, and so is its meta
+        size = page_size or MAX_PAGE_SIZE
+        body["meta"] = {"pagination": {"cursor": cursor, "limit": size, "next_cursor": next_cursor,
+                                       "type": "cursor_limit"}}
+        base = f"{request.base_url}api/v2/metrics"
+        body["links"] = {"self": str(request.url), "first": f"{base}?page[size]={size}", "prev": None, "last": None,
+                         "next": f"{base}?page[size]={size}&page[cursor]={next_cursor}" if next_cursor else None}
+    return json_response(body)
+
+
+async def list_all_tags(request: Request, metrics: Metrics) -> Response:
+    """GET /api/v2/metrics/{metric_name}/all-tags: MetricAllTagsResponse (indexed and ingested tags), or 404."""
+    metric, params = request.path_params["metric_name"], request.query_params
+    window = int_param(request, "window[seconds]", TAGS_WINDOW_DEFAULT, low=TAGS_WINDOW_DEFAULT, high=MAX_EPOCH_S)
+    scope = tag_filter(params["filter[tags]"], "filter[tags]") if params.get("filter[tags]") else AllTags()
+    values = _bool(request, "filter[include_tag_values]")
+    _bool(request, "filter[allow_partial]")  # the sandbox's answers are always complete
+    tags = await run_in_threadpool(metrics.tags_of, metric, window=window, scope=scope,
+                                   match=params.get("filter[match]"), values=values is not False,
+                                   limit=int_param(request, "page[limit]", low=1))
+    return json_response(all_tags_body(metric, tags))
+
+
+async def tag_configuration(request: Request, metrics: Metrics) -> Response:
+    """GET /api/v2/metrics/{metric_name}/tags: the sandbox has no tag configurations, so 404 as Datadog answers a
+    metric without one (the metric itself may well exist)."""
+    metric = request.path_params["metric_name"]
+    return error_response(404, f"No tag configuration for metric {metric[:200]}: the sandbox has no Metrics Without "
+                               "Limits configurations")
+
+
+async def refuse_tag_configuration(request: Request, metrics: Metrics) -> Response:
+    """POST/PATCH/DELETE /api/v2/metrics/{metric_name}/tags: refused loudly, never faked."""
+    return error_response(400, "Metrics Without Limits tag configurations are not supported by the sandbox (it "
+                               "indexes every tag it ingests); nothing was changed")
+
+
 def routes(metrics: Metrics) -> list[Route]:
     return [
         route("/api/v1/validate", "GET", validate, metrics, app_key=False),
@@ -171,4 +264,11 @@ def routes(metrics: Metrics) -> list[Route]:
         route("/api/v1/query", "GET", query_v1, metrics, app_key=True),
         route("/api/v2/query/timeseries", "POST", query_timeseries, metrics, app_key=True),
         route("/api/v2/query/scalar", "POST", query_scalar, metrics, app_key=True),
+        route("/api/v1/metrics/{metric_name}", "GET", get_metadata, metrics, app_key=True),
+        route("/api/v1/metrics/{metric_name}", "PUT", update_metadata, metrics, app_key=True),
+        route("/api/v2/metrics", "GET", list_metrics, metrics, app_key=True),
+        route("/api/v2/metrics/{metric_name}/all-tags", "GET", list_all_tags, metrics, app_key=True),
+        route("/api/v2/metrics/{metric_name}/tags", "GET", tag_configuration, metrics, app_key=True),
+        *(route("/api/v2/metrics/{metric_name}/tags", method, refuse_tag_configuration, metrics, app_key=True)
+          for method in ("POST", "PATCH", "DELETE")),
     ]
