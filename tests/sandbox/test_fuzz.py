@@ -938,3 +938,37 @@ def test_fuzz_v2_metric_reads(server: SandboxServer, queried: str, listing: dict
                               tags: dict[str, str]) -> None:
     _check(server, "GET", "/api/v2/metrics", params=listing)
     _check(server, "GET", "/api/v2/metrics/fuzz.q/all-tags", params=tags)
+
+
+# ---------------------------------------------------------------------------------------------------- events v2
+V2_EVENT = {"data": {"type": "event", "attributes": {
+    "title": "fuzz", "message": "m", "category": "change", "tags": ["env:fuzz"], "host": "h1", "aggregation_key": "k",
+    "integration_id": "custom-events", "attributes": {
+        "changed_resource": {"name": "flag", "type": "feature_flag"}, "author": {"name": "a", "type": "user"},
+        "impacted_resources": [{"name": "svc", "type": "service"}], "new_value": {"a": 1}, "prev_value": {"a": 0}}}}}
+V2_ALERT = {"data": {"type": "event", "attributes": {"title": "fuzz", "category": "alert", "attributes": {
+    "status": "error", "priority": "1", "links": [{"category": "runbook", "url": "https://x"}], "custom": {"a": 1}}}}}
+
+
+@fuzz()
+@given(data=st.data(), which=st.sampled_from([V2_EVENT, V2_ALERT]))
+def test_fuzz_v2_event_post(server: SandboxServer, data: st.DataObject, which: Json) -> None:
+    before = count(server, "event")
+    status, answer = _check(server, "POST", "/api/v2/events", data.draw(mutated(which)))
+    if status >= 400:
+        assert count(server, "event") == before
+    else:
+        _check(server, "GET", f"/api/v2/events/{answer['data']['attributes']['attributes']['evt']['uid']}")
+
+
+@fuzz()
+@given(data=st.data(), params=_odd_params(["filter[query]", "filter[from]", "filter[to]", "sort", "page[limit]",
+                                           "page[cursor]"]), event_id=PARAM_TEXT)
+def test_fuzz_v2_event_list_search_and_get(server: SandboxServer, data: st.DataObject, params: dict[str, str],
+                                           event_id: str) -> None:
+    _check(server, "GET", "/api/v2/events", params=params)
+    body = {"filter": {"query": "env:fuzz @a:>0 (fuzz OR m*)", "from": "now-15m", "to": "now"},
+            "options": {"timezone": "GMT"}, "sort": "timestamp", "page": {"limit": 5}}
+    _check(server, "POST", "/api/v2/events/search", data.draw(mutated(body)))
+    if event_id and "/" not in event_id and event_id not in (".", ".."):
+        _check(server, "GET", "/api/v2/events/" + quote(event_id, safe=""))

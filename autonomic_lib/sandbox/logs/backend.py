@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 from typing import Any, Callable, Collection, NamedTuple
 
+from autonomic_lib.sandbox.logs.events_v2 import EventKey, event_key, search_view, uid_key
 from autonomic_lib.sandbox.logs.search import LogView, parse_query
 from autonomic_lib.sandbox.storage.documents import DocumentStore
 
@@ -115,6 +116,32 @@ class Logs:
         docs = self._documents.list(_EVENT, since=start * 1000, until=(end + 1) * 1000)
         events = sorted((e for e in docs if keep(e)), key=lambda e: (e["date_happened"], e["id"]), reverse=True)
         return events[page * EVENTS_PER_PAGE:(page + 1) * EVENTS_PER_PAGE]
+
+    def event_by_uid(self, uid: str) -> dict[str, Any] | None:
+        """The event whose v2 id is `uid` (events_v2.event_uid), or None."""
+        key = uid_key(uid)
+        event = self.get_event(key[1]) if key is not None else None
+        return event if event is not None and event_key(event) == key else None
+
+    def search_events(self, *, query: str | None, start_ms: int, end_ms: int, newest_first: bool, limit: int,
+                      after: EventKey | None = None) -> tuple[list[dict[str, Any]], bool]:
+        """Events matching `query` (the log search syntax, over events_v2.search_view) that happened in
+        [start_ms, end_ms], `limit` of them in time order past the key `after`; and whether more match.
+
+        Raises:
+            IntakeError, QueryError: the query is malformed or uses syntax the sandbox lacks.
+        """
+        matcher = parse_query(query)
+        docs = self._documents.list(_EVENT, since=start_ms, until=end_ms + 1)
+        found: list[dict[str, Any]] = []
+        for event in sorted(docs, key=event_key, reverse=newest_first):
+            if after is not None and (event_key(event) >= after if newest_first else event_key(event) <= after):
+                continue
+            if matcher.matches(search_view(event)):
+                found.append(event)
+                if len(found) > limit:
+                    break
+        return found[:limit], len(found) > limit
 
     def clear(self) -> dict[str, int]:
         """Forget every log and event (a new run); how many of each there were."""

@@ -413,7 +413,8 @@ def _event_json(event: dict[str, Any], request: Request) -> dict[str, Any]:
 
     The link carries the page's token (`event_token`): the page needs no key, so the sequential id must not do.
     """
-    return {**event, "id_str": str(event["id"]), "handle": None, "related_event_id": event.get("related_event_id"),
+    shown = {k: v for k, v in event.items() if k != "v2"}  # a v2 event's category attributes are v2's alone
+    return {**shown, "id_str": str(event["id"]), "handle": None, "related_event_id": event.get("related_event_id"),
             "url": f"{request.base_url}event/event?" + urlencode({"id": event["id"],
                                                                  "token": event_token(request, event["id"])})}
 
