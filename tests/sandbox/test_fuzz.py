@@ -972,3 +972,16 @@ def test_fuzz_v2_event_list_search_and_get(server: SandboxServer, data: st.DataO
     _check(server, "POST", "/api/v2/events/search", data.draw(mutated(body)))
     if event_id and "/" not in event_id and event_id not in (".", ".."):
         _check(server, "GET", "/api/v2/events/" + quote(event_id, safe=""))
+
+
+@fuzz()
+@given(data=st.data())
+def test_fuzz_log_aggregate(server: SandboxServer, data: st.DataObject) -> None:
+    body = {"compute": [{"aggregation": "count", "type": "timeseries", "interval": "5m"},
+                        {"aggregation": "pc90", "metric": "@attr.x"}, {"aggregation": "cardinality", "metric": "host"}],
+            "filter": {"from": "now-15m", "to": "now", "query": "service:fuzz", "indexes": ["main"]},
+            "group_by": [{"facet": "host", "limit": 5, "missing": "none", "total": "all",
+                          "sort": {"type": "measure", "aggregation": "avg", "metric": "@attr.x", "order": "asc"}},
+                         {"facet": "@attr.y", "limit": 3, "sort": {"type": "alphabetical", "order": "desc"}}],
+            "options": {"timezone": "GMT"}}
+    _check(server, "POST", "/api/v2/logs/analytics/aggregate", data.draw(mutated(body)))

@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 from typing import Any, Callable, Collection, NamedTuple
 
+from autonomic_lib.errors import IntakeError
+from autonomic_lib.sandbox.logs.analytics import MAX_LOGS, Aggregation, aggregate
 from autonomic_lib.sandbox.logs.events_v2 import EventKey, event_key, search_view, uid_key
 from autonomic_lib.sandbox.logs.search import LogView, parse_query
 from autonomic_lib.sandbox.storage.documents import DocumentStore
@@ -82,6 +84,20 @@ class Logs:
                 if len(found) > limit:
                     break
         return LogPage(found[:limit], len(found) > limit)
+
+    def aggregate(self, *, query: str | None, start_ms: int, end_ms: int, spec: Aggregation) -> list[dict[str, Any]]:
+        """POST /api/v2/logs/analytics/aggregate: the buckets of `spec` (analytics.py) over the logs matching `query`
+        timed in [start_ms, end_ms].
+
+        Raises:
+            IntakeError: 400 past MAX_LOGS logs in the range, or a query the sandbox cannot read (QueryError too).
+        """
+        matcher = parse_query(query)
+        docs = self._documents.list(_LOG, since=start_ms, until=end_ms + 1, limit=MAX_LOGS + 1)
+        if len(docs) > MAX_LOGS:
+            raise IntakeError(400, f"More than {MAX_LOGS} logs in the time range; the sandbox aggregates at most that "
+                                   "many: narrow filter.from and filter.to")
+        return aggregate([d for d in docs if matcher.matches(LogView(d))], spec, start_ms, end_ms)
 
     # ------------------------------------------------------------------------------------------ events
     def add_event(self, *, title: str, text: str, date_happened: int, **fields: Any) -> dict[str, Any]:
