@@ -985,3 +985,26 @@ def test_fuzz_log_aggregate(server: SandboxServer, data: st.DataObject) -> None:
                          {"facet": "@attr.y", "limit": 3, "sort": {"type": "alphabetical", "order": "desc"}}],
             "options": {"timezone": "GMT"}}
     _check(server, "POST", "/api/v2/logs/analytics/aggregate", data.draw(mutated(body)))
+
+
+@fuzz(30)
+@given(data=st.data(), list_id=PARAM_TEXT)
+def test_fuzz_dashboard_lists(server: SandboxServer, data: st.DataObject, list_id: str) -> None:
+    """A mutated list or items body is refused or applied; a refused items change leaves the list as it was."""
+    status, answer = send(server, "POST", "/api/v1/dashboard", _dashboard())
+    assert status == 200
+    dashboard = answer["id"]
+    status, created = _check(server, "POST", "/api/v1/dashboard/lists/manual", data.draw(mutated({"name": "fuzz"})))
+    if status == 200:
+        items = f"/api/v2/dashboard/lists/manual/{created['id']}/dashboards"
+        before = send(server, "GET", items)[1]
+        body = {"dashboards": [{"id": dashboard, "type": "custom_timeboard"}]}
+        for method in ("POST", "PUT", "DELETE"):
+            if _check(server, method, items, data.draw(mutated(body)))[0] >= 400:
+                assert send(server, "GET", items)[1] == before
+            before = send(server, "GET", items)[1]
+        _check(server, "PUT", f"/api/v1/dashboard/lists/manual/{created['id']}", data.draw(mutated({"name": "f"})))
+        assert send(server, "DELETE", f"/api/v1/dashboard/lists/manual/{created['id']}")[0] == 200
+    if list_id and "/" not in list_id and list_id not in (".", ".."):
+        _check(server, "GET", "/api/v1/dashboard/lists/manual/" + quote(list_id, safe=""))
+    send(server, "DELETE", f"/api/v1/dashboard/{dashboard}")
