@@ -1008,3 +1008,31 @@ def test_fuzz_dashboard_lists(server: SandboxServer, data: st.DataObject, list_i
     if list_id and "/" not in list_id and list_id not in (".", ".."):
         _check(server, "GET", "/api/v1/dashboard/lists/manual/" + quote(list_id, safe=""))
     send(server, "DELETE", f"/api/v1/dashboard/{dashboard}")
+
+
+CASE_ACTIONS_MORE = [("due_date", {"due_date": "2026-12-31"}), ("due_date", {"due_date": None}),
+                     ("resolved_reason", {"security_resolved_reason": "FALSE_POSITIVE"})]
+
+
+@fuzz()
+@given(data=st.data(), action=st.sampled_from(CASE_ACTIONS_MORE),
+       params=_odd_params(["query_filter", "group_bys", "limit"]))
+def test_fuzz_more_case_actions_count_and_aggregate(server: SandboxServer, case: str, project: str,
+                                                   data: st.DataObject, action: tuple[str, Json],
+                                                   params: dict[str, str]) -> None:
+    body = data.draw(mutated({"data": {"type": "case", "attributes": action[1]}}))
+    _check(server, "POST", f"/api/v2/cases/{case}/{action[0]}", body, style="jsonapi")
+    status, cell = send(server, "POST", f"/api/v2/cases/{case}/comment",
+                        {"data": {"type": "case", "attributes": {"comment": "c"}}})
+    assert status == 200
+    path = f"/api/v2/cases/{case}/comment/{cell['data'][0]['id']}"
+    _check(server, "PUT", path, data.draw(mutated({"data": {"type": "case", "attributes": {"comment": "e"}}})),
+           style="jsonapi")
+    _check(server, "DELETE", path, style="jsonapi")
+    patch = {"data": {"type": "project", "attributes": {
+        "name": "p", "enabled_custom_case_types": [], "settings": {"integration_monitor": {"enabled": True}}}}}
+    _check(server, "PATCH", f"/api/v2/cases/projects/{project}", data.draw(mutated(patch)), style="jsonapi")
+    _check(server, "GET", "/api/v2/cases/count", params=params, style="jsonapi")
+    aggregate = {"data": {"type": "aggregate", "attributes": {"query_filter": "status:open",
+                                                              "group_by": {"groups": ["priority"], "limit": 5}}}}
+    _check(server, "POST", "/api/v2/cases/aggregate", data.draw(mutated(aggregate)), style="jsonapi")
