@@ -1036,3 +1036,29 @@ def test_fuzz_more_case_actions_count_and_aggregate(server: SandboxServer, case:
     aggregate = {"data": {"type": "aggregate", "attributes": {"query_filter": "status:open",
                                                               "group_by": {"groups": ["priority"], "limit": 5}}}}
     _check(server, "POST", "/api/v2/cases/aggregate", data.draw(mutated(aggregate)), style="jsonapi")
+
+
+
+@pytest.fixture(scope="module")
+def finished_instance(server: SandboxServer) -> tuple[str, str]:
+    status, answer = send(server, "POST", "/api/v2/workflows", workflow_body([step("core.noop")]))
+    assert status == 201, answer
+    workflow = answer["data"]["id"]
+    status, answer = send(server, "POST", f"/api/v2/workflows/{workflow}/instances", {"meta": {"payload": {}}})
+    assert status == 200, answer
+    return workflow, answer["data"]["id"]
+
+
+@fuzz()
+@given(workflow=PARAM_TEXT, instance=PARAM_TEXT)
+def test_fuzz_workflow_instance_cancel(server: SandboxServer, finished_instance: tuple[str, str], workflow: str,
+                                       instance: str) -> None:
+    """Odd ids are a 4xx; a finished instance is a 400 and stays as it was."""
+    workflow_id, instance_id = finished_instance
+    path = f"/api/v2/workflows/{workflow_id}/instances/{instance_id}"
+    before = send(server, "GET", path)[1]
+    assert _check(server, "PUT", f"{path}/cancel", style="detail")[0] == 400
+    assert send(server, "GET", path)[1] == before
+    if all(x and "/" not in x and x not in (".", "..") for x in (workflow, instance)):
+        _check(server, "PUT", f"/api/v2/workflows/{quote(workflow, safe='')}/instances/{quote(instance, safe='')}"
+                              "/cancel", style="detail")
