@@ -73,6 +73,7 @@ class Sandbox:
         clock = self.policy.clock
         self.metrics = Metrics(self.store, self.policy, self.catalog, self.documents)
         self.logs = Logs(self.documents, clock)
+        self.metrics.sources["logs"] = self.logs.formula_source  # logs as a data source of /api/v2/query/*
         self.dashboards = Dashboards(self.documents, clock, self.metrics, self.address)
         self.automation = Automation(self.documents, clock, self.address)
         self.monitors = Monitors(self.documents, clock, self.metrics)

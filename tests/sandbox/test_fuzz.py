@@ -1062,3 +1062,16 @@ def test_fuzz_workflow_instance_cancel(server: SandboxServer, finished_instance:
     if all(x and "/" not in x and x not in (".", "..") for x in (workflow, instance)):
         _check(server, "PUT", f"/api/v2/workflows/{quote(workflow, safe='')}/instances/{quote(instance, safe='')}"
                               "/cancel", style="detail")
+
+
+@pytest.mark.parametrize("kind", ["timeseries", "scalar"])
+@fuzz()
+@given(data=st.data())
+def test_fuzz_v2_query_over_logs(server: SandboxServer, queried: str, kind: str, data: st.DataObject) -> None:
+    body = _formula_request(f"{kind}_request", interval=60000, formulas=[{"formula": "l"}, {"formula": "m"}], queries=[
+        {"data_source": "logs", "name": "l", "search": {"query": "service:fuzz"}, "indexes": ["*"],
+         "compute": {"aggregation": "pc90", "metric": "@attr.x", "interval": 60000},
+         "group_by": [{"facet": "host", "limit": 5, "sort": {"type": "measure", "aggregation": "count",
+                                                             "order": "desc"}}]},
+        {"data_source": "metrics", "name": "m", "query": QUERIES[0], "aggregator": "avg"}])
+    _check(server, "POST", f"/api/v2/query/{kind}", data.draw(mutated(body)))

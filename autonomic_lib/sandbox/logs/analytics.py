@@ -1,4 +1,6 @@
 """Log analytics (`POST /api/v2/logs/analytics/aggregate`) over the stored logs: computes, nested group-bys, series.
+The same engine answers `logs` queries of `/api/v2/query/timeseries` and `/scalar` (formula_aggregation; the
+metrics product reaches it through the source app.py wires, and answers each such query alone: no formulas over it).
 
 The request and answer follow the client 2.62.0's models (`LogsAggregateRequest`, `LogsCompute`, `LogsGroupBy`,
 `LogsAggregateSort`; `LogsAggregateResponse`, `LogsAggregateBucket`, `LogsAggregateBucketValueTimeseriesPoint`) and
@@ -217,13 +219,17 @@ def compute_value(docs: Sequence[dict[str, Any]], aggregation: str, metric: str 
     return float(np.percentile(np.asarray(values), percent))
 
 
-def aggregate(docs: list[dict[str, Any]], spec: Aggregation, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
-    """The buckets of the answer: one per group kept (or one over every log), with its computes."""
+Computed = float | list[tuple[int, float]]  # a total, or a series of (bucket start in epoch ms, value)
+
+
+def evaluate(docs: list[dict[str, Any]], spec: Aggregation, start_ms: int, end_ms: int
+             ) -> list[tuple[dict[str, Value], dict[str, Computed]]]:
+    """Each group kept (or one over every log) and its computes; a total without a value is left out."""
     if not docs:
         return []
-    buckets = []
+    out = []
     for by, members in _groups(docs, spec.group_bys, {}):
-        computes: dict[str, Any] = {}
+        computes: dict[str, Computed] = {}
         for compute in spec.computes:
             if compute.interval_ms is None:
                 value = compute_value(members, compute.aggregation, compute.metric)
@@ -231,8 +237,43 @@ def aggregate(docs: list[dict[str, Any]], spec: Aggregation, start_ms: int, end_
                     computes[compute.name] = value
             else:
                 computes[compute.name] = _series(members, compute, start_ms, end_ms)
-        buckets.append({"by": by, "computes": computes})
-    return buckets
+        out.append((by, computes))
+    return out
+
+
+def aggregate(docs: list[dict[str, Any]], spec: Aggregation, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
+    """The buckets of a LogsAggregateResponse: one per group kept (or one over every log), with its computes."""
+    return [{"by": by, "computes": {name: value if isinstance(value, float) else
+                                    [{"time": iso_ms(t), "value": v} for t, v in value]
+                                    for name, value in computes.items()}}
+            for by, computes in evaluate(docs, spec, start_ms, end_ms)]
+
+
+# ------------------------------------------------------------------------------------------ as a formula data source
+def formula_aggregation(query: dict[str, Any], where: str, *, start_ms: int, end_ms: int, interval_ms: int | None,
+                        total: bool) -> Aggregation:
+    """An EventsTimeseriesQuery/EventsScalarQuery (`compute`, `group_by`, `search`) of /api/v2/query/* as an
+    aggregation with one compute, `c0`: a series at `compute.interval` (ms; else `interval_ms`, else the default
+    resolution), or a total when `total`."""
+    compute = query.get("compute")
+    if not isinstance(compute, dict):
+        raise IntakeError(400, f"{where}.compute: required object with an aggregation")
+    interval = compute.get("interval", interval_ms)
+    if interval is not None:
+        interval = int_field(interval, f"{where}.compute.interval", low=1000, high=end_ms - start_ms + 1000,
+                             what="milliseconds")
+    raw = {"aggregation": compute.get("aggregation"), "type": "total" if total else "timeseries",
+           **({"metric": compute["metric"]} if compute.get("metric") is not None else {}),
+           **({"interval": f"{interval}ms"} if interval is not None and not total else {})}
+    groups = query.get("group_by", [])
+    if not isinstance(groups, list):
+        raise IntakeError(400, f"{where}.group_by: must be an array")
+    body = {"compute": [raw], "group_by": groups}
+    try:
+        return parse_aggregation(body, start_ms, end_ms)
+    except IntakeError as exc:  # name the query's own path, not the aggregate API's
+        message = exc.messages[0].replace("compute[0]", f"{where}.compute").replace("group_by[", f"{where}.group_by[")
+        raise IntakeError(400, message) from None
 
 
 def _groups(docs: list[dict[str, Any]], group_bys: Sequence[GroupBy], by: dict[str, Value]
@@ -267,7 +308,7 @@ def _top(members: dict[Value, list[dict[str, Any]]], rule: GroupBy) -> list[Valu
     return [v for _, v in with_value + [(s, v) for s, v in scored if s is None]][:rule.limit]
 
 
-def _series(docs: list[dict[str, Any]], compute: Compute, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
+def _series(docs: list[dict[str, Any]], compute: Compute, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
     """A timeseries compute: a point per interval bucket (epoch-aligned) from the range's start; a count's empty
     buckets are 0, other aggregations' are left out (a point's value is a number, never null)."""
     step = compute.interval_ms
@@ -280,5 +321,5 @@ def _series(docs: list[dict[str, Any]], compute: Compute, start_ms: int, end_ms:
     for bucket in range(first, end_ms + 1, step):
         value = compute_value(by_bucket.get(bucket, []), compute.aggregation, compute.metric)
         if value is not None and (by_bucket.get(bucket) or compute.aggregation == "count"):
-            points.append({"time": iso_ms(bucket), "value": value})
+            points.append((bucket, value))
     return points

@@ -12,7 +12,7 @@ import base64
 from typing import Any, Callable, Collection, NamedTuple
 
 from autonomic_lib.errors import IntakeError
-from autonomic_lib.sandbox.logs.analytics import MAX_LOGS, Aggregation, aggregate
+from autonomic_lib.sandbox.logs.analytics import MAX_LOGS, Aggregation, Computed, aggregate, evaluate, formula_aggregation
 from autonomic_lib.sandbox.logs.events_v2 import EventKey, event_key, search_view, uid_key
 from autonomic_lib.sandbox.logs.search import LogView, parse_query
 from autonomic_lib.sandbox.storage.documents import DocumentStore
@@ -92,12 +92,32 @@ class Logs:
         Raises:
             IntakeError: 400 past MAX_LOGS logs in the range, or a query the sandbox cannot read (QueryError too).
         """
+        return aggregate(self._matching(query, start_ms, end_ms), spec, start_ms, end_ms)
+
+    def formula_source(self, query: dict[str, Any], where: str, *, start_ms: int, end_ms: int,
+                       interval_ms: int | None, total: bool) -> list[tuple[tuple[str, ...], Computed | None]]:
+        """A `logs` query of /api/v2/query/timeseries or /scalar (analytics.formula_aggregation): per group, its
+        tags (`facet:value`) and its series of (epoch ms, value), or its total (None without a value).
+
+        The metrics product calls this through `Metrics.sources` (wired by app.py): logs never import metrics.
+        """
+        search = query.get("search") or {}
+        text = search.get("query") if isinstance(search, dict) else None
+        if text is not None and not isinstance(text, str):
+            raise IntakeError(400, f"{where}.search.query: must be a string")
+        spec = formula_aggregation(query, where, start_ms=start_ms, end_ms=end_ms, interval_ms=interval_ms,
+                                   total=total)
+        return [(tuple(f"{facet}:{value}" for facet, value in by.items()), computes.get("c0"))
+                for by, computes in evaluate(self._matching(text, start_ms, end_ms), spec, start_ms, end_ms)]
+
+    def _matching(self, query: str | None, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
+        """The logs matching `query` timed in [start_ms, end_ms]; a 400 past MAX_LOGS logs in the range."""
         matcher = parse_query(query)
         docs = self._documents.list(_LOG, since=start_ms, until=end_ms + 1, limit=MAX_LOGS + 1)
         if len(docs) > MAX_LOGS:
             raise IntakeError(400, f"More than {MAX_LOGS} logs in the time range; the sandbox aggregates at most that "
-                                   "many: narrow filter.from and filter.to")
-        return aggregate([d for d in docs if matcher.matches(LogView(d))], spec, start_ms, end_ms)
+                                   "many: narrow the time range")
+        return [d for d in docs if matcher.matches(LogView(d))]
 
     # ------------------------------------------------------------------------------------------ events
     def add_event(self, *, title: str, text: str, date_happened: int, **fields: Any) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Sequence
+from typing import Any, Protocol, Sequence
 
 from autonomic_lib.catalog import Catalog
 from autonomic_lib.errors import IntakeError
@@ -14,6 +14,14 @@ from autonomic_lib.sandbox.metrics.listing import MetricFilter, list_metrics, me
 from autonomic_lib.sandbox.metrics.metadata import MetricMetadata
 from autonomic_lib.sandbox.metrics.store import MetricStore, SeriesPoints
 from autonomic_lib.sandbox.storage.documents import DocumentStore
+
+
+class FormulaSource(Protocol):
+    """Another product's data source for /api/v2/query/* (`logs`): per group, its tags and its series of (epoch ms,
+    value) or its total (None without a value). Raises IntakeError naming the field of `where` it cannot read."""
+
+    def __call__(self, query: dict[str, Any], where: str, *, start_ms: int, end_ms: int, interval_ms: int | None,
+                 total: bool) -> list[tuple[tuple[str, ...], Any]]: ...
 
 
 class Metrics:
@@ -32,6 +40,7 @@ class Metrics:
         """`documents` keeps the metadata edits (app.py gives the sandbox's own); by default, the store's database."""
         self.store, self.policy, self.catalog = store, policy, catalog
         self.metadata = MetricMetadata(documents or DocumentStore(store.database), catalog, store)
+        self.sources: dict[str, FormulaSource] = {}  # data sources other than metrics, by name (wired by app.py)
 
     def clock(self) -> float:
         return self.policy.clock()

@@ -3,7 +3,7 @@ the v2 metric reads (list, a metric's tags); Metrics Without Limits tag configur
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Collection
 
 import numpy as np
 from starlette.concurrency import run_in_threadpool
@@ -17,7 +17,13 @@ from autonomic_lib.sandbox.http.body import decode_body
 from autonomic_lib.sandbox.http.params import MAX_EPOCH_MS, MAX_EPOCH_S, int_field, int_param, parse_int
 from autonomic_lib.sandbox.http.routing import Handler, error_response, json_body, json_response, route
 from autonomic_lib.sandbox.metrics.backend import Metrics
-from autonomic_lib.sandbox.metrics.evaluate import QueryResult, evaluate_formulas, evaluate_query, evaluate_scalar
+from autonomic_lib.sandbox.metrics.evaluate import (
+    QueryResult,
+    Timeseries,
+    evaluate_formulas,
+    evaluate_query,
+    evaluate_scalar,
+)
 from autonomic_lib.sandbox.metrics.intake import V1_LIMITS, V2_LIMITS, parse_series_payload
 from autonomic_lib.sandbox.metrics.listing import (
     LIST_WINDOW_DEFAULT,
@@ -94,8 +100,11 @@ def unit_pair(kind_unit: tuple[str | None, str | None]) -> list[dict[str, Any] |
     return [u.as_json() if (u := lookup_unit(name)) else None for name in kind_unit]
 
 
-def formula_request(body: Any, expected_type: str) -> tuple[int, int, dict[str, Any], list[str], dict[str, Any]]:
-    """Validate the common shape of v2 timeseries/scalar requests (times in ms) and return its parts."""
+def formula_request(body: Any, expected_type: str, sources: Collection[str] = ()
+                    ) -> tuple[int, int, dict[str, Any], list[str], dict[str, Any]]:
+    """Validate the common shape of v2 timeseries/scalar requests (times in ms) and return its parts.
+
+    A query's data source is `metrics` (with a string `query`) or one of `sources` (another product reads it)."""
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict) or data.get("type") != expected_type:
         raise IntakeError(400, f'API input validation failed: Invalid type. Expected "{expected_type}".')
@@ -113,11 +122,15 @@ def formula_request(body: Any, expected_type: str) -> tuple[int, int, dict[str, 
     named: dict[str, Any] = {}
     for i, q in enumerate(queries):
         where = f"data.attributes.queries[{i}]"
-        if not isinstance(q, dict) or not isinstance(q.get("query"), str) or not isinstance(q.get("name"), str):
-            raise IntakeError(400, f"API input validation failed: {where} needs string 'name' and 'query'")
-        if q.get("data_source") != "metrics":
-            raise UnsupportedQueryError(f"{where}.data_source {q.get('data_source')!r} is not supported by the sandbox "
-                                        "(only 'metrics')")
+        if not isinstance(q, dict) or not isinstance(q.get("name"), str):
+            raise IntakeError(400, f"API input validation failed: {where} needs a string 'name'")
+        source = q.get("data_source")
+        if source != "metrics" and (not isinstance(source, str) or source not in sources):
+            known = ", ".join(repr(s) for s in ("metrics", *sources))
+            raise UnsupportedQueryError(f"{where}.data_source {source!r} is not supported by the sandbox (only "
+                                        f"{known})")
+        if source == "metrics" and not isinstance(q.get("query"), str):
+            raise IntakeError(400, f"API input validation failed: {where} needs a string 'query'")
         if q["name"] in named:
             raise IntakeError(400, f"API input validation failed: query name {q['name']!r} is used twice")
         named[q["name"]] = q
@@ -128,16 +141,73 @@ def formula_request(body: Any, expected_type: str) -> tuple[int, int, dict[str, 
     return attrs["from"] // 1000, attrs["to"] // 1000, named, [f["formula"] for f in formulas], attrs
 
 
+def _bare_names(named: dict[str, Any], formulas: list[str]) -> list[str]:
+    """With a query of another data source, each formula must be one query's name (the sandbox computes formulas
+    over metrics only); the names answered, in order."""
+    for i, formula in enumerate(formulas):
+        if formula.strip() not in named:
+            raise UnsupportedQueryError(f"data.attributes.formulas[{i}] {formula[:60]!r}: with a non-metrics query the "
+                                        "sandbox answers each query alone; give a query's name as the formula")
+    return [f.strip() for f in formulas] or list(named)
+
+
+def _source_series(metrics: Metrics, named: dict[str, Any], formulas: list[str], start: int, end: int,
+                   interval_ms: int | None) -> list[QueryResult]:
+    """The series of each query answered, metrics ones by the query engine, the others by their source."""
+    results = []
+    for name in _bare_names(named, formulas):
+        query, where = named[name], f"data.attributes.queries[{list(named).index(name)}]"
+        if query["data_source"] == "metrics":
+            results += evaluate_formulas({name: query["query"]}, [], metrics.store, start, end, kinds=metrics.kind,
+                                         interval=None if interval_ms is None else max(interval_ms // 1000, 1))
+            continue
+        groups = metrics.sources[query["data_source"]](query, where, start_ms=start * 1000, end_ms=end * 1000,
+                                                       interval_ms=interval_ms, total=False)
+        series = [Timeseries(group_tags=tags, scope=",".join(tags) or "*", expression=name, metric=None, aggr=None,
+                             times=np.array([t // 1000 for t, _ in points], dtype=np.int64),
+                             values=np.array([v for _, v in points], dtype=np.float64))
+                  for tags, points in groups]
+        results.append(QueryResult(series, (interval_ms or 1000) // 1000, ()))
+    return results
+
+
+def _source_scalars(metrics: Metrics, named: dict[str, Any], formulas: list[str], start: int, end: int
+                    ) -> list[tuple[str, list[tuple[tuple[str, ...], float | None]]]]:
+    """The values of each query answered, metrics ones reduced by their aggregator, the others by their source."""
+    results = []
+    for name in _bare_names(named, formulas):
+        query, where = named[name], f"data.attributes.queries[{list(named).index(name)}]"
+        if query["data_source"] == "metrics":
+            results += evaluate_scalar({name: (query["query"], _aggregator(name, query))}, [], metrics.store, start,
+                                       end, kinds=metrics.kind)
+            continue
+        groups = metrics.sources[query["data_source"]](query, where, start_ms=start * 1000, end_ms=end * 1000,
+                                                       interval_ms=None, total=True)
+        results.append((name, [(tags, value) for tags, value in groups]))
+    return results
+
+
+def _aggregator(name: str, query: dict[str, Any]) -> str:
+    aggregator = query.get("aggregator", "avg")
+    if not isinstance(aggregator, str):
+        raise IntakeError(400, f"API input validation failed: aggregator of query {name!r} must be a string")
+    return aggregator
+
+
 async def query_timeseries(request: Request, metrics: Metrics) -> Response:
-    start, end, named, formulas, attrs = formula_request(await json_body(request), "timeseries_request")
+    start, end, named, formulas, attrs = formula_request(await json_body(request), "timeseries_request",
+                                                         metrics.sources)
     interval_ms = attrs.get("interval")
     if interval_ms is not None:
         int_field(interval_ms, "API input validation failed: data.attributes.interval", low=1, high=MAX_EPOCH_MS,
                   what="milliseconds")
-    queries = {name: q["query"] for name, q in named.items()}
-    results = await run_in_threadpool(
-        evaluate_formulas, queries, formulas, metrics.store, start, end,
-        interval=None if interval_ms is None else max(interval_ms // 1000, 1), kinds=metrics.kind)
+    if any(q["data_source"] != "metrics" for q in named.values()):
+        results = await run_in_threadpool(_source_series, metrics, named, formulas, start, end, interval_ms)
+    else:
+        queries = {name: q["query"] for name, q in named.items()}
+        results = await run_in_threadpool(
+            evaluate_formulas, queries, formulas, metrics.store, start, end,
+            interval=None if interval_ms is None else max(interval_ms // 1000, 1), kinds=metrics.kind)
     with_data = [ts.times[~np.isnan(ts.values)] for r in results for ts in r.series]
     all_times = np.unique(np.concatenate(with_data)) if with_data else np.empty(0, np.int64)
     series, values = [], []
@@ -154,14 +224,13 @@ async def query_timeseries(request: Request, metrics: Metrics) -> Response:
 
 
 async def query_scalar(request: Request, metrics: Metrics) -> Response:
-    start, end, named, formulas, _ = formula_request(await json_body(request), "scalar_request")
-    queries = {}
-    for name, q in named.items():
-        aggregator = q.get("aggregator", "avg")
-        if not isinstance(aggregator, str):
-            raise IntakeError(400, f"API input validation failed: aggregator of query {name!r} must be a string")
-        queries[name] = (q["query"], aggregator)
-    results = await run_in_threadpool(evaluate_scalar, queries, formulas, metrics.store, start, end, kinds=metrics.kind)
+    start, end, named, formulas, _ = formula_request(await json_body(request), "scalar_request", metrics.sources)
+    if any(q["data_source"] != "metrics" for q in named.values()):
+        results = await run_in_threadpool(_source_scalars, metrics, named, formulas, start, end)
+    else:
+        queries = {name: (q["query"], _aggregator(name, q)) for name, q in named.items()}
+        results = await run_in_threadpool(evaluate_scalar, queries, formulas, metrics.store, start, end,
+                                          kinds=metrics.kind)
     rows = sorted({tags for _, pairs in results for tags, _ in pairs})
     keys = [t.partition(":")[0] for t in rows[0]] if rows and rows[0] else []
     columns: list[dict[str, Any]] = [

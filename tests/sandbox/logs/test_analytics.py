@@ -21,6 +21,27 @@ from datadog_api_client.v2.model.logs_group_by import LogsGroupBy
 from datadog_api_client.v2.model.logs_query_filter import LogsQueryFilter
 from datadog_api_client.v2.model.logs_sort_order import LogsSortOrder
 
+from datadog_api_client.v2.api.metrics_api import MetricsApi
+from datadog_api_client.v2.model.events_aggregation import EventsAggregation
+from datadog_api_client.v2.model.events_compute import EventsCompute
+from datadog_api_client.v2.model.events_data_source import EventsDataSource
+from datadog_api_client.v2.model.events_group_by import EventsGroupBy
+from datadog_api_client.v2.model.events_query_group_bys import EventsQueryGroupBys
+from datadog_api_client.v2.model.events_scalar_query import EventsScalarQuery
+from datadog_api_client.v2.model.events_search import EventsSearch
+from datadog_api_client.v2.model.events_timeseries_query import EventsTimeseriesQuery
+from datadog_api_client.v2.model.query_formula import QueryFormula
+from datadog_api_client.v2.model.scalar_formula_query_request import ScalarFormulaQueryRequest
+from datadog_api_client.v2.model.scalar_formula_request import ScalarFormulaRequest
+from datadog_api_client.v2.model.scalar_formula_request_attributes import ScalarFormulaRequestAttributes
+from datadog_api_client.v2.model.scalar_formula_request_queries import ScalarFormulaRequestQueries
+from datadog_api_client.v2.model.scalar_formula_request_type import ScalarFormulaRequestType
+from datadog_api_client.v2.model.timeseries_formula_query_request import TimeseriesFormulaQueryRequest
+from datadog_api_client.v2.model.timeseries_formula_request import TimeseriesFormulaRequest
+from datadog_api_client.v2.model.timeseries_formula_request_attributes import TimeseriesFormulaRequestAttributes
+from datadog_api_client.v2.model.timeseries_formula_request_queries import TimeseriesFormulaRequestQueries
+from datadog_api_client.v2.model.timeseries_formula_request_type import TimeseriesFormulaRequestType
+
 from autonomic_lib.errors import IntakeError
 from autonomic_lib.sandbox.logs.analytics import parse_aggregation
 from autonomic_lib.sandbox.logs.backend import Logs
@@ -150,12 +171,49 @@ def test_a_bad_aggregation_over_http_is_a_400(session_sandbox: SandboxServer) ->
     assert status == 400 and "compute[0].aggregation" in answer["errors"][0]
 
 
-@pytest.mark.parametrize(("kind", "source"), [("timeseries", "logs"), ("scalar", "events")])
-def test_logs_and_events_as_formula_data_sources_are_a_400_naming_the_source(session_sandbox: SandboxServer, kind: str,
-                                                                            source: str) -> None:
-    """Not evaluated by the sandbox's /api/v2/query/* (metrics only): refused, naming the data source."""
+@pytest.mark.parametrize("kind", ["timeseries", "scalar"])
+def test_events_as_a_formula_data_source_is_a_400_naming_it(session_sandbox: SandboxServer, kind: str) -> None:
+    """Not evaluated by the sandbox's /api/v2/query/* (metrics and logs only): refused, naming the data source."""
     body = {"data": {"type": f"{kind}_request", "attributes": {
-        "from": SPAN[0], "to": SPAN[1], "queries": [{"data_source": source, "name": "a", "search": {"query": "*"},
-                                                     "compute": {"aggregation": "count"}, "query": "*"}]}}}
+        "from": SPAN[0], "to": SPAN[1], "queries": [{"data_source": "events", "name": "a", "search": {"query": "*"},
+                                                     "compute": {"aggregation": "count"}}]}}}
     status, answer = raw(session_sandbox, "POST", f"/api/v2/query/{kind}", body)
-    assert status == 400 and f"data_source '{source}' is not supported by the sandbox" in answer["errors"][0]
+    assert status == 400 and "data_source 'events' is not supported by the sandbox" in answer["errors"][0]
+
+
+def test_logs_as_a_formula_data_source_through_the_client(api_client: ApiClient) -> None:
+    service = unique("src")
+    now_ms = int(time.time() * 1000) // 60_000 * 60_000
+    LogsApi(api_client).submit_log(body=HTTPLog([
+        HTTPLogItem(message="m", service=service, hostname=host, status="error", duration=float(d),
+                    timestamp=now_ms - offset)
+        for host, d, offset in (("h1", 1, 150_000), ("h1", 3, 90_000), ("h2", 10, 90_000))]))
+    search = EventsSearch(query=f"service:{service}")
+    by_host = EventsQueryGroupBys([EventsGroupBy(facet="host", limit=10)])
+    api = MetricsApi(api_client)
+    series = api.query_timeseries_data(body=TimeseriesFormulaQueryRequest(data=TimeseriesFormulaRequest(
+        type=TimeseriesFormulaRequestType.TIMESERIES_REQUEST, attributes=TimeseriesFormulaRequestAttributes(
+            _from=now_ms - 180_000, to=now_ms, interval=60_000, queries=TimeseriesFormulaRequestQueries([
+                EventsTimeseriesQuery(data_source=EventsDataSource.LOGS, name="errors", search=search,
+                                      compute=EventsCompute(aggregation=EventsAggregation.COUNT),
+                                      group_by=by_host)]))))).data.attributes
+    tags = [list(s.group_tags.value) for s in series.series.value]  # the client wraps lists in models
+    assert tags == [["host:h1"], ["host:h2"]]
+    values = [[v for v in row.value] for row in series.values.value]
+    assert [sum(v or 0 for v in row) for row in values] == [2.0, 1.0]
+    scalar = api.query_scalar_data(body=ScalarFormulaQueryRequest(data=ScalarFormulaRequest(
+        type=ScalarFormulaRequestType.SCALAR_REQUEST, attributes=ScalarFormulaRequestAttributes(
+            _from=now_ms - 180_000, to=now_ms, formulas=[QueryFormula(formula="avg_duration")],
+            queries=ScalarFormulaRequestQueries([EventsScalarQuery(
+                data_source=EventsDataSource.LOGS, name="avg_duration", search=search, group_by=by_host,
+                compute=EventsCompute(aggregation=EventsAggregation.AVG, metric="@duration"))]))))).data.attributes
+    columns = {c.name: c.values for c in scalar.columns}
+    assert [v[0] for v in columns["host"]] == ["h1", "h2"] and list(columns["avg_duration"]) == [2.0, 10.0]
+
+
+def test_a_formula_over_a_logs_query_is_a_400_saying_what_to_do(session_sandbox: SandboxServer) -> None:
+    body = {"data": {"type": "timeseries_request", "attributes": {
+        "from": SPAN[0], "to": SPAN[1], "formulas": [{"formula": "a * 2"}],
+        "queries": [{"data_source": "logs", "name": "a", "compute": {"aggregation": "count"}}]}}}
+    status, answer = raw(session_sandbox, "POST", "/api/v2/query/timeseries", body)
+    assert status == 400 and "formulas[0]" in answer["errors"][0] and "query's name" in answer["errors"][0]
