@@ -1075,3 +1075,11 @@ def test_fuzz_v2_query_over_logs(server: SandboxServer, queried: str, kind: str,
                                                              "order": "desc"}}]},
         {"data_source": "metrics", "name": "m", "query": QUERIES[0], "aggregator": "avg"}])
     _check(server, "POST", f"/api/v2/query/{kind}", data.draw(mutated(body)))
+
+
+@fuzz()
+@given(active=_odd_params(["from", "host", "tag_filter"]), search=_odd_params(["q"]))
+def test_fuzz_v1_metric_lists(server: SandboxServer, queried: str, active: dict[str, str],
+                              search: dict[str, str]) -> None:
+    _check(server, "GET", "/api/v1/metrics", params={"from": str(now() - 600), **active})
+    _check(server, "GET", "/api/v1/search", params=search)

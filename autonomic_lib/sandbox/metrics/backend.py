@@ -70,6 +70,18 @@ class Metrics:
         return list_metrics(self.store, int(self.clock()), wanted, self.metadata_type, page_size=page_size,
                             cursor=cursor)
 
+    def active_since(self, since: int, *, host: str | None = None, scope: Scope | None = None) -> list[str]:
+        """GET /api/v1/metrics: names of the metrics with a point at or after `since` (epoch s) from a series on
+        `host` and passing `scope` (the `tag_filter`), sorted."""
+        return sorted({s.metric for s in self.store.active_series(since)
+                       if (host is None or f"host:{host}" in s.tags) and (scope is None or scope.matches(s.tags))})
+
+    def search_names(self, text: str) -> list[str]:
+        """GET /api/v1/search?q=[metrics:]text: the names containing `text` (any case), sorted (substring matching
+        is a sandbox reading of "Query string to search metrics upon")."""
+        wanted = text.removeprefix("metrics:").strip().lower()
+        return [m for m in self.store.metrics() if wanted in m.lower()]
+
     def metadata_type(self, metric: str) -> str:
         return str(self.metadata.get(metric).get("type", "gauge"))
 

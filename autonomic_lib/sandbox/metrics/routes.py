@@ -266,6 +266,25 @@ def _bool(request: Request, name: str) -> bool | None:
     return value == "true"
 
 
+async def list_active_v1(request: Request, metrics: Metrics) -> Response:
+    """GET /api/v1/metrics?from=[&host=][&tag_filter=]: MetricsListResponse (`from` echoed as a string)."""
+    params = request.query_params
+    if not params.get("from"):
+        raise IntakeError(400, "The parameter 'from' is required")
+    since = parse_int(params["from"], "from", what="epoch seconds")  # any int64: a future `from` lists nothing
+    scope = tag_filter(params["tag_filter"], "tag_filter") if params.get("tag_filter") else None
+    names = await run_in_threadpool(metrics.active_since, since, host=params.get("host") or None, scope=scope)
+    return json_response({"from": str(since), "metrics": names})
+
+
+async def search_metrics(request: Request, metrics: Metrics) -> Response:
+    """GET /api/v1/search?q=: MetricSearchResponse (`results.metrics`)."""
+    text = request.query_params.get("q")
+    if text is None:
+        raise IntakeError(400, "The parameter 'q' is required")
+    return json_response({"results": {"metrics": await run_in_threadpool(metrics.search_names, text)}})
+
+
 async def list_metrics(request: Request, metrics: Metrics) -> Response:
     """GET /api/v2/metrics: MetricsAndMetricTagConfigurationsResponse, each metric as a `metrics` resource."""
     params = request.query_params
@@ -333,6 +352,8 @@ def routes(metrics: Metrics) -> list[Route]:
         route("/api/v1/query", "GET", query_v1, metrics, app_key=True),
         route("/api/v2/query/timeseries", "POST", query_timeseries, metrics, app_key=True),
         route("/api/v2/query/scalar", "POST", query_scalar, metrics, app_key=True),
+        route("/api/v1/metrics", "GET", list_active_v1, metrics, app_key=True),
+        route("/api/v1/search", "GET", search_metrics, metrics, app_key=True),
         route("/api/v1/metrics/{metric_name}", "GET", get_metadata, metrics, app_key=True),
         route("/api/v1/metrics/{metric_name}", "PUT", update_metadata, metrics, app_key=True),
         route("/api/v2/metrics", "GET", list_metrics, metrics, app_key=True),
