@@ -29,6 +29,7 @@ from autonomic_lib.sandbox.dashboards.backend import Dashboards
 from autonomic_lib.sandbox.dogstatsd import routes as dogstatsd_routes
 from autonomic_lib.sandbox.dogstatsd.backend import DogStatsD
 from autonomic_lib.sandbox.http.routing import Address, Keys, error_response, internal_error, json_response, route
+from autonomic_lib.sandbox.logs import event_routes
 from autonomic_lib.sandbox.logs import routes as log_routes
 from autonomic_lib.sandbox.logs.backend import Logs
 from autonomic_lib.sandbox.metrics import routes as metric_routes
@@ -70,8 +71,9 @@ class Sandbox:
         self.address = Address(api_key=config.api_key)
         self.catalog = _catalog(config)
         clock = self.policy.clock
-        self.metrics = Metrics(self.store, self.policy, self.catalog)
+        self.metrics = Metrics(self.store, self.policy, self.catalog, self.documents)
         self.logs = Logs(self.documents, clock)
+        self.metrics.sources["logs"] = self.logs.formula_source  # logs as a data source of /api/v2/query/*
         self.dashboards = Dashboards(self.documents, clock, self.metrics, self.address)
         self.automation = Automation(self.documents, clock, self.address)
         self.monitors = Monitors(self.documents, clock, self.metrics)
@@ -126,6 +128,7 @@ def create_app(sandbox: Sandbox) -> Starlette:
     """The ASGI application serving `sandbox`; the caller owns the sandbox's lifetime."""
     app = Starlette(routes=[
         *metric_routes.routes(sandbox.metrics), *log_routes.routes(sandbox.logs),
+        *event_routes.routes(sandbox.logs),
         *dashboard_routes.routes(sandbox.dashboards), *monitor_routes.routes(sandbox.monitors, sandbox.evaluator),
         *automation_routes.routes(sandbox.automation), *page_routes.routes(sandbox.pages),
         *dogstatsd_routes.routes(sandbox.dogstatsd),

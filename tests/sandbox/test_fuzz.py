@@ -912,3 +912,174 @@ POST_ENDPOINTS = [("/api/v2/series", "v1"), ("/api/v1/series", "v1"), ("/api/v2/
 def test_fuzz_bytes_that_are_not_a_request(server: SandboxServer, raw_body: bytes, endpoint: tuple[str, Style]) -> None:
     status, answer = send(server, "POST", endpoint[0], data=raw_body)
     assert_refusal_shape(status, answer, endpoint[1])
+
+
+# ------------------------------------------------------------------------- metric metadata and the v2 metric reads
+@fuzz()
+@given(data=st.data())
+def test_fuzz_metric_metadata_edit(server: SandboxServer, queried: str, data: st.DataObject) -> None:
+    """A refused edit changes nothing (every field is checked before the edit is stored)."""
+    path = "/api/v1/metrics/fuzz.q"
+    before = send(server, "GET", path)[1]
+    body = {"type": "count", "unit": "byte", "per_unit": "second", "description": "d", "short_name": "s",
+            "integration": "fuzz", "statsd_interval": 10}
+    status, _ = _check(server, "PUT", path, data.draw(mutated(body)))
+    if status >= 400:
+        assert send(server, "GET", path)[1] == before
+
+
+@fuzz()
+@given(listing=_odd_params(["filter[configured]", "filter[is_configurable]", "filter[tags_configured]",
+                            "filter[metric_type]", "filter[include_percentiles]", "filter[tags]", "window[seconds]",
+                            "page[size]", "page[cursor]"]),
+       tags=_odd_params(["window[seconds]", "filter[tags]", "filter[match]", "filter[include_tag_values]",
+                         "filter[allow_partial]", "page[limit]"]))
+def test_fuzz_v2_metric_reads(server: SandboxServer, queried: str, listing: dict[str, str],
+                              tags: dict[str, str]) -> None:
+    _check(server, "GET", "/api/v2/metrics", params=listing)
+    _check(server, "GET", "/api/v2/metrics/fuzz.q/all-tags", params=tags)
+
+
+# ---------------------------------------------------------------------------------------------------- events v2
+V2_EVENT = {"data": {"type": "event", "attributes": {
+    "title": "fuzz", "message": "m", "category": "change", "tags": ["env:fuzz"], "host": "h1", "aggregation_key": "k",
+    "integration_id": "custom-events", "attributes": {
+        "changed_resource": {"name": "flag", "type": "feature_flag"}, "author": {"name": "a", "type": "user"},
+        "impacted_resources": [{"name": "svc", "type": "service"}], "new_value": {"a": 1}, "prev_value": {"a": 0}}}}}
+V2_ALERT = {"data": {"type": "event", "attributes": {"title": "fuzz", "category": "alert", "attributes": {
+    "status": "error", "priority": "1", "links": [{"category": "runbook", "url": "https://x"}], "custom": {"a": 1}}}}}
+
+
+@fuzz()
+@given(data=st.data(), which=st.sampled_from([V2_EVENT, V2_ALERT]))
+def test_fuzz_v2_event_post(server: SandboxServer, data: st.DataObject, which: Json) -> None:
+    before = count(server, "event")
+    status, answer = _check(server, "POST", "/api/v2/events", data.draw(mutated(which)))
+    if status >= 400:
+        assert count(server, "event") == before
+    else:
+        _check(server, "GET", f"/api/v2/events/{answer['data']['attributes']['attributes']['evt']['uid']}")
+
+
+@fuzz()
+@given(data=st.data(), params=_odd_params(["filter[query]", "filter[from]", "filter[to]", "sort", "page[limit]",
+                                           "page[cursor]"]), event_id=PARAM_TEXT)
+def test_fuzz_v2_event_list_search_and_get(server: SandboxServer, data: st.DataObject, params: dict[str, str],
+                                           event_id: str) -> None:
+    _check(server, "GET", "/api/v2/events", params=params)
+    body = {"filter": {"query": "env:fuzz @a:>0 (fuzz OR m*)", "from": "now-15m", "to": "now"},
+            "options": {"timezone": "GMT"}, "sort": "timestamp", "page": {"limit": 5}}
+    _check(server, "POST", "/api/v2/events/search", data.draw(mutated(body)))
+    if event_id and "/" not in event_id and event_id not in (".", ".."):
+        _check(server, "GET", "/api/v2/events/" + quote(event_id, safe=""))
+
+
+@fuzz()
+@given(data=st.data())
+def test_fuzz_log_aggregate(server: SandboxServer, data: st.DataObject) -> None:
+    body = {"compute": [{"aggregation": "count", "type": "timeseries", "interval": "5m"},
+                        {"aggregation": "pc90", "metric": "@attr.x"}, {"aggregation": "cardinality", "metric": "host"}],
+            "filter": {"from": "now-15m", "to": "now", "query": "service:fuzz", "indexes": ["main"]},
+            "group_by": [{"facet": "host", "limit": 5, "missing": "none", "total": "all",
+                          "sort": {"type": "measure", "aggregation": "avg", "metric": "@attr.x", "order": "asc"}},
+                         {"facet": "@attr.y", "limit": 3, "sort": {"type": "alphabetical", "order": "desc"}}],
+            "options": {"timezone": "GMT"}}
+    _check(server, "POST", "/api/v2/logs/analytics/aggregate", data.draw(mutated(body)))
+
+
+@fuzz(30)
+@given(data=st.data(), list_id=PARAM_TEXT)
+def test_fuzz_dashboard_lists(server: SandboxServer, data: st.DataObject, list_id: str) -> None:
+    """A mutated list or items body is refused or applied; a refused items change leaves the list as it was."""
+    status, answer = send(server, "POST", "/api/v1/dashboard", _dashboard())
+    assert status == 200
+    dashboard = answer["id"]
+    status, created = _check(server, "POST", "/api/v1/dashboard/lists/manual", data.draw(mutated({"name": "fuzz"})))
+    if status == 200:
+        items = f"/api/v2/dashboard/lists/manual/{created['id']}/dashboards"
+        before = send(server, "GET", items)[1]
+        body = {"dashboards": [{"id": dashboard, "type": "custom_timeboard"}]}
+        for method in ("POST", "PUT", "DELETE"):
+            if _check(server, method, items, data.draw(mutated(body)))[0] >= 400:
+                assert send(server, "GET", items)[1] == before
+            before = send(server, "GET", items)[1]
+        _check(server, "PUT", f"/api/v1/dashboard/lists/manual/{created['id']}", data.draw(mutated({"name": "f"})))
+        assert send(server, "DELETE", f"/api/v1/dashboard/lists/manual/{created['id']}")[0] == 200
+    if list_id and "/" not in list_id and list_id not in (".", ".."):
+        _check(server, "GET", "/api/v1/dashboard/lists/manual/" + quote(list_id, safe=""))
+    send(server, "DELETE", f"/api/v1/dashboard/{dashboard}")
+
+
+CASE_ACTIONS_MORE = [("due_date", {"due_date": "2026-12-31"}), ("due_date", {"due_date": None}),
+                     ("resolved_reason", {"security_resolved_reason": "FALSE_POSITIVE"})]
+
+
+@fuzz()
+@given(data=st.data(), action=st.sampled_from(CASE_ACTIONS_MORE),
+       params=_odd_params(["query_filter", "group_bys", "limit"]))
+def test_fuzz_more_case_actions_count_and_aggregate(server: SandboxServer, case: str, project: str,
+                                                   data: st.DataObject, action: tuple[str, Json],
+                                                   params: dict[str, str]) -> None:
+    body = data.draw(mutated({"data": {"type": "case", "attributes": action[1]}}))
+    _check(server, "POST", f"/api/v2/cases/{case}/{action[0]}", body, style="jsonapi")
+    status, cell = send(server, "POST", f"/api/v2/cases/{case}/comment",
+                        {"data": {"type": "case", "attributes": {"comment": "c"}}})
+    assert status == 200
+    path = f"/api/v2/cases/{case}/comment/{cell['data'][0]['id']}"
+    _check(server, "PUT", path, data.draw(mutated({"data": {"type": "case", "attributes": {"comment": "e"}}})),
+           style="jsonapi")
+    _check(server, "DELETE", path, style="jsonapi")
+    patch = {"data": {"type": "project", "attributes": {
+        "name": "p", "enabled_custom_case_types": [], "settings": {"integration_monitor": {"enabled": True}}}}}
+    _check(server, "PATCH", f"/api/v2/cases/projects/{project}", data.draw(mutated(patch)), style="jsonapi")
+    _check(server, "GET", "/api/v2/cases/count", params=params, style="jsonapi")
+    aggregate = {"data": {"type": "aggregate", "attributes": {"query_filter": "status:open",
+                                                              "group_by": {"groups": ["priority"], "limit": 5}}}}
+    _check(server, "POST", "/api/v2/cases/aggregate", data.draw(mutated(aggregate)), style="jsonapi")
+
+
+
+@pytest.fixture(scope="module")
+def finished_instance(server: SandboxServer) -> tuple[str, str]:
+    status, answer = send(server, "POST", "/api/v2/workflows", workflow_body([step("core.noop")]))
+    assert status == 201, answer
+    workflow = answer["data"]["id"]
+    status, answer = send(server, "POST", f"/api/v2/workflows/{workflow}/instances", {"meta": {"payload": {}}})
+    assert status == 200, answer
+    return workflow, answer["data"]["id"]
+
+
+@fuzz()
+@given(workflow=PARAM_TEXT, instance=PARAM_TEXT)
+def test_fuzz_workflow_instance_cancel(server: SandboxServer, finished_instance: tuple[str, str], workflow: str,
+                                       instance: str) -> None:
+    """Odd ids are a 4xx; a finished instance is a 400 and stays as it was."""
+    workflow_id, instance_id = finished_instance
+    path = f"/api/v2/workflows/{workflow_id}/instances/{instance_id}"
+    before = send(server, "GET", path)[1]
+    assert _check(server, "PUT", f"{path}/cancel", style="detail")[0] == 400
+    assert send(server, "GET", path)[1] == before
+    if all(x and "/" not in x and x not in (".", "..") for x in (workflow, instance)):
+        _check(server, "PUT", f"/api/v2/workflows/{quote(workflow, safe='')}/instances/{quote(instance, safe='')}"
+                              "/cancel", style="detail")
+
+
+@pytest.mark.parametrize("kind", ["timeseries", "scalar"])
+@fuzz()
+@given(data=st.data())
+def test_fuzz_v2_query_over_logs(server: SandboxServer, queried: str, kind: str, data: st.DataObject) -> None:
+    body = _formula_request(f"{kind}_request", interval=60000, formulas=[{"formula": "l"}, {"formula": "m"}], queries=[
+        {"data_source": "logs", "name": "l", "search": {"query": "service:fuzz"}, "indexes": ["*"],
+         "compute": {"aggregation": "pc90", "metric": "@attr.x", "interval": 60000},
+         "group_by": [{"facet": "host", "limit": 5, "sort": {"type": "measure", "aggregation": "count",
+                                                             "order": "desc"}}]},
+        {"data_source": "metrics", "name": "m", "query": QUERIES[0], "aggregator": "avg"}])
+    _check(server, "POST", f"/api/v2/query/{kind}", data.draw(mutated(body)))
+
+
+@fuzz()
+@given(active=_odd_params(["from", "host", "tag_filter"]), search=_odd_params(["q"]))
+def test_fuzz_v1_metric_lists(server: SandboxServer, queried: str, active: dict[str, str],
+                              search: dict[str, str]) -> None:
+    _check(server, "GET", "/api/v1/metrics", params={"from": str(now() - 600), **active})
+    _check(server, "GET", "/api/v1/search", params=search)

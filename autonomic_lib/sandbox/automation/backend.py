@@ -8,11 +8,12 @@ IntakeErrors carrying Datadog's status and message, rendered by each route's err
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any
 
 from autonomic_lib.errors import IntakeError
 from autonomic_lib.sandbox.automation import runner
@@ -58,6 +59,8 @@ class Automation:
 
     def __init__(self, documents: DocumentStore, clock: Callable[[], float], address: Address):
         self._documents, self.clock, self.address = documents, clock, address
+        self._running: dict[str, threading.Event] = {}  # instance id -> its cancel flag, while its steps run
+        self._running_lock = threading.Lock()
         self.cases = Cases(documents)
 
     # -------------------------------------------------------------------------------------------- workflows
@@ -164,8 +167,18 @@ class Automation:
             source = {"type": "api", "name": workflow["attributes"]["name"], "initiator": {
                 "email": SANDBOX_USER["email"], "name": SANDBOX_USER["name"], "id": SANDBOX_USER_UUID}}
         at = self.clock() if at is None else at
-        doc = runner.execute(self.cases, workflow, payload=payload, source=source, kind=kind, at=at)
-        self._documents.put(INSTANCE, doc["id"], doc, ts=int(at * 1000))
+        instance_id, cancel = runner.new_instance_id(), threading.Event()
+        with self._running_lock:
+            self._running[instance_id] = cancel
+        try:  # stored as running first, so it can be read and canceled while its steps run
+            self._documents.put(INSTANCE, instance_id, runner.pending(
+                workflow, instance_id, payload=payload, source=source, kind=kind, at=at), ts=int(at * 1000))
+            doc = runner.execute(self.cases, workflow, payload=payload, source=source, kind=kind, at=at,
+                                 instance_id=instance_id, canceled=cancel.is_set)
+            self._documents.put(INSTANCE, doc["id"], doc, ts=int(at * 1000))
+        finally:
+            with self._running_lock:
+                del self._running[instance_id]
         return doc
 
     def get_instance(self, workflow_id: str, instance_id: str) -> dict[str, Any]:
@@ -176,11 +189,29 @@ class Automation:
             raise IntakeError(404, "instance not found")
         return doc
 
-    def cancel_instance(self, workflow_id: str, instance_id: str) -> NoReturn:
-        """Runs finish before their id is returned, so there is never anything left to cancel: always a 400."""
+    def cancel_instance(self, workflow_id: str, instance_id: str) -> None:
+        """Cancel a running instance: it stops before its next step (runner.execute), CANCELED.
+
+        A run is synchronous (its sleeps are virtual), so an instance is running only while its steps execute,
+        from a monitor's notification or an API call still waiting for its answer; an instance found running
+        that no run holds any more (the sandbox stopped during it) is marked CANCELED at once.
+
+        Raises:
+            IntakeError: 404 for an unknown instance; 400 for one that already finished.
+        """
         doc = self.get_instance(workflow_id, instance_id)
-        status = doc["attributes"]["instanceStatus"]["displayName"]
-        raise IntakeError(400, f"instance {doc['id']} already finished ({status}); it cannot be canceled")
+        status = doc["attributes"]["instanceStatus"]
+        if status["detailsKind"] != "IN_PROGRESS":
+            raise IntakeError(400, f"instance {doc['id']} already finished ({status['displayName']}); it cannot be "
+                                   "canceled")
+        with self._running_lock:
+            cancel = self._running.get(doc["id"])
+            if cancel is not None:
+                cancel.set()
+                return
+        doc["attributes"]["instanceStatus"] = {"detailsKind": "CANCELED", "displayName": runner.STATUS["CANCELED"]}
+        doc["attributes"]["endTimestamp"] = iso(self.clock())
+        self._documents.put(INSTANCE, doc["id"], doc, ts=int(doc["triggered_at"] * 1000))
 
     def list_instances(self, workflow_id: str, *, page_size: int = 10, page_number: int = 0) -> InstancePage:
         """The workflow's instances, newest trigger time first; `page_number` counts from 0."""

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from autonomic_lib.errors import IntakeError
 from autonomic_lib.sandbox.automation import cases
 from autonomic_lib.sandbox.automation.backend import Automation
-from autonomic_lib.sandbox.http.params import int_param
+from autonomic_lib.sandbox.http.params import int_field, int_param
 from autonomic_lib.sandbox.http.routing import JSONAPI, Handler, json_body, json_response, route
 
 
@@ -124,6 +124,56 @@ async def comment_case(request: Request, automation: Automation) -> Response:
     return json_response({"data": [cell]}, media_type=JSONAPI)
 
 
+def _due_date(attrs: dict[str, Any]) -> dict[str, Any]:
+    if "due_date" not in attrs:
+        raise IntakeError(400, "data.attributes.due_date: required (YYYY-MM-DD, or null to clear it)")
+    return {"due_date": cases.due_date(attrs["due_date"])}
+
+
+def _resolved_reason(attrs: dict[str, Any]) -> dict[str, Any]:
+    return {"security_resolved_reason": cases.resolved_reason(attrs.get("security_resolved_reason"))}
+
+
+async def update_comment(request: Request, automation: Automation) -> Response:
+    """PUT .../comment/{cell_id}: the comment's text changes (the client reads no body: 204, UNCONFIRMED)."""
+    attrs = _expect_type(await _data(request), "case")
+    await run_in_threadpool(automation.cases.update_comment, request.path_params["case_id"],
+                            request.path_params["cell_id"], message=attrs.get("comment"), now=automation.clock())
+    return Response(status_code=204)
+
+
+async def delete_comment(request: Request, automation: Automation) -> Response:
+    await run_in_threadpool(automation.cases.delete_comment, request.path_params["case_id"],
+                            request.path_params["cell_id"], now=automation.clock())
+    return Response(status_code=204)
+
+
+async def count_cases(request: Request, automation: Automation) -> Response:
+    """GET /api/v2/cases/count?query_filter=&group_bys=a,b&limit=: CaseCountResponse."""
+    params = request.query_params
+    fields = [f.strip() for f in (params.get("group_bys") or "").split(",") if f.strip()]
+    groups = await run_in_threadpool(automation.cases.count, query=params.get("query_filter") or "",
+                                     group_bys=fields[:10], limit=int_param(request, "limit", 10, low=1,
+                                                                            high=cases.MAX_GROUP_VALUES))
+    return json_response({"data": {"id": "count", "type": "count", "attributes": {"groups": groups}}},
+                         media_type=JSONAPI)
+
+
+async def aggregate_cases(request: Request, automation: Automation) -> Response:
+    """POST /api/v2/cases/aggregate: CaseAggregateResponse (total, and counts per value of one field)."""
+    attrs = _expect_type(await _data(request), "aggregate")
+    query, group_by = attrs.get("query_filter", ""), attrs.get("group_by") or {}
+    if not isinstance(query, str) or not isinstance(group_by, dict):
+        raise IntakeError(400, "data.attributes: query_filter must be a string and group_by an object")
+    fields = group_by.get("groups", [])
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        raise IntakeError(400, "data.attributes.group_by.groups: must be an array of field names")
+    limit = int_field(group_by.get("limit", 10), "data.attributes.group_by.limit", low=1, high=cases.MAX_GROUP_VALUES)
+    result = await run_in_threadpool(automation.cases.aggregate, query=query, group_by=fields, limit=limit)
+    return json_response({"data": {"id": "aggregate", "type": "aggregate", "attributes": result}},
+                         media_type=JSONAPI)
+
+
 async def list_timeline(request: Request, automation: Automation) -> Response:
     cells = await run_in_threadpool(automation.cases.timeline, request.path_params["case_id"])
     return json_response({"data": cells}, media_type=JSONAPI)
@@ -140,6 +190,19 @@ async def get_projects(request: Request, automation: Automation) -> Response:
     return json_response({"data": automation.cases.list_projects()}, media_type=JSONAPI)
 
 
+async def update_project(request: Request, automation: Automation) -> Response:
+    project_id = request.path_params["project_id"]
+    automation.cases.get_project(project_id)  # an unknown project is a 404 before its body is read
+    attrs = _expect_type(await _data(request), "project")
+    doc = await run_in_threadpool(automation.cases.update_project, project_id, attributes=attrs)
+    return json_response({"data": doc}, media_type=JSONAPI)
+
+
+async def delete_project(request: Request, automation: Automation) -> Response:
+    await run_in_threadpool(automation.cases.delete_project, request.path_params["project_id"])
+    return Response(status_code=204)
+
+
 async def get_project(request: Request, automation: Automation) -> Response:
     doc = await run_in_threadpool(automation.cases.get_project, request.path_params["project_id"])
     return json_response({"data": doc}, media_type=JSONAPI)
@@ -154,6 +217,10 @@ def routes(automation: Automation) -> list[Route]:
         case("/api/v2/cases/projects", "POST", create_project),
         case("/api/v2/cases/projects", "GET", get_projects),
         case("/api/v2/cases/projects/{project_id}", "GET", get_project),
+        case("/api/v2/cases/projects/{project_id}", "PATCH", update_project),
+        case("/api/v2/cases/projects/{project_id}", "DELETE", delete_project),
+        case("/api/v2/cases/count", "GET", count_cases),
+        case("/api/v2/cases/aggregate", "POST", aggregate_cases),
         case("/api/v2/cases", "POST", create_case),
         case("/api/v2/cases", "GET", search_cases),
         case("/api/v2/cases/{case_id}", "GET", get_case),
@@ -167,5 +234,9 @@ def routes(automation: Automation) -> list[Route]:
         case("/api/v2/cases/{case_id}/description", "POST", _action(_description)),
         case("/api/v2/cases/{case_id}/attributes", "POST", _action(_attributes)),
         case("/api/v2/cases/{case_id}/comment", "POST", comment_case),
+        case("/api/v2/cases/{case_id}/comment/{cell_id}", "PUT", update_comment),
+        case("/api/v2/cases/{case_id}/comment/{cell_id}", "DELETE", delete_comment),
+        case("/api/v2/cases/{case_id}/due_date", "POST", _action(_due_date)),
+        case("/api/v2/cases/{case_id}/resolved_reason", "POST", _action(_resolved_reason)),
         case("/api/v2/cases/{case_id}/timelines", "GET", list_timeline),
     ]

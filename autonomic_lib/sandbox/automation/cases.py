@@ -36,6 +36,10 @@ STATUSES = {"OPEN": ("Open", "SG_OPEN"), "IN_PROGRESS": ("In Progress", "SG_IN_P
 SORT_FIELDS = ("created_at", "priority", "status")
 MAX_PAGE_SIZE = 100
 _PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9]{0,9}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+MAX_REASON = 200  # sandbox bound on a resolved reason (Datadog documents none)
+GROUP_FIELDS = ("status", "priority", "project", "type", "creation_source", "assignee")  # and case attributes
+MAX_GROUP_VALUES = 1000  # CaseAggregateGroupBy.limit's documented maximum, the count's too
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _ORDER: dict[str, Callable[[dict[str, Any]], Any]] = {
     "created_at": lambda c: c["attributes"]["created_at"],
@@ -120,6 +124,45 @@ class Cases:
         if doc is None:
             raise IntakeError(404, f"project {project_id} not found")
         return doc
+
+    def update_project(self, project_id: str, *, attributes: Any) -> dict[str, Any]:
+        """PATCH a project (ProjectUpdateAttributes): `name`, `enabled_custom_case_types`, `settings` (merged),
+        `team_uuid`, `columns_config`; its key never changes. A 400 naming the field, 404 for an unknown project."""
+        doc = self.get_project(project_id)
+        if not isinstance(attributes, dict):
+            raise IntakeError(400, "data.attributes: required object")
+        attrs = dict(doc["attributes"])
+        for name, value in attributes.items():
+            if name == "name":
+                if not isinstance(value, str) or not value.strip():
+                    raise IntakeError(400, "data.attributes.name: a project needs a non-empty name")
+            elif name == "enabled_custom_case_types":
+                if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+                    raise IntakeError(400, "data.attributes.enabled_custom_case_types: must be an array of case type "
+                                           "ids")
+            elif name == "settings":
+                value = _merged_settings(attrs.get("settings", {}), value)
+            elif name == "team_uuid":
+                if not isinstance(value, str) or not _UUID.fullmatch(value):
+                    raise IntakeError(400, "data.attributes.team_uuid: must be a team UUID")
+            elif name == "columns_config":
+                if not isinstance(value, dict):
+                    raise IntakeError(400, "data.attributes.columns_config: must be an object")
+            else:
+                raise IntakeError(400, f"data.attributes.{str(name)[:60]}: not a field a project update takes")
+            attrs[name] = value
+        doc = {**doc, "attributes": attrs}
+        self._documents.put(PROJECT, doc["id"], doc)
+        return doc
+
+    def delete_project(self, project_id: str) -> None:
+        """Delete a project without cases; 409 while it has some (the sandbox never drops cases with it)."""
+        doc = self.get_project(project_id)
+        held = sum(1 for c in self._documents.list(CASE) if c["relationships"]["project"]["data"]["id"] == doc["id"])
+        if held:
+            raise IntakeError(409, f"project {project_id} still has {held} case(s); the sandbox deletes only an empty "
+                                   "project, so no case is lost")
+        self._documents.delete(PROJECT, doc["id"])
 
     def list_projects(self) -> list[dict[str, Any]]:
         """Every project, oldest first."""
@@ -248,15 +291,41 @@ class Cases:
                 "attributes": {"author": {"type": "USER", "content": author},
                                "cell_content": {"message": message}, "created_at": iso(now),
                                "modified_at": iso(now), "type": "COMMENT"}}
-        self._documents.put(COMMENT, cell["id"], {"case_id": doc["id"], **cell}, ts=int(now * 1000))
+        stored = {"case_id": doc["id"], "n": self._documents.next_id(COMMENT), **cell}  # n: the order, kept by edits
+        self._documents.put(COMMENT, cell["id"], stored, ts=int(now * 1000))
         self.update_case(doc["id"], now=now, comment_count=doc["attributes"]["comment_count"] + 1)
         return cell
+
+    def update_comment(self, case_id: str, cell_id: str, *, message: Any, now: float) -> dict[str, Any]:
+        """Edit a comment of the case: its message and modified_at change, in the timeline too."""
+        if not isinstance(message, str) or not message.strip():
+            raise IntakeError(400, "data.attributes.comment: a comment needs text")
+        case, stored = self._comment(case_id, cell_id)
+        stored["attributes"] = {**stored["attributes"], "cell_content": {"message": message}, "modified_at": iso(now)}
+        created = datetime.fromisoformat(stored["attributes"]["created_at"]).timestamp()
+        self._documents.put(COMMENT, cell_id, stored, ts=int(created * 1000))
+        self.update_case(case["id"], now=now)
+        return {k: v for k, v in stored.items() if k not in ("case_id", "n")}
+
+    def delete_comment(self, case_id: str, cell_id: str, *, now: float) -> None:
+        """Remove a comment from the case's timeline and its comment_count."""
+        case, _ = self._comment(case_id, cell_id)
+        self._documents.delete(COMMENT, cell_id)
+        self.update_case(case["id"], now=now, comment_count=max(case["attributes"]["comment_count"] - 1, 0))
+
+    def _comment(self, case_id: str, cell_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        case = self.get_case(case_id)
+        stored = self._documents.get(COMMENT, cell_id)
+        if stored is None or stored["case_id"] != case["id"]:
+            raise IntakeError(404, f"comment {cell_id[:60]} not found on case {case_id[:60]}")
+        return case, stored
 
     def timeline(self, case_id: str) -> list[dict[str, Any]]:
         """The case's timeline cells (its comments), oldest first; 404 for an unknown case."""
         doc = self.get_case(case_id)
-        return [{k: v for k, v in c.items() if k != "case_id"} for c in self._documents.list(COMMENT)
-                if c["case_id"] == doc["id"]]
+        cells = sorted((c for c in self._documents.list(COMMENT) if c["case_id"] == doc["id"]),
+                       key=lambda c: (c["attributes"]["created_at"], c.get("n", 0)))
+        return [{k: v for k, v in c.items() if k not in ("case_id", "n")} for c in cells]
 
     # -------------------------------------------------------------------------------------------- search
     def search(self, *, query: str = "", sort_field: str = "created_at", ascending: bool = False,
@@ -315,11 +384,94 @@ class Cases:
                     return False
         return archived == (attrs.get("archived_at") is not None)
 
+    def count(self, *, query: str = "", group_bys: list[str], limit: int = 10) -> list[dict[str, Any]]:
+        """GET /api/v2/cases/count: for each field of `group_bys`, its values' case counts (most first, `limit` of
+        them) among the cases matching `query` (the search filter)."""
+        matches = [c for c in self._documents.list(CASE) if self._matches(c, query)]
+        groups = []
+        for field in group_bys:
+            counts = self._value_counts(matches, field)
+            top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+            groups.append({"group": field, "group_values": [{"value": v, "count": n} for v, n in top]})
+        return groups
+
+    def aggregate(self, *, query: str = "", group_by: list[str], limit: int = 10) -> dict[str, Any]:
+        """POST /api/v2/cases/aggregate: the number of matching cases, and per value of the one `group_by` field
+        (most first, `limit` of them) its count."""
+        if len(group_by) > 1:
+            raise IntakeError(400, "data.attributes.group_by.groups: the sandbox groups by one field at a time")
+        matches = [c for c in self._documents.list(CASE) if self._matches(c, query)]
+        counts = self._value_counts(matches, group_by[0]) if group_by else {}
+        top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        return {"total": float(len(matches)), "groups": [{"group": v, "value": [float(n)]} for v, n in top]}
+
+    def _value_counts(self, cases: list[dict[str, Any]], field: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for case in cases:
+            for value in dict.fromkeys(self._field_values(case, field)):
+                counts[value] = counts.get(value, 0) + 1
+        return counts
+
+    def _field_values(self, case: dict[str, Any], field: str) -> list[str]:
+        """A case's values of a group field (GROUP_FIELDS, else a case attribute); none when it has none."""
+        attrs = case["attributes"]
+        if field in ("status", "priority", "type", "creation_source"):
+            return [str(attrs[field])] if attrs.get(field) is not None else []
+        if field == "project":
+            project = self._documents.get(PROJECT, case["relationships"]["project"]["data"]["id"])
+            return [project["attributes"]["key"]] if project else []
+        if field == "assignee":
+            assignee = (case["relationships"].get("assignee") or {}).get("data")
+            return [assignee["id"]] if assignee else []
+        return list(attrs["attributes"].get(field, []))
+
     def clear_cases(self) -> int:
         """Forget every case and comment (a new run opens its own); projects stay."""
         self._documents.delete_kind(COMMENT)
         return self._documents.delete_kind(CASE)
 
+
+
+def due_date(value: Any) -> str | None:
+    """A case due date: `YYYY-MM-DD` (a real date), or None to clear it; a 400 naming the field otherwise."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise IntakeError(400, f"data.attributes.due_date: {str(value)[:40]!r} is not a YYYY-MM-DD date or null")
+    try:
+        datetime.strptime(value, "%Y-%m-%d")
+    except ValueError:
+        raise IntakeError(400, f"data.attributes.due_date: {value!r} is not a date") from None
+    return value
+
+
+def resolved_reason(value: Any) -> str:
+    """A security resolved reason (FALSE_POSITIVE, TRUE_POSITIVE, BENIGN_POSITIVE, ...): any short string."""
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_REASON:
+        raise IntakeError(400, f"data.attributes.security_resolved_reason: required string of at most {MAX_REASON} "
+                               "characters")
+    return value
+
+
+def _merged_settings(current: Any, given: Any) -> dict[str, Any]:
+    """ProjectSettings with `given` merged in (its integration_monitor field by field), types checked."""
+    if not isinstance(given, dict):
+        raise IntakeError(400, "data.attributes.settings: must be an object")
+    settings = dict(current if isinstance(current, dict) else {})
+    for name, value in given.items():
+        if name == "integration_monitor":
+            if not isinstance(value, dict):
+                raise IntakeError(400, "data.attributes.settings.integration_monitor: must be an object")
+            for key, kind in (("enabled", bool), ("auto_resolve_enabled", bool), ("handle", str),
+                              ("case_type_id", str)):
+                if key in value and not isinstance(value[key], kind):
+                    raise IntakeError(400, f"data.attributes.settings.integration_monitor.{key}: must be a "
+                                           f"{kind.__name__}")
+            value = {**settings.get("integration_monitor", {}), **value}
+        elif not isinstance(value, dict):
+            raise IntakeError(400, f"data.attributes.settings.{str(name)[:60]}: must be an object")
+        settings[name] = value
+    return settings
 
 
 def _related_id(relationships: Any, name: str) -> Any:

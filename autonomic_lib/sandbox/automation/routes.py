@@ -101,7 +101,8 @@ async def list_instances(request: Request, automation: Automation) -> Response:
     size = int_param(request, "page[size]", 10, low=1, high=MAX_PAGE)
     number = int_param(request, "page[number]", 0)
     listed = await run_in_threadpool(automation.list_instances, workflow_id, page_size=size, page_number=number)
-    items = [{"id": d["id"], "type": "instances", "attributes": {k: d["attributes"][k] for k in _SUMMARY}}
+    items = [{"id": d["id"], "type": "instances", "attributes": {k: d["attributes"][k] for k in _SUMMARY
+                                                                 if k in d["attributes"]}}  # a running one has no end
              for d in listed.items]
     outcomes = listed.outcomes
     return json_response({"data": items, "meta": {
@@ -116,7 +117,9 @@ async def get_instance(request: Request, automation: Automation) -> Response:
 
 
 async def cancel_instance(request: Request, automation: Automation) -> Response:
+    """PUT .../instances/{instance_id}/cancel: 200 `{}` (recorded) for a running instance; 400 once finished."""
     automation.cancel_instance(request.path_params["workflow_id"], request.path_params["instance_id"])
+    return json_response({}, media_type=JSONAPI)
 
 
 async def list_notifications(request: Request, automation: Automation) -> Response:

@@ -318,17 +318,32 @@ def rate_limit(workflow: dict[str, Any]) -> tuple[int, int] | None:
     return count, int(match.group(1))
 
 
+def new_instance_id() -> str:
+    return str(uuid.uuid4())
+
+
+def pending(workflow: dict[str, Any], instance_id: str, *, payload: Mapping[str, Any], source: dict[str, Any],
+            kind: TriggerKind, at: float) -> dict[str, Any]:
+    """The document of an instance that has started and not finished (IN_PROGRESS, "Running", no end)."""
+    return _document(workflow, instance_id, kind=kind, source=source, at=at, status="IN_PROGRESS", end=None,
+                     trigger=trigger_inputs(workflow, payload), record=[], failure=None)
+
+
 def execute(cases: Cases, workflow: dict[str, Any], *, payload: Mapping[str, Any],
-            source: dict[str, Any], kind: TriggerKind, at: float) -> dict[str, Any]:
+            source: dict[str, Any], kind: TriggerKind, at: float, instance_id: str | None = None,
+            canceled: Callable[[], bool] = lambda: False) -> dict[str, Any]:
     """Run an instance of `workflow` to its end; returns the instance document (the backend stores it).
 
     Args:
         cases: where the run's Case Management actions act.
         kind: which trigger started it ("api", "manual" or "monitor"); `source` is its `Source` object.
         at: the trigger time (epoch s): the sandbox clock for API runs, the transition time for monitors.
+        instance_id: the instance's id (a new one by default).
+        canceled: asked before each step; once it answers True the run stops there, CANCELED (a step already
+            running finishes first, as a cancel on Datadog does not interrupt an action).
     """
     spec = workflow["attributes"].get("spec") or {}
-    instance_id = str(uuid.uuid4())
+    instance_id = instance_id or new_instance_id()
     run = Run(cases, workflow, instance_id, trigger_inputs(workflow, payload), source, at)
     steps = {s["name"]: s for s in spec.get("steps") or [] if isinstance(s, dict) and "name" in s}
     trigger_key = f"{kind}Trigger"
@@ -339,7 +354,11 @@ def execute(cases: Cases, workflow: dict[str, Any], *, payload: Mapping[str, Any
     queue: list[str] = list(starts or [])
     record: list[dict[str, Any]] = []
     failure: dict[str, Any] | None = None
+    was_canceled = False
     while queue and failure is None:
+        if canceled():
+            was_canceled = True
+            break
         if len(record) >= MAX_STEPS:
             failure = {"stepName": queue[0], "reason": f"more than {MAX_STEPS} steps ran; stopped"}
             break
@@ -351,13 +370,20 @@ def execute(cases: Cases, workflow: dict[str, Any], *, payload: Mapping[str, Any
             break
         queue += [e["nextStepName"] for e in step.get("outboundEdges") or [] if isinstance(e, dict)
                   and e.get("branchName", "main") == branch and e.get("nextStepName") in steps]
-    status = "FAILED" if failure else "SUCCEEDED"
+    status = "CANCELED" if was_canceled else "FAILED" if failure else "SUCCEEDED"
+    return _document(workflow, instance_id, kind=kind, source=source, at=at, status=status, end=run.now,
+                     trigger=run.trigger, record=record, failure=failure)
+
+
+def _document(workflow: dict[str, Any], instance_id: str, *, kind: TriggerKind, source: dict[str, Any], at: float,
+              status: str, end: float | None, trigger: dict[str, Any], record: list[dict[str, Any]],
+              failure: dict[str, Any] | None) -> dict[str, Any]:
     return {"id": instance_id, "type": "instances", "workflow_id": workflow["id"], "trigger_kind": kind,
             "triggered_at": at,
             "attributes": {"instanceStatus": {"detailsKind": status, "displayName": STATUS[status]},
-                           "startTimestamp": iso(at), "endTimestamp": iso(run.now), "outputs": {},
-                           "source": _source_summary(kind, source), "sourceForTemplating": source,
-                           "trigger": run.trigger,
+                           "startTimestamp": iso(at), **({"endTimestamp": iso(end)} if end is not None else {}),
+                           "outputs": {}, "source": _source_summary(kind, source), "sourceForTemplating": source,
+                           "trigger": trigger,
                            "stepStateAssociations": [{"stepName": e["stepName"], "stepState": e["state"]}
                                                      for e in record],
                            "steps": record, **({"failure": failure} if failure else {})},

@@ -13,15 +13,16 @@ from collections.abc import Callable
 from typing import Any
 
 from autonomic_lib.errors import IntakeError
-from autonomic_lib.sandbox.dashboards import model, snapshots
+from autonomic_lib.sandbox.dashboards import lists, model, snapshots
 from autonomic_lib.sandbox.http.identity import SANDBOX_USER
-from autonomic_lib.sandbox.http.params import iso_time
+from autonomic_lib.sandbox.http.params import iso_time, shorten
 from autonomic_lib.sandbox.http.routing import Address
 from autonomic_lib.sandbox.metrics.backend import Metrics
 from autonomic_lib.sandbox.storage.documents import DocumentStore
 
 # document kinds (and id counters) of the dashboards product
 DASHBOARD, DELETED, WIDGET, SNAPSHOT = "dashboard", "dashboard_deleted", "widget", "snapshot"
+LIST = "dashboard_list"
 _READ_ONLY = ("id", "url", "author_handle", "author_name", "created_at", "modified_at")  # ignored in a body
 _ID_SPACE, _ID_STEP, _ID_SALT = 36 ** 9, 1_000_003_111, 2_812_915_309  # a step coprime with 36: ids never repeat
 
@@ -110,6 +111,79 @@ class Dashboards:
         doc.setdefault("restricted_roles", [])
         self._documents.put(DASHBOARD, dashboard_id, doc)
         return doc
+
+    # -------------------------------------------------------------------------------------------- lists
+    def create_list(self, *, body: Any) -> dict[str, Any]:
+        """POST /api/v1/dashboard/lists/manual: a new, empty manual list (lists.py)."""
+        name, now, list_id = lists.checked_name(body), iso_time(self.clock()), self._documents.next_id(LIST)
+        doc = {"id": list_id, "name": name, "created": now, "modified": now, "items": []}
+        self._documents.put(LIST, list_id, doc)
+        return self._list_json(doc)
+
+    def get_list(self, list_id: str) -> dict[str, Any]:
+        return self._list_json(self._list(list_id))
+
+    def all_lists(self) -> list[dict[str, Any]]:
+        return [self._list_json(doc) for doc in self._documents.list(LIST)]
+
+    def rename_list(self, list_id: str, *, body: Any) -> dict[str, Any]:
+        """PUT /api/v1/dashboard/lists/manual/{id}: a new name, the items kept."""
+        doc = self._list(list_id)
+        doc = {**doc, "name": lists.checked_name(body), "modified": iso_time(self.clock())}
+        self._documents.put(LIST, doc["id"], doc)
+        return self._list_json(doc)
+
+    def delete_list(self, list_id: str) -> int:
+        doc = self._list(list_id)
+        self._documents.delete(LIST, doc["id"])
+        return int(doc["id"])
+
+    def list_items(self, list_id: str) -> list[dict[str, Any]]:
+        """The dashboards of a list that still exist, as DashboardListItems shows them."""
+        return [lists.item_json(d, SANDBOX_USER) for d in self._dashboards_of(self._list(list_id))]
+
+    def change_items(self, list_id: str, *, body: Any, how: str) -> list[dict[str, str]]:
+        """Add, remove or replace (`how`: "add" | "delete" | "update") a list's dashboards; the items affected
+        ("update": the list's items after it).
+
+        Raises:
+            IntakeError: 404 for an unknown list or dashboard, 400 for an item whose type is not the dashboard's
+                (nothing is changed).
+        """
+        doc = self._list(list_id)
+        items = lists.checked_items(body)
+        for i, item in enumerate(items):
+            dashboard = self._documents.get(DASHBOARD, item["id"])
+            if dashboard is None:
+                raise IntakeError(404, f"Dashboard {shorten(item['id'], 60)} not found (dashboards[{i}])")
+            if how != "delete" and lists.dashboard_type(dashboard) != item["type"]:
+                raise IntakeError(400, f"dashboards[{i}].type {item['type']!r} is not the type of dashboard "
+                                       f"{item['id']} ({lists.dashboard_type(dashboard)})")
+        current = {i["id"]: i for i in doc["items"]}
+        wanted = {i["id"]: i for i in items}
+        if how == "add":
+            after = {**current, **wanted}
+        elif how == "delete":
+            after = {k: v for k, v in current.items() if k not in wanted}
+        else:
+            after = wanted
+        self._documents.put(LIST, doc["id"], {**doc, "items": list(after.values()), "modified": iso_time(self.clock())})
+        if how == "delete":
+            return [current[k] for k in wanted if k in current]
+        return items if how == "add" else list(after.values())
+
+    def _list(self, list_id: str) -> dict[str, Any]:
+        doc = self._documents.get(LIST, list_id) if list_id.isascii() and list_id.isdigit() else None
+        if doc is None:
+            raise IntakeError(404, f"Dashboard list {shorten(list_id, 60)} not found")
+        return doc
+
+    def _dashboards_of(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
+        found = (self._documents.get(DASHBOARD, item["id"]) for item in doc["items"])
+        return [d for d in found if d is not None]
+
+    def _list_json(self, doc: dict[str, Any]) -> dict[str, Any]:
+        return lists.list_json(doc, len(self._dashboards_of(doc)), SANDBOX_USER)
 
     # -------------------------------------------------------------------------------------------- snapshots
     def create_snapshot(self, *, start: str | None, end: str | None, metric_query: str | None = None,

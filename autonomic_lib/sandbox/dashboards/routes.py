@@ -15,8 +15,9 @@ from starlette.routing import Route
 from autonomic_lib.sandbox.dashboards import snapshots
 from autonomic_lib.sandbox.dashboards.backend import Dashboards
 from autonomic_lib.sandbox.http.params import flag, int_param
-from autonomic_lib.sandbox.http.routing import error_response, json_body, json_response, public_route, route
+from autonomic_lib.sandbox.http.routing import Handler, error_response, json_body, json_response, public_route, route
 
+ITEMS = "/api/v2/dashboard/lists/manual/{list_id}/dashboards"  # v2: the dashboards in a list
 SUMMARY = ("id", "title", "description", "layout_type", "url", "created_at", "modified_at", "author_handle",
            "is_read_only")  # the fields of a DashboardSummary
 
@@ -50,6 +51,45 @@ async def list_dashboards(request: Request, dashboards: Dashboards) -> Response:
     return json_response({"dashboards": [{k: d.get(k) for k in SUMMARY} for d in docs]})
 
 
+# ---------------------------------------------------------------------------------------------------- lists
+async def create_list(request: Request, dashboards: Dashboards) -> Response:
+    return json_response(dashboards.create_list(body=await json_body(request)))
+
+
+async def get_list(request: Request, dashboards: Dashboards) -> Response:
+    return json_response(dashboards.get_list(request.path_params["list_id"]))
+
+
+async def all_lists(request: Request, dashboards: Dashboards) -> Response:
+    return json_response({"dashboard_lists": dashboards.all_lists()})
+
+
+async def update_list(request: Request, dashboards: Dashboards) -> Response:
+    list_id = request.path_params["list_id"]
+    dashboards.get_list(list_id)  # an unknown list is a 404 before its body is read
+    return json_response(dashboards.rename_list(list_id, body=await json_body(request)))
+
+
+async def delete_list(request: Request, dashboards: Dashboards) -> Response:
+    return json_response({"deleted_dashboard_list_id": dashboards.delete_list(request.path_params["list_id"])})
+
+
+async def list_items(request: Request, dashboards: Dashboards) -> Response:
+    items = dashboards.list_items(request.path_params["list_id"])
+    return json_response({"dashboards": items, "total": len(items)})
+
+
+def change_items(how: str, answer_key: str) -> Handler[Dashboards]:
+    """POST (add), DELETE (remove) or PUT (replace) the items of a list: `{answer_key: [{id, type}, ...]}`."""
+
+    async def handler(request: Request, dashboards: Dashboards) -> Response:
+        list_id = request.path_params["list_id"]
+        dashboards.get_list(list_id)
+        return json_response({answer_key: dashboards.change_items(list_id, body=await json_body(request), how=how)})
+
+    return handler
+
+
 # ---------------------------------------------------------------------------------------------------- snapshots
 async def graph_snapshot(request: Request, dashboards: Dashboards) -> Response:
     params = request.query_params
@@ -74,6 +114,15 @@ def routes(dashboards: Dashboards) -> list[Route]:
         route("/api/v1/dashboard/{dashboard_id}", "GET", get_dashboard, dashboards, app_key=True),
         route("/api/v1/dashboard/{dashboard_id}", "PUT", update_dashboard, dashboards, app_key=True),
         route("/api/v1/dashboard/{dashboard_id}", "DELETE", delete_dashboard, dashboards, app_key=True),
+        route("/api/v1/dashboard/lists/manual", "POST", create_list, dashboards, app_key=True),
+        route("/api/v1/dashboard/lists/manual", "GET", all_lists, dashboards, app_key=True),
+        route("/api/v1/dashboard/lists/manual/{list_id}", "GET", get_list, dashboards, app_key=True),
+        route("/api/v1/dashboard/lists/manual/{list_id}", "PUT", update_list, dashboards, app_key=True),
+        route("/api/v1/dashboard/lists/manual/{list_id}", "DELETE", delete_list, dashboards, app_key=True),
+        route(ITEMS, "GET", list_items, dashboards, app_key=True),
+        route(ITEMS, "POST", change_items("add", "added_dashboards_to_list"), dashboards, app_key=True),
+        route(ITEMS, "DELETE", change_items("delete", "deleted_dashboards_from_list"), dashboards, app_key=True),
+        route(ITEMS, "PUT", change_items("update", "dashboards"), dashboards, app_key=True),
         route("/api/v1/graph/snapshot", "GET", graph_snapshot, dashboards, app_key=True),
         public_route("/snapshot/{token}.png", snapshot_png, dashboards),
     ]

@@ -11,6 +11,9 @@ from __future__ import annotations
 import base64
 from typing import Any, Callable, Collection, NamedTuple
 
+from autonomic_lib.errors import IntakeError
+from autonomic_lib.sandbox.logs.analytics import MAX_LOGS, Aggregation, Computed, aggregate, evaluate, formula_aggregation
+from autonomic_lib.sandbox.logs.events_v2 import EventKey, event_key, search_view, uid_key
 from autonomic_lib.sandbox.logs.search import LogView, parse_query
 from autonomic_lib.sandbox.storage.documents import DocumentStore
 
@@ -89,6 +92,40 @@ class Logs:
                     break
         return LogPage(found[:limit], len(found) > limit)
 
+    def aggregate(self, *, query: str | None, start_ms: int, end_ms: int, spec: Aggregation) -> list[dict[str, Any]]:
+        """POST /api/v2/logs/analytics/aggregate: the buckets of `spec` (analytics.py) over the logs matching `query`
+        timed in [start_ms, end_ms].
+
+        Raises:
+            IntakeError: 400 past MAX_LOGS logs in the range, or a query the sandbox cannot read (QueryError too).
+        """
+        return aggregate(self._matching(query, start_ms, end_ms), spec, start_ms, end_ms)
+
+    def formula_source(self, query: dict[str, Any], where: str, *, start_ms: int, end_ms: int,
+                       interval_ms: int | None, total: bool) -> list[tuple[tuple[str, ...], Computed | None]]:
+        """A `logs` query of /api/v2/query/timeseries or /scalar (analytics.formula_aggregation): per group, its
+        tags (`facet:value`) and its series of (epoch ms, value), or its total (None without a value).
+
+        The metrics product calls this through `Metrics.sources` (wired by app.py): logs never import metrics.
+        """
+        search = query.get("search") or {}
+        text = search.get("query") if isinstance(search, dict) else None
+        if text is not None and not isinstance(text, str):
+            raise IntakeError(400, f"{where}.search.query: must be a string")
+        spec = formula_aggregation(query, where, start_ms=start_ms, end_ms=end_ms, interval_ms=interval_ms,
+                                   total=total)
+        return [(tuple(f"{facet}:{value}" for facet, value in by.items()), computes.get("c0"))
+                for by, computes in evaluate(self._matching(text, start_ms, end_ms), spec, start_ms, end_ms)]
+
+    def _matching(self, query: str | None, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
+        """The logs matching `query` timed in [start_ms, end_ms]; a 400 past MAX_LOGS logs in the range."""
+        matcher = parse_query(query)
+        docs = self._documents.list(_LOG, since=start_ms, until=end_ms + 1, limit=MAX_LOGS + 1)
+        if len(docs) > MAX_LOGS:
+            raise IntakeError(400, f"More than {MAX_LOGS} logs in the time range; the sandbox aggregates at most that "
+                                   "many: narrow the time range")
+        return [d for d in docs if matcher.matches(LogView(d))]
+
     # ------------------------------------------------------------------------------------------ events
     def add_event(self, *, title: str, text: str, date_happened: int, **fields: Any) -> dict[str, Any]:
         """Store an event under a new id; the other Event `fields` are kept in the order given. Returns it."""
@@ -122,6 +159,32 @@ class Logs:
         docs = self._documents.list(_EVENT, since=start * 1000, until=(end + 1) * 1000)
         events = sorted((e for e in docs if keep(e)), key=lambda e: (e["date_happened"], e["id"]), reverse=True)
         return events[page * EVENTS_PER_PAGE:(page + 1) * EVENTS_PER_PAGE]
+
+    def event_by_uid(self, uid: str) -> dict[str, Any] | None:
+        """The event whose v2 id is `uid` (events_v2.event_uid), or None."""
+        key = uid_key(uid)
+        event = self.get_event(key[1]) if key is not None else None
+        return event if event is not None and event_key(event) == key else None
+
+    def search_events(self, *, query: str | None, start_ms: int, end_ms: int, newest_first: bool, limit: int,
+                      after: EventKey | None = None) -> tuple[list[dict[str, Any]], bool]:
+        """Events matching `query` (the log search syntax, over events_v2.search_view) that happened in
+        [start_ms, end_ms], `limit` of them in time order past the key `after`; and whether more match.
+
+        Raises:
+            IntakeError, QueryError: the query is malformed or uses syntax the sandbox lacks.
+        """
+        matcher = parse_query(query)
+        docs = self._documents.list(_EVENT, since=start_ms, until=end_ms + 1)
+        found: list[dict[str, Any]] = []
+        for event in sorted(docs, key=event_key, reverse=newest_first):
+            if after is not None and (event_key(event) >= after if newest_first else event_key(event) <= after):
+                continue
+            if matcher.matches(search_view(event)):
+                found.append(event)
+                if len(found) > limit:
+                    break
+        return found[:limit], len(found) > limit
 
     def clear(self) -> dict[str, int]:
         """Forget every log and event (a new run); how many of each there were."""

@@ -42,6 +42,7 @@ from autonomic_lib.sandbox.http.routing import (
     public_route,
     route,
 )
+from autonomic_lib.sandbox.logs.analytics import parse_aggregation
 from autonomic_lib.sandbox.logs.backend import Logs, log_key
 from autonomic_lib.sandbox.logs.search import iso_ms, normalize_status, parse_time
 
@@ -358,6 +359,28 @@ async def _search(request: Request, logs: Logs, query: Any, start: Any, end: Any
     return json_response(result)
 
 
+async def aggregate_logs(request: Request, logs: Logs) -> Response:
+    """POST /api/v2/logs/analytics/aggregate: LogsAggregateResponse (analytics.py says what is computed how)."""
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise IntakeError(400, "The request body must be a LogsAggregateRequest object")
+    filt = body.get("filter") or {}
+    if not isinstance(filt, dict):
+        raise IntakeError(400, "'filter' must be an object")
+    for name in ("query", "from", "to"):
+        if filt.get(name) is not None and not isinstance(filt[name], str):
+            raise IntakeError(400, f"filter.{name} must be a string")
+    started, now = time.perf_counter(), logs.now_ms()
+    lo, hi = parse_time(filt.get("from") or "now-15m", now, "filter.from"), parse_time(filt.get("to") or "now", now,
+                                                                                      "filter.to")
+    if hi < lo:
+        raise IntakeError(400, f"filter.to ({filt.get('to')}) is earlier than filter.from ({filt.get('from')})")
+    spec = parse_aggregation(body, lo, hi)
+    buckets = await run_in_threadpool(logs.aggregate, query=filt.get("query"), start_ms=lo, end_ms=hi, spec=spec)
+    return json_response({"data": {"buckets": buckets}, "meta": {
+        "elapsed": int((time.perf_counter() - started) * 1000), "request_id": uuid.uuid4().hex, "status": "done"}})
+
+
 def _log_json(doc: dict[str, Any]) -> dict[str, Any]:
     attrs = {"timestamp": iso_ms(doc["k"][0]), "status": doc["status"], "message": doc["message"],
              "tags": doc["tags"], "attributes": doc["attributes"]}
@@ -412,7 +435,8 @@ def _event_json(event: dict[str, Any], request: Request) -> dict[str, Any]:
 
     The link carries the page's token (`event_token`): the page needs no key, so the sequential id must not do.
     """
-    return {**event, "id_str": str(event["id"]), "handle": None, "related_event_id": event.get("related_event_id"),
+    shown = {k: v for k, v in event.items() if k != "v2"}  # a v2 event's category attributes are v2's alone
+    return {**shown, "id_str": str(event["id"]), "handle": None, "related_event_id": event.get("related_event_id"),
             "url": f"{request.base_url}event/event?" + urlencode({"id": event["id"],
                                                                  "token": event_token(request, event["id"])})}
 
@@ -480,6 +504,7 @@ def routes(logs: Logs) -> list[Route]:
         _intake_route("/v1/input/{api_key}", submit_logs(legacy=True), logs, legacy=True),
         route("/api/v2/logs/events/search", "POST", search_logs, logs, app_key=True),
         route("/api/v2/logs/events", "GET", list_logs_get, logs, app_key=True),
+        route("/api/v2/logs/analytics/aggregate", "POST", aggregate_logs, logs, app_key=True),
         route("/api/v1/events", "POST", create_event, logs, app_key=False),
         route("/api/v1/events", "GET", list_events, logs, app_key=True),
         route("/api/v1/events/{event_id}", "GET", get_event, logs, app_key=True),

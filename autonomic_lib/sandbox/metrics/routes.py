@@ -1,8 +1,9 @@
-"""Metric routes of the sandbox: intake (v1/v2 series) and queries (v1, v2 timeseries, v2 scalar)."""
+"""Metric routes of the sandbox: intake (v1/v2 series), queries (v1, v2 timeseries, v2 scalar), metadata (v1) and
+the v2 metric reads (list, a metric's tags); Metrics Without Limits tag configurations are refused."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Collection
 
 import numpy as np
 from starlette.concurrency import run_in_threadpool
@@ -11,12 +12,29 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from autonomic_lib.errors import IntakeError, UnsupportedQueryError
+from autonomic_lib.query.language import AllTags
 from autonomic_lib.sandbox.http.body import decode_body, read_body
-from autonomic_lib.sandbox.http.params import MAX_EPOCH_MS, MAX_EPOCH_S, int_field, parse_int
+from autonomic_lib.sandbox.http.params import MAX_EPOCH_MS, MAX_EPOCH_S, int_field, int_param, parse_int
 from autonomic_lib.sandbox.http.routing import Handler, error_response, json_body, json_response, route
 from autonomic_lib.sandbox.metrics.backend import Metrics
-from autonomic_lib.sandbox.metrics.evaluate import QueryResult, evaluate_formulas, evaluate_query, evaluate_scalar
+from autonomic_lib.sandbox.metrics.evaluate import (
+    QueryResult,
+    Timeseries,
+    evaluate_formulas,
+    evaluate_query,
+    evaluate_scalar,
+)
 from autonomic_lib.sandbox.metrics.intake import V1_LIMITS, V2_LIMITS, parse_series_payload
+from autonomic_lib.sandbox.metrics.listing import (
+    LIST_WINDOW_DEFAULT,
+    LIST_WINDOW_MAX,
+    MAX_PAGE_SIZE,
+    TAGS_WINDOW_DEFAULT,
+    UNTRACKED,
+    MetricFilter,
+    all_tags_body,
+    tag_filter,
+)
 from autonomic_lib.units import unit as lookup_unit
 
 
@@ -82,8 +100,11 @@ def unit_pair(kind_unit: tuple[str | None, str | None]) -> list[dict[str, Any] |
     return [u.as_json() if (u := lookup_unit(name)) else None for name in kind_unit]
 
 
-def formula_request(body: Any, expected_type: str) -> tuple[int, int, dict[str, Any], list[str], dict[str, Any]]:
-    """Validate the common shape of v2 timeseries/scalar requests (times in ms) and return its parts."""
+def formula_request(body: Any, expected_type: str, sources: Collection[str] = ()
+                    ) -> tuple[int, int, dict[str, Any], list[str], dict[str, Any]]:
+    """Validate the common shape of v2 timeseries/scalar requests (times in ms) and return its parts.
+
+    A query's data source is `metrics` (with a string `query`) or one of `sources` (another product reads it)."""
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict) or data.get("type") != expected_type:
         raise IntakeError(400, f'API input validation failed: Invalid type. Expected "{expected_type}".')
@@ -101,11 +122,15 @@ def formula_request(body: Any, expected_type: str) -> tuple[int, int, dict[str, 
     named: dict[str, Any] = {}
     for i, q in enumerate(queries):
         where = f"data.attributes.queries[{i}]"
-        if not isinstance(q, dict) or not isinstance(q.get("query"), str) or not isinstance(q.get("name"), str):
-            raise IntakeError(400, f"API input validation failed: {where} needs string 'name' and 'query'")
-        if q.get("data_source") != "metrics":
-            raise UnsupportedQueryError(f"{where}.data_source {q.get('data_source')!r} is not supported by the sandbox "
-                                        "(only 'metrics')")
+        if not isinstance(q, dict) or not isinstance(q.get("name"), str):
+            raise IntakeError(400, f"API input validation failed: {where} needs a string 'name'")
+        source = q.get("data_source")
+        if source != "metrics" and (not isinstance(source, str) or source not in sources):
+            known = ", ".join(repr(s) for s in ("metrics", *sources))
+            raise UnsupportedQueryError(f"{where}.data_source {source!r} is not supported by the sandbox (only "
+                                        f"{known})")
+        if source == "metrics" and not isinstance(q.get("query"), str):
+            raise IntakeError(400, f"API input validation failed: {where} needs a string 'query'")
         if q["name"] in named:
             raise IntakeError(400, f"API input validation failed: query name {q['name']!r} is used twice")
         named[q["name"]] = q
@@ -116,16 +141,73 @@ def formula_request(body: Any, expected_type: str) -> tuple[int, int, dict[str, 
     return attrs["from"] // 1000, attrs["to"] // 1000, named, [f["formula"] for f in formulas], attrs
 
 
+def _bare_names(named: dict[str, Any], formulas: list[str]) -> list[str]:
+    """With a query of another data source, each formula must be one query's name (the sandbox computes formulas
+    over metrics only); the names answered, in order."""
+    for i, formula in enumerate(formulas):
+        if formula.strip() not in named:
+            raise UnsupportedQueryError(f"data.attributes.formulas[{i}] {formula[:60]!r}: with a non-metrics query the "
+                                        "sandbox answers each query alone; give a query's name as the formula")
+    return [f.strip() for f in formulas] or list(named)
+
+
+def _source_series(metrics: Metrics, named: dict[str, Any], formulas: list[str], start: int, end: int,
+                   interval_ms: int | None) -> list[QueryResult]:
+    """The series of each query answered, metrics ones by the query engine, the others by their source."""
+    results = []
+    for name in _bare_names(named, formulas):
+        query, where = named[name], f"data.attributes.queries[{list(named).index(name)}]"
+        if query["data_source"] == "metrics":
+            results += evaluate_formulas({name: query["query"]}, [], metrics.store, start, end, kinds=metrics.kind,
+                                         interval=None if interval_ms is None else max(interval_ms // 1000, 1))
+            continue
+        groups = metrics.sources[query["data_source"]](query, where, start_ms=start * 1000, end_ms=end * 1000,
+                                                       interval_ms=interval_ms, total=False)
+        series = [Timeseries(group_tags=tags, scope=",".join(tags) or "*", expression=name, metric=None, aggr=None,
+                             times=np.array([t // 1000 for t, _ in points], dtype=np.int64),
+                             values=np.array([v for _, v in points], dtype=np.float64))
+                  for tags, points in groups]
+        results.append(QueryResult(series, (interval_ms or 1000) // 1000, ()))
+    return results
+
+
+def _source_scalars(metrics: Metrics, named: dict[str, Any], formulas: list[str], start: int, end: int
+                    ) -> list[tuple[str, list[tuple[tuple[str, ...], float | None]]]]:
+    """The values of each query answered, metrics ones reduced by their aggregator, the others by their source."""
+    results = []
+    for name in _bare_names(named, formulas):
+        query, where = named[name], f"data.attributes.queries[{list(named).index(name)}]"
+        if query["data_source"] == "metrics":
+            results += evaluate_scalar({name: (query["query"], _aggregator(name, query))}, [], metrics.store, start,
+                                       end, kinds=metrics.kind)
+            continue
+        groups = metrics.sources[query["data_source"]](query, where, start_ms=start * 1000, end_ms=end * 1000,
+                                                       interval_ms=None, total=True)
+        results.append((name, [(tags, value) for tags, value in groups]))
+    return results
+
+
+def _aggregator(name: str, query: dict[str, Any]) -> str:
+    aggregator = query.get("aggregator", "avg")
+    if not isinstance(aggregator, str):
+        raise IntakeError(400, f"API input validation failed: aggregator of query {name!r} must be a string")
+    return aggregator
+
+
 async def query_timeseries(request: Request, metrics: Metrics) -> Response:
-    start, end, named, formulas, attrs = formula_request(await json_body(request), "timeseries_request")
+    start, end, named, formulas, attrs = formula_request(await json_body(request), "timeseries_request",
+                                                         metrics.sources)
     interval_ms = attrs.get("interval")
     if interval_ms is not None:
         int_field(interval_ms, "API input validation failed: data.attributes.interval", low=1, high=MAX_EPOCH_MS,
                   what="milliseconds")
-    queries = {name: q["query"] for name, q in named.items()}
-    results = await run_in_threadpool(
-        evaluate_formulas, queries, formulas, metrics.store, start, end,
-        interval=None if interval_ms is None else max(interval_ms // 1000, 1), kinds=metrics.kind)
+    if any(q["data_source"] != "metrics" for q in named.values()):
+        results = await run_in_threadpool(_source_series, metrics, named, formulas, start, end, interval_ms)
+    else:
+        queries = {name: q["query"] for name, q in named.items()}
+        results = await run_in_threadpool(
+            evaluate_formulas, queries, formulas, metrics.store, start, end,
+            interval=None if interval_ms is None else max(interval_ms // 1000, 1), kinds=metrics.kind)
     with_data = [ts.times[~np.isnan(ts.values)] for r in results for ts in r.series]
     all_times = np.unique(np.concatenate(with_data)) if with_data else np.empty(0, np.int64)
     series, values = [], []
@@ -142,14 +224,13 @@ async def query_timeseries(request: Request, metrics: Metrics) -> Response:
 
 
 async def query_scalar(request: Request, metrics: Metrics) -> Response:
-    start, end, named, formulas, _ = formula_request(await json_body(request), "scalar_request")
-    queries = {}
-    for name, q in named.items():
-        aggregator = q.get("aggregator", "avg")
-        if not isinstance(aggregator, str):
-            raise IntakeError(400, f"API input validation failed: aggregator of query {name!r} must be a string")
-        queries[name] = (q["query"], aggregator)
-    results = await run_in_threadpool(evaluate_scalar, queries, formulas, metrics.store, start, end, kinds=metrics.kind)
+    start, end, named, formulas, _ = formula_request(await json_body(request), "scalar_request", metrics.sources)
+    if any(q["data_source"] != "metrics" for q in named.values()):
+        results = await run_in_threadpool(_source_scalars, metrics, named, formulas, start, end)
+    else:
+        queries = {name: (q["query"], _aggregator(name, q)) for name, q in named.items()}
+        results = await run_in_threadpool(evaluate_scalar, queries, formulas, metrics.store, start, end,
+                                          kinds=metrics.kind)
     rows = sorted({tags for _, pairs in results for tags, _ in pairs})
     keys = [t.partition(":")[0] for t in rows[0]] if rows and rows[0] else []
     columns: list[dict[str, Any]] = [
@@ -163,6 +244,106 @@ async def query_scalar(request: Request, metrics: Metrics) -> Response:
     return json_response(body, media_type="application/vnd.api+json")
 
 
+# ------------------------------------------------------------------------------------------ metadata and v2 reads
+async def get_metadata(request: Request, metrics: Metrics) -> Response:
+    """GET /api/v1/metrics/{metric_name}: MetricMetadata, or 404."""
+    return json_response(await run_in_threadpool(metrics.metadata.get, request.path_params["metric_name"]))
+
+
+async def update_metadata(request: Request, metrics: Metrics) -> Response:
+    """PUT /api/v1/metrics/{metric_name}: the fields the body names change; the metadata after the edit."""
+    body = await json_body(request)
+    return json_response(await run_in_threadpool(metrics.metadata.update, request.path_params["metric_name"], body))
+
+
+def _bool(request: Request, name: str) -> bool | None:
+    """A boolean query parameter as the client sends it ('true'/'false'); a 400 naming it otherwise."""
+    value = request.query_params.get(name)
+    if value is None:
+        return None
+    if value not in ("true", "false"):
+        raise IntakeError(400, f"The parameter '{name}' must be true or false, not {value[:40]!r}")
+    return value == "true"
+
+
+async def list_active_v1(request: Request, metrics: Metrics) -> Response:
+    """GET /api/v1/metrics?from=[&host=][&tag_filter=]: MetricsListResponse (`from` echoed as a string)."""
+    params = request.query_params
+    if not params.get("from"):
+        raise IntakeError(400, "The parameter 'from' is required")
+    since = parse_int(params["from"], "from", what="epoch seconds")  # any int64: a future `from` lists nothing
+    scope = tag_filter(params["tag_filter"], "tag_filter") if params.get("tag_filter") else None
+    names = await run_in_threadpool(metrics.active_since, since, host=params.get("host") or None, scope=scope)
+    return json_response({"from": str(since), "metrics": names})
+
+
+async def search_metrics(request: Request, metrics: Metrics) -> Response:
+    """GET /api/v1/search?q=: MetricSearchResponse (`results.metrics`)."""
+    text = request.query_params.get("q")
+    if text is None:
+        raise IntakeError(400, "The parameter 'q' is required")
+    return json_response({"results": {"metrics": await run_in_threadpool(metrics.search_names, text)}})
+
+
+async def list_metrics(request: Request, metrics: Metrics) -> Response:
+    """GET /api/v2/metrics: MetricsAndMetricTagConfigurationsResponse, each metric as a `metrics` resource."""
+    params = request.query_params
+    for name in UNTRACKED:
+        if name in params:
+            raise IntakeError(400, f"The parameter '{name}' is not supported by the sandbox: it does not record "
+                                   "which metrics are queried, which assets use them, or their volumes")
+    metric_type = params.get("filter[metric_type]")
+    if metric_type not in (None, "distribution", "non_distribution"):
+        raise IntakeError(400, f"The parameter 'filter[metric_type]' must be distribution or non_distribution, "
+                               f"not {metric_type[:40]!r}")
+    wanted = MetricFilter(
+        window=int_param(request, "window[seconds]", LIST_WINDOW_DEFAULT, low=1, high=LIST_WINDOW_MAX),
+        tags=tag_filter(params["filter[tags]"], "filter[tags]") if params.get("filter[tags]") else AllTags(),
+        metric_type=metric_type, configured=_bool(request, "filter[configured]"),
+        is_configurable=_bool(request, "filter[is_configurable]"),
+        tags_configured=params.get("filter[tags_configured]"),
+        include_percentiles=_bool(request, "filter[include_percentiles]"))
+    page_size = int_param(request, "page[size]", low=1, high=MAX_PAGE_SIZE)
+    cursor = params.get("page[cursor]")
+    names, next_cursor = await run_in_threadpool(metrics.list_active, wanted, page_size=page_size, cursor=cursor)
+    body: dict[str, Any] = {"data": [{"id": name, "type": "metrics"} for name in names]}
+    if page_size is not None or cursor is not None:  # paging is opt-in, and so is its meta
+        size = page_size or MAX_PAGE_SIZE
+        body["meta"] = {"pagination": {"cursor": cursor, "limit": size, "next_cursor": next_cursor,
+                                       "type": "cursor_limit"}}
+        base = f"{request.base_url}api/v2/metrics"
+        body["links"] = {"self": str(request.url), "first": f"{base}?page[size]={size}", "prev": None, "last": None,
+                         "next": f"{base}?page[size]={size}&page[cursor]={next_cursor}" if next_cursor else None}
+    return json_response(body)
+
+
+async def list_all_tags(request: Request, metrics: Metrics) -> Response:
+    """GET /api/v2/metrics/{metric_name}/all-tags: MetricAllTagsResponse (indexed and ingested tags), or 404."""
+    metric, params = request.path_params["metric_name"], request.query_params
+    window = int_param(request, "window[seconds]", TAGS_WINDOW_DEFAULT, low=TAGS_WINDOW_DEFAULT, high=MAX_EPOCH_S)
+    scope = tag_filter(params["filter[tags]"], "filter[tags]") if params.get("filter[tags]") else AllTags()
+    values = _bool(request, "filter[include_tag_values]")
+    _bool(request, "filter[allow_partial]")  # the sandbox's answers are always complete
+    tags = await run_in_threadpool(metrics.tags_of, metric, window=window, scope=scope,
+                                   match=params.get("filter[match]"), values=values is not False,
+                                   limit=int_param(request, "page[limit]", low=1))
+    return json_response(all_tags_body(metric, tags))
+
+
+async def tag_configuration(request: Request, metrics: Metrics) -> Response:
+    """GET /api/v2/metrics/{metric_name}/tags: the sandbox has no tag configurations, so 404 as Datadog answers a
+    metric without one (the metric itself may well exist)."""
+    metric = request.path_params["metric_name"]
+    return error_response(404, f"No tag configuration for metric {metric[:200]}: the sandbox has no Metrics Without "
+                               "Limits configurations")
+
+
+async def refuse_tag_configuration(request: Request, metrics: Metrics) -> Response:
+    """POST/PATCH/DELETE /api/v2/metrics/{metric_name}/tags: refused loudly, never faked."""
+    return error_response(400, "Metrics Without Limits tag configurations are not supported by the sandbox (it "
+                               "indexes every tag it ingests); nothing was changed")
+
+
 def routes(metrics: Metrics) -> list[Route]:
     return [
         route("/api/v1/validate", "GET", validate, metrics, app_key=False),
@@ -171,4 +352,13 @@ def routes(metrics: Metrics) -> list[Route]:
         route("/api/v1/query", "GET", query_v1, metrics, app_key=True),
         route("/api/v2/query/timeseries", "POST", query_timeseries, metrics, app_key=True),
         route("/api/v2/query/scalar", "POST", query_scalar, metrics, app_key=True),
+        route("/api/v1/metrics", "GET", list_active_v1, metrics, app_key=True),
+        route("/api/v1/search", "GET", search_metrics, metrics, app_key=True),
+        route("/api/v1/metrics/{metric_name}", "GET", get_metadata, metrics, app_key=True),
+        route("/api/v1/metrics/{metric_name}", "PUT", update_metadata, metrics, app_key=True),
+        route("/api/v2/metrics", "GET", list_metrics, metrics, app_key=True),
+        route("/api/v2/metrics/{metric_name}/all-tags", "GET", list_all_tags, metrics, app_key=True),
+        route("/api/v2/metrics/{metric_name}/tags", "GET", tag_configuration, metrics, app_key=True),
+        *(route("/api/v2/metrics/{metric_name}/tags", method, refuse_tag_configuration, metrics, app_key=True)
+          for method in ("POST", "PATCH", "DELETE")),
     ]

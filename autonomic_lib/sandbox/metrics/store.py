@@ -81,6 +81,7 @@ class MetricStore:
                  database: Database | None = None):
         self._db = database or open_database(path, memory_limit=memory_limit, threads=threads)
         self.path = self._db.path
+        self.database = self._db  # shared with the sandbox's other stores (documents)
         self._con = self._db.con
         self._con.execute(
             "CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, metric VARCHAR NOT NULL, "
@@ -115,6 +116,13 @@ class MetricStore:
     def series(self, metric: str) -> list[Series]:
         """Every series of `metric`, in creation order (empty when the metric is unknown)."""
         return list(self._series_by_metric.get(metric, {}).values())
+
+    def active_series(self, since: int, metric: str | None = None) -> list[Series]:
+        """Every series (of `metric`, or of all) with a point at or after `since` (epoch s), by metric, then as
+        created."""
+        by_metric = sorted(list(self._series_by_metric.items()), key=lambda item: item[0]) if metric is None \
+            else [(metric, self._series_by_metric.get(metric, {}))]  # copies: writers add meanwhile
+        return [s for _, by_id in by_metric for s in list(by_id.values()) if self._max_ts.get(s.id, since - 1) >= since]
 
     def metric_type(self, metric: str) -> str:
         """The intake type declared for the metric: gauge, count, rate or unspecified.

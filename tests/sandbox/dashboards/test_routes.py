@@ -156,7 +156,7 @@ def test_unknown_widget_type_is_refused_with_its_path_and_nothing_is_stored(sess
     ({"layout_type": "free", "widgets": [{"definition": {"type": "note", "content": "x"}}]},
      "Invalid widget at position 0. Error: 'layout' is a required property"),
     ({"layout_type": "grid"}, "layout_type: 'grid' is not one of ['ordered', 'free']"),
-    ({"title": None}, "'title' must be a non-empty string"),
+    ({"title": None}, "'title' must be a string"),
     ({"template_variables": [{"name": "env", "default": "a", "defaults": ["b"]}]}, "'template_variables' is invalid"),
     ({"template_variables": [{"prefix": "env"}]}, "template_variables[0]: 'name' is a required property"),
 ])
@@ -164,6 +164,13 @@ def test_invalid_dashboards_are_refused(session_sandbox: SandboxServer, change: 
     body = {"title": unique("Bad"), "layout_type": "ordered", "widgets": [], **change}
     status, answer = raw(session_sandbox, "POST", "/api/v1/dashboard", body)
     assert status == 400 and expected in answer["errors"][0]
+
+
+def test_a_dashboard_with_an_empty_title_is_accepted_as_datadog_does(api_client: ApiClient) -> None:
+    api = DashboardsApi(api_client)
+    created = api.create_dashboard(body=Dashboard(title="", widgets=[], layout_type=DashboardLayoutType.ORDERED))
+    assert created.title == "" and api.get_dashboard(created.id).title == ""
+    api.delete_dashboard(created.id)
 
 
 def test_unknown_dashboard_is_404(api_client: ApiClient) -> None:
