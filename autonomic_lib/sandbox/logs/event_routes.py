@@ -42,8 +42,7 @@ async def create_event(request: Request, logs: Logs) -> Response:
 
 async def search_events(request: Request, logs: Logs) -> Response:
     """POST /api/v2/events/search with an EventsListRequest body (every part optional)."""
-    raw = await request.body()
-    body = await json_body(request) if raw.strip() else {}
+    body = await json_body(request, blank={})
     if not isinstance(body, dict):
         raise IntakeError(400, "The request body must be an EventsListRequest object")
     filt, page = body.get("filter") or {}, body.get("page") or {}
