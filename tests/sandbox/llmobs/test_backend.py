@@ -4,6 +4,7 @@ the ml_obs.* metrics it writes through the metrics backend."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -23,9 +24,10 @@ def llmobs() -> LLMObs:
     return LLMObs(DocumentStore(database), Metrics(MetricStore(database=database), IntakePolicy(), None))
 
 
-def everything(llmobs: LLMObs, **fields: object) -> list[dict]:
+def everything(llmobs: LLMObs, **fields: Any) -> list[dict[str, Any]]:
+    """Every span of the last hour matching `fields` (SpanFilter's), newest first."""
     now_ms = time.time_ns() // 10**6
-    return llmobs.search(SpanFilter(start_ms=now_ms - 3_600_000, end_ms=now_ms, **fields), limit=5000).spans  # type: ignore[arg-type]
+    return llmobs.search(SpanFilter(start_ms=now_ms - 3_600_000, end_ms=now_ms, **fields), limit=5000).spans
 
 
 def points(llmobs: LLMObs, metric: str) -> dict[tuple[str, ...], float]:
@@ -112,7 +114,8 @@ def test_a_bad_evaluation_is_refused_by_field_and_the_others_stored(llmobs: LLMO
     assert len(result.stored) == 1
     assert result.refused == [
         "data.attributes.metrics[1].score_value: required for a score evaluation, got None",
-        "data.attributes.metrics[2].join_on: required, with exactly one of span (span_id, trace_id) or tag (key, value)"]
+        "data.attributes.metrics[2].join_on: required, with exactly one of span (span_id, trace_id) or tag "
+        "(key, value)"]
 
 
 def test_search_filters_and_query_terms(llmobs: LLMObs) -> None:
