@@ -103,7 +103,7 @@ class LLMObs:
                 except ItemError as exc:
                     refused.append(exc.messages[0])
         if not stored:
-            raise IntakeError(400, *refused)
+            raise IntakeError(400, *refused)  # span_batches refuses a request without any span
         with self._lock:
             self._documents.put_many(SPAN, [(d["_key"], d["start_ns"] // 10**6, d) for d in stored])
             self._recount({derived.bucket_of(d["start_ns"]) for d in stored})

@@ -93,6 +93,8 @@ def span_batches(body: Any) -> Iterator[SpanBatch]:
         if bad is not None:
             raise IntakeError(400, f"[{bad}]: each event must be an object with a 'spans' list")
         events = [(f"[{i}].spans[{j}]", s) for i, e in enumerate(body) for j, s in enumerate(e["spans"])]
+        if not events:
+            raise IntakeError(400, "spans: the request holds no span")
         _check_count(len(events), MAX_SPANS_PER_PAYLOAD, "spans")
         yield SpanBatch(events)
     else:
