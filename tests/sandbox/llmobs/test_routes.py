@@ -26,7 +26,7 @@ from datadog_api_client.v2.model.llm_obs_span_page_query import LLMObsSpanPageQu
 from datadog_api_client.v2.model.llm_obs_spans_response import LLMObsSpansResponse
 
 from autonomic_lib.sandbox.server import SandboxServer
-from tests.conftest import raw
+from tests.conftest import client_for, raw, start_sandbox
 from tests.sandbox.llmobs.conftest import evaluation, evaluations_payload, span, spans_payload, trace
 
 EMITTER = Path(__file__).with_name("ddtrace_emitter.py")
@@ -166,3 +166,32 @@ def test_real_ddtrace_llmobs_in_agent_mode_is_found_through_the_export_api_and_t
     query = f"avg:ml_obs.span.llm.input.tokens{{ml_app:{app},model_name:gemini-2.5-flash}}"
     tokens = metrics.query_metrics(_from=now - 600, to=now + 60, query=query)
     assert [p.value[1] for s in tokens.series for p in s.pointlist if p.value[1] is not None] == [12.0]
+
+
+def test_spans_and_evaluations_survive_a_restart_and_a_new_run_clears_them(tmp_path: Path) -> None:
+    """Durable like logs (the sandbox's DuckDB file), and forgotten by POST /sandbox/reset with the run's
+    telemetry, ml_obs.* points included."""
+    app = ml_app()
+    trace_id, payload = trace(app)
+    server = start_sandbox(tmp_path / "sbx")
+    try:
+        raw(server, "POST", "/api/intake/llm-obs/v1/trace/spans", payload, app_key=False)
+        raw(server, "POST", "/api/intake/llm-obs/v2/eval-metric", evaluations_payload(
+            evaluation(app, join={"span": {"trace_id": trace_id, "span_id": "2"}})), app_key=False)
+    finally:
+        server.stop()
+    server = start_sandbox(tmp_path / "sbx")
+    try:
+        with client_for(server) as client:
+            for operation in ("search_llm_obs_spans", "list_llm_obs_spans"):
+                client.configuration.unstable_operations[operation] = True
+            api = AgentObservabilityApi(client)
+            found = {s.id: s.attributes for s in search(api, ml_app=app).data}
+            assert set(found) == {"1", "2"} and found["2"].evaluation["verdict"].value == "pass"
+            status, answer = raw(server, "POST", "/sandbox/reset")
+            assert status == 200
+            assert (answer["cleared"]["llm_spans"], answer["cleared"]["llm_evaluations"]) == (2, 1)
+            assert search(api, ml_app=app).data == []
+            assert server.sandbox.store.series("ml_obs.span") == []
+    finally:
+        server.stop()
