@@ -161,7 +161,10 @@ class LLMObs:
         return SpanPage(self._with_evaluations(page), _encode_cursor(_order(page[-1])) if more else None)
 
     def trace(self, trace_id: str) -> list[dict[str, Any]]:
-        """Every stored span of a trace (oldest first), evaluations attached, private fields kept (the page's)."""
+        """Every stored span of a trace (oldest first), evaluations attached, private fields kept (the page's).
+
+        Reads every stored span to find them (documents have no index but time): fine for the sampled traces of a
+        run, which is what the sandbox holds."""
         docs = [d for d in self._documents.list(SPAN) if d["trace_id"] == trace_id]
         return self._with_evaluations(sorted(docs, key=_order), public=False)
 

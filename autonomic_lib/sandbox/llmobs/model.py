@@ -220,9 +220,9 @@ def _io(value: Any, where: str) -> dict[str, Any]:
     if messages is not None:
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             raise ItemError(f"{where}.messages must be a list of objects with content and role")
-        out["messages"] = [{"content": _plain(m.get("content", ""), f"{where}.messages[{i}].content"),
-                            "role": _plain(m.get("role", ""), f"{where}.messages[{i}].role")}
-                           for i, m in enumerate(messages)]
+        out["messages"] = [{"content": _plain(m.get("content") or "", f"{where}.messages[{i}].content"),
+                            "role": _plain(m.get("role") or "", f"{where}.messages[{i}].role")}
+                           for i, m in enumerate(messages)]  # a tool call's message may have no content
     if value.get("value") is not None:
         out["value"] = _plain(value["value"], f"{where}.value")
     elif out.get("messages"):
