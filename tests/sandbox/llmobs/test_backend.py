@@ -82,10 +82,12 @@ def test_ddtrace_events_take_kind_model_and_ml_app_from_where_ddtrace_puts_them(
     event = {"trace_id": "abc", "span_id": "9", "parent_id": "undefined", "name": "chat", "start_ns": now_ns(),
              "duration": 5000, "status": "error", "tags": ["ml_app:dd-app", "env:prod", "error:1"], "metrics": {},
              "meta": {"span": {"kind": "llm"}, "model_name": "gpt-x", "model_provider": "openai",
+                      "output": {"messages": [{"role": "assistant", "tool_calls": [{"name": "lookup"}]}]},
                       "error": {"type": "Timeout", "message": "slow"}}, "_dd": {"span_id": "9"}}
     llmobs.ingest_spans([{"_dd.stage": "raw", "event_type": "span", "spans": [event]}])
     [stored] = everything(llmobs, ml_app="dd-app")
     assert (stored["span_kind"], stored["model_name"], stored["status"]) == ("llm", "gpt-x", "error")
+    assert stored["output"]["messages"] == [{"content": "", "role": "assistant"}]  # a tool call has no content
     assert llmobs.trace("abc")[0]["_error"] == {"type": "Timeout", "message": "slow"}  # for the trace page only
     assert "_error" not in stored
 
