@@ -24,7 +24,8 @@ on localhost takes none (it adds its own before forwarding to Datadog).
   (`/telemetry/proxy/...`): read within a size bound and dropped, never parsed. ddtrace 4.16.0 puts LLM Obs
   events on the APM trace when APM tracing is on (export mode APM_AGENT, llmobs/_processor.py), so those are
   dropped with it: run LLMObs against the sandbox with `DD_APM_TRACING_ENABLED=false`, which sends them through
-  the EVP proxy (export mode LLMOBS_AGENT_PROXY).
+  the EVP proxy (export mode LLMOBS_AGENT_PROXY; dd-trace-py's 4.10.0 release notes: with that setting "LLMObs span
+  events ship separately"). `DD_TRACE_ENABLED=false` has the same effect.
 """
 
 from __future__ import annotations
