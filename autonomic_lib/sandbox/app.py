@@ -30,6 +30,8 @@ from autonomic_lib.sandbox.dogstatsd import routes as dogstatsd_routes
 from autonomic_lib.sandbox.dogstatsd.backend import DogStatsD
 from autonomic_lib.sandbox.http.routing import Address, Keys, error_response, internal_error, json_response, route
 from autonomic_lib.sandbox.logs import event_routes
+from autonomic_lib.sandbox.llmobs import routes as llmobs_routes
+from autonomic_lib.sandbox.llmobs.backend import LLMObs
 from autonomic_lib.sandbox.logs import routes as log_routes
 from autonomic_lib.sandbox.logs.backend import Logs
 from autonomic_lib.sandbox.metrics import routes as metric_routes
@@ -74,11 +76,12 @@ class Sandbox:
         self.metrics = Metrics(self.store, self.policy, self.catalog, self.documents)
         self.logs = Logs(self.documents, clock)
         self.metrics.sources["logs"] = self.logs.formula_source  # logs as a data source of /api/v2/query/*
+        self.llmobs = LLMObs(self.documents, self.metrics)
         self.dashboards = Dashboards(self.documents, clock, self.metrics, self.address)
         self.automation = Automation(self.documents, clock, self.address)
         self.monitors = Monitors(self.documents, clock, self.metrics)
         self.pages = Pages(monitors=self.monitors, dashboards=self.dashboards, automation=self.automation,
-                           metrics=self.metrics)
+                           metrics=self.metrics, llmobs=self.llmobs)
         self.dogstatsd = DogStatsD(self.metrics, self.logs, self.documents, clock=clock)  # fed by server.py's listener
         self.evaluator = MonitorEvaluator(monitors=self.monitors, events=self.logs, metrics=self.metrics,
                                           notify=self._notify, quiet_seconds=config.evaluation_quiet_seconds)
@@ -92,7 +95,8 @@ class Sandbox:
         its points pile onto the first's and every count doubles.
         """
         cleared = {"transitions": self.evaluator.new_run(), "points": self.store.clear(), **self.logs.clear(),
-                   **self.automation.clear_runs(), "snapshots": self.dashboards.clear_snapshots()}
+                   **self.llmobs.clear(), **self.automation.clear_runs(),
+                   "snapshots": self.dashboards.clear_snapshots()}
         log.info("new run: cleared %s", cleared)
         return cleared
 
@@ -131,7 +135,7 @@ def create_app(sandbox: Sandbox) -> Starlette:
         *event_routes.routes(sandbox.logs),
         *dashboard_routes.routes(sandbox.dashboards), *monitor_routes.routes(sandbox.monitors, sandbox.evaluator),
         *automation_routes.routes(sandbox.automation), *page_routes.routes(sandbox.pages),
-        *dogstatsd_routes.routes(sandbox.dogstatsd),
+        *dogstatsd_routes.routes(sandbox.dogstatsd), *llmobs_routes.routes(sandbox.llmobs),
         route("/sandbox/reset", "POST", new_run, sandbox, app_key=True),
     ], exception_handlers={HTTPException: http_error, Exception: server_error})
     app.state.keys = Keys(sandbox.config.api_key, sandbox.config.app_key)
