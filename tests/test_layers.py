@@ -18,7 +18,7 @@ PACKAGE = "autonomic_lib"
 
 _ABOVE_FOUNDATION = ("sandbox", "assets", "swarm", "telemetry", "traffic", "analysis", "reconciliation", "session",
                      "backend", "notebook", "demo", "cli")
-_PRODUCTS = ("metrics", "logs", "dashboards", "monitors", "automation")
+_PRODUCTS = ("metrics", "logs", "dashboards", "monitors", "automation", "llmobs")
 
 
 def _sandbox(*names: str) -> tuple[str, ...]:
@@ -39,8 +39,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     # inside the sandbox: only app.py (and server.py, which serves it) sees every product; products depend one way
     "sandbox.storage": _sandbox("http", *_PRODUCTS, "pages", "dogstatsd", "app", "server"),
     "sandbox.http": _sandbox("storage", *_PRODUCTS, "pages", "dogstatsd", "app", "server"),
-    "sandbox.metrics": _sandbox("logs", "dashboards", "monitors", "automation", "pages", "dogstatsd", "app", "server"),
-    "sandbox.logs": _sandbox("metrics", "dashboards", "monitors", "automation", "pages", "dogstatsd", "app", "server"),
+    "sandbox.metrics": _sandbox("logs", "llmobs", "dashboards", "monitors", "automation", "pages", "dogstatsd", "app", "server"),
+    "sandbox.logs": _sandbox("metrics", "llmobs", "dashboards", "monitors", "automation", "pages", "dogstatsd", "app", "server"),
     "sandbox.dashboards": _sandbox("logs", "monitors", "automation", "pages", "dogstatsd", "app", "server"),
     "sandbox.monitors": _sandbox("dashboards", "automation", "pages", "dogstatsd", "app", "server"),
     "sandbox.automation": _sandbox("metrics", "dashboards", "pages", "dogstatsd", "app", "server"),
@@ -48,6 +48,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "sandbox.pages": _sandbox("logs", "dogstatsd", "app", "server"),
     # DogStatsD feeds metrics and the events stream, as an Agent would; no product reads it
     "sandbox.dogstatsd": _sandbox("dashboards", "monitors", "automation", "pages", "app", "server"),
+    # LLM Observability writes its ml_obs.* metrics through the metrics backend and reads times as log search does
+    "sandbox.llmobs": _sandbox("dashboards", "monitors", "automation", "pages", "dogstatsd", "app", "server"),
     "sandbox.config": _sandbox("http", "storage", *_PRODUCTS, "pages", "dogstatsd", "app", "server"),
     # the page links' paths and tokens: written by the client side, checked by the sandbox; imports neither
     "links": _ABOVE_FOUNDATION + ("catalog", "query", "client", "series", "settings", "errors"),

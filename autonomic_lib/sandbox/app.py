@@ -29,6 +29,8 @@ from autonomic_lib.sandbox.dashboards.backend import Dashboards
 from autonomic_lib.sandbox.dogstatsd import routes as dogstatsd_routes
 from autonomic_lib.sandbox.dogstatsd.backend import DogStatsD
 from autonomic_lib.sandbox.http.routing import Address, Keys, error_response, internal_error, json_response, route
+from autonomic_lib.sandbox.llmobs import routes as llmobs_routes
+from autonomic_lib.sandbox.llmobs.backend import LLMObs
 from autonomic_lib.sandbox.logs import routes as log_routes
 from autonomic_lib.sandbox.logs.backend import Logs
 from autonomic_lib.sandbox.metrics import routes as metric_routes
@@ -72,6 +74,7 @@ class Sandbox:
         clock = self.policy.clock
         self.metrics = Metrics(self.store, self.policy, self.catalog)
         self.logs = Logs(self.documents, clock)
+        self.llmobs = LLMObs(self.documents, self.metrics)
         self.dashboards = Dashboards(self.documents, clock, self.metrics, self.address)
         self.automation = Automation(self.documents, clock, self.address)
         self.monitors = Monitors(self.documents, clock, self.metrics)
@@ -89,7 +92,8 @@ class Sandbox:
         its points pile onto the first's and every count doubles.
         """
         cleared = {"transitions": self.evaluator.new_run(), "points": self.store.clear(), **self.logs.clear(),
-                   **self.automation.clear_runs(), "snapshots": self.dashboards.clear_snapshots()}
+                   **self.llmobs.clear(), **self.automation.clear_runs(),
+                   "snapshots": self.dashboards.clear_snapshots()}
         log.info("new run: cleared %s", cleared)
         return cleared
 
@@ -127,7 +131,7 @@ def create_app(sandbox: Sandbox) -> Starlette:
         *metric_routes.routes(sandbox.metrics), *log_routes.routes(sandbox.logs),
         *dashboard_routes.routes(sandbox.dashboards), *monitor_routes.routes(sandbox.monitors, sandbox.evaluator),
         *automation_routes.routes(sandbox.automation), *page_routes.routes(sandbox.pages),
-        *dogstatsd_routes.routes(sandbox.dogstatsd),
+        *dogstatsd_routes.routes(sandbox.dogstatsd), *llmobs_routes.routes(sandbox.llmobs),
         route("/sandbox/reset", "POST", new_run, sandbox, app_key=True),
     ], exception_handlers={HTTPException: http_error, Exception: server_error})
     app.state.keys = Keys(sandbox.config.api_key, sandbox.config.app_key)

@@ -102,13 +102,13 @@ def _tags(raw: Any, where: str) -> list[str]:
         return []
     if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
         raise IntakeError(400, f"{where} must be an array of strings")
-    tags = []
-    for t in raw:
-        # Datadog lower-cases tags, replaces unsupported characters and drops a trailing colon
-        t = _TAG_BAD_CHARS.sub("_", t.strip().lower())[:200].rstrip(":")
-        if t:
-            tags.append(t)
-    return tags
+    return [t for t in map(normalise_tag, raw) if t]
+
+
+def normalise_tag(tag: str) -> str:
+    """A tag as Datadog stores it: lower-cased, unsupported characters replaced, at most 200 characters, no trailing
+    colon ("" when nothing is left)."""
+    return _TAG_BAD_CHARS.sub("_", tag.strip().lower())[:200].rstrip(":")
 
 
 def _type(raw: Any, where: str, version: int) -> str:
