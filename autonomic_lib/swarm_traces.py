@@ -1,8 +1,8 @@
 """The simulated swarm's messages as LLM Observability traces: which messages are traced, and what each shows.
 
 Above both `swarm` (the messages, the healings) and `telemetry.traces` (the span and evaluation payloads), as
-`traffic.py` is. A run traces a uniform sample of its messages (`traces.sample_rate_for`: the whole of seed-demo,
-1 in 864 messages of the 24 h full day) and, whatever the draw, every message over budget, the slowest
+`traffic.py` is. A run traces a uniform sample of its messages (`traces.sample_rate_for`: about 1 in 4 messages of
+seed-demo, 1 in 4,320 of the 24 h full day) and, whatever the draw, every message over budget, the slowest
 message of each agent-minute of a latency spike and every message whose failed audit started a self-healing
 (its trace holds the Refiner's and Evaluator's spans). The draw has its own random stream: same seed, same traces.
 """
