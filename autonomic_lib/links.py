@@ -22,10 +22,11 @@ from urllib.parse import quote, urlencode
 __all__ = ["LINKS_CAPTION", "PAGE_PATHS", "TOKEN_PARAM", "PageKind", "page_path", "page_token", "page_url",
            "token_ok"]
 
-PageKind = Literal["dashboard", "monitor", "workflow", "case"]
-# The path of each kind of page, as Datadog's web app names them (the Case page is the sandbox's choice).
+PageKind = Literal["dashboard", "monitor", "workflow", "case", "llm_trace"]
+# The path of each kind of page, as Datadog's web app names them (the Case page and the LLM Observability trace
+# page, `/llm-obs/traces/<trace_id>`, are the sandbox's choice).
 PAGE_PATHS: dict[PageKind, str] = {"dashboard": "/dashboard/{}", "monitor": "/monitors/{}",
-                                   "workflow": "/workflow/{}", "case": "/cases/{}"}
+                                   "workflow": "/workflow/{}", "case": "/cases/{}", "llm_trace": "/llm-obs/traces/{}"}
 TOKEN_PARAM = "token"
 _TOKEN_BYTES = 18  # 144 bits, 24 base64url characters
 

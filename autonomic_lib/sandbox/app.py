@@ -79,7 +79,7 @@ class Sandbox:
         self.automation = Automation(self.documents, clock, self.address)
         self.monitors = Monitors(self.documents, clock, self.metrics)
         self.pages = Pages(monitors=self.monitors, dashboards=self.dashboards, automation=self.automation,
-                           metrics=self.metrics)
+                           metrics=self.metrics, llmobs=self.llmobs)
         self.dogstatsd = DogStatsD(self.metrics, self.logs, self.documents, clock=clock)  # fed by server.py's listener
         self.evaluator = MonitorEvaluator(monitors=self.monitors, events=self.logs, metrics=self.metrics,
                                           notify=self._notify, quiet_seconds=config.evaluation_quiet_seconds)

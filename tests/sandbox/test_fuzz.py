@@ -87,11 +87,12 @@ def no_internal_error(server: SandboxServer, request: pytest.FixtureRequest) -> 
 
 
 def send(server: SandboxServer, method: str, path: str, body: Json = None, *, data: bytes | None = None,
-         params: dict[str, str] | None = None) -> tuple[int, Json]:
-    """One request with both keys; `body` is written by the stdlib (integers past 64 bits, which orjson refuses),
-    `data` sent as given. A fresh connection each time, so a 500 (which closes it) cannot fail the next request."""
+         params: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> tuple[int, Json]:
+    """One request with both keys (and `headers`); `body` is written by the stdlib (integers past 64 bits, which
+    orjson refuses), `data` sent as given. A fresh connection each time, so a 500 (which closes it) cannot fail the
+    next request."""
     headers = {"Content-Type": "application/json", "DD-API-KEY": server.config.api_key,
-               "DD-APPLICATION-KEY": server.config.app_key, "Connection": "close"}
+               "DD-APPLICATION-KEY": server.config.app_key, "Connection": "close", **(headers or {})}
     if body is not None:
         data = json.dumps(body).encode()
     url = server.url + path + ("?" + urlencode(params) if params else "")
@@ -655,8 +656,8 @@ def _odd_params(names: list[str]) -> st.SearchStrategy[dict[str, str]]:
 
 
 def _check(server: SandboxServer, method: str, path: str, body: Json = None, *, style: Style = "v1",
-           params: dict[str, str] | None = None) -> tuple[int, Json]:
-    status, answer = send(server, method, path, body, params=params)
+           params: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> tuple[int, Json]:
+    status, answer = send(server, method, path, body, params=params, headers=headers)
     assert_refusal_shape(status, answer, style)
     return status, answer
 
@@ -902,7 +903,10 @@ def test_fuzz_dashboards_and_snapshots(server: SandboxServer, data: st.DataObjec
 
 POST_ENDPOINTS = [("/api/v2/series", "v1"), ("/api/v1/series", "v1"), ("/api/v2/query/timeseries", "v1"),
                   ("/api/v2/logs", "jsonapi"), ("/api/v2/logs/events/search", "v1"), ("/api/v1/events", "v1"),
-                  ("/api/v1/monitor", "v1"), ("/api/v2/workflows", "detail"), ("/api/v2/cases", "jsonapi")]
+                  ("/api/v1/monitor", "v1"), ("/api/v2/workflows", "detail"), ("/api/v2/cases", "jsonapi"),
+                  ("/api/intake/llm-obs/v1/trace/spans", "jsonapi"), ("/api/v2/llmobs", "jsonapi"),
+                  ("/api/intake/llm-obs/v2/eval-metric", "jsonapi"),
+                  ("/api/v2/llm-obs/v1/spans/events/search", "jsonapi")]
 
 
 @fuzz()
@@ -912,3 +916,91 @@ POST_ENDPOINTS = [("/api/v2/series", "v1"), ("/api/v1/series", "v1"), ("/api/v2/
 def test_fuzz_bytes_that_are_not_a_request(server: SandboxServer, raw_body: bytes, endpoint: tuple[str, Style]) -> None:
     status, answer = send(server, "POST", endpoint[0], data=raw_body)
     assert_refusal_shape(status, answer, endpoint[1])
+
+
+# ------------------------------------------------------------------------------------------ LLM Observability
+def _llm_span(trace_id: str, span_id: str, parent_id: str, kind: str) -> Json:
+    return {"trace_id": trace_id, "span_id": span_id, "parent_id": parent_id, "name": kind,
+            "start_ns": time.time_ns() - 10**9, "duration": 2e9, "status": "ok", "tags": ["team:fuzz"],
+            "meta": {"kind": kind, "input": {"messages": [{"role": "user", "content": "hi"}]},
+                     "output": {"value": "ok"}, "metadata": {"model_name": "m", "model_provider": "p"}},
+            "metrics": {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5, "input_cost": 0.1}}
+
+
+def _every_stored_span_renders(server: SandboxServer) -> None:
+    """Every stored span (the intake takes them up to 24 h old and 10 min ahead) comes back whole through the Export
+    API: nothing was stored half made."""
+    stored = count(server, "llmobs-span")
+    status, answer = send(server, "POST", "/api/v2/llm-obs/v1/spans/events/search", {"data": {
+        "type": "spans", "attributes": {"filter": {"from": "now-2d", "to": "now+1h"}, "page": {"limit": 5000}}}})
+    assert status == 200, answer
+    assert len(answer["data"]) == min(stored, 5000)
+    for item in answer["data"]:
+        attributes = item["attributes"]
+        assert {"span_id", "trace_id", "name", "start_ns", "duration", "ml_app", "span_kind", "status"} <= set(
+            attributes), attributes
+
+
+@fuzz()
+@given(data=st.data())
+def test_fuzz_llmobs_span_intake(server: SandboxServer, data: st.DataObject) -> None:
+    """Each span stands alone: a refused request stores nothing, an accepted one at most its spans, each whole."""
+    trace_id = uuid.uuid4().hex
+    body = {"data": {"type": "span", "attributes": {
+        "ml_app": "fuzz-app", "session_id": "s1", "tags": ["env:fuzz"],
+        "spans": [_llm_span(trace_id, "1", "undefined", "workflow"), _llm_span(trace_id, "2", "1", "llm")]}}}
+    before = count(server, "llmobs-span")
+    status, _ = _check(server, "POST", "/api/intake/llm-obs/v1/trace/spans", data.draw(mutated(body)),
+                       style="jsonapi")
+    added = count(server, "llmobs-span") - before  # a mutated id may replace a span an earlier example stored
+    assert added == 0 if status >= 400 else 0 <= added <= 2
+    _every_stored_span_renders(server)
+
+
+@fuzz()
+@given(data=st.data())
+def test_fuzz_llmobs_ddtrace_events_through_the_agent(server: SandboxServer, data: st.DataObject) -> None:
+    """ddtrace's event list, as its LLMObsSpanWriter posts it to the Agent's EVP proxy."""
+    trace_id = uuid.uuid4().hex
+    event = {**_llm_span(trace_id, "7", "undefined", "llm"), "tags": ["ml_app:fuzz-app", "env:fuzz"],
+             "_dd": {"span_id": "7", "trace_id": trace_id}}
+    event["meta"] = {"span": {"kind": "llm"}, "model_name": "m", "model_provider": "p", "input": {"value": "x"}}
+    body = [{"_dd.stage": "raw", "event_type": "span", "spans": [event]}]
+    before = count(server, "llmobs-span")
+    status, _ = _check(server, "POST", "/evp_proxy/v2/api/v2/llmobs", data.draw(mutated(body)), style="jsonapi",
+                       headers={"X-Datadog-EVP-Subdomain": "llmobs-intake"})
+    added = count(server, "llmobs-span") - before
+    assert added == 0 if status >= 400 else 0 <= added <= 1
+    _every_stored_span_renders(server)
+
+
+@fuzz()
+@given(data=st.data())
+def test_fuzz_llmobs_evaluation_intake(server: SandboxServer, data: st.DataObject) -> None:
+    item = {"join_on": {"span": {"trace_id": "t", "span_id": "1"}}, "ml_app": "fuzz-app",
+            "timestamp_ms": time.time_ns() // 10**6, "metric_type": "score", "label": "quality", "score_value": 0.5,
+            "tags": ["env:fuzz"], "assessment": "pass", "reasoning": "fine"}
+    body = {"data": {"type": "evaluation_metric", "attributes": {"metrics": [item, {
+        **copy.deepcopy(item), "join_on": {"tag": {"key": "msg", "value": "m1"}}}]}}}
+    before = count(server, "llmobs-evaluation")
+    status, _ = _check(server, "POST", "/api/intake/llm-obs/v2/eval-metric", data.draw(mutated(body)),
+                       style="jsonapi")
+    added = count(server, "llmobs-evaluation") - before
+    assert added == 0 if status >= 400 else 0 <= added <= 2
+
+
+@fuzz()
+@given(data=st.data())
+def test_fuzz_llmobs_span_search(server: SandboxServer, data: st.DataObject) -> None:
+    body = {"data": {"type": "spans", "attributes": {
+        "filter": {"from": "now-1h", "to": "now", "ml_app": "fuzz-app", "span_kind": "llm", "trace_id": "t",
+                   "span_id": "1", "span_name": "llm", "tags": {"team": "fuzz"}, "query": "team:fu* ml_app:fuzz-app"},
+        "page": {"limit": 5, "cursor": "WzEsImEiXQ"}, "options": {"time_offset": 0}, "sort": "-timestamp"}}}
+    _check(server, "POST", "/api/v2/llm-obs/v1/spans/events/search", data.draw(mutated(body)), style="jsonapi")
+
+
+@fuzz()
+@given(params=_odd_params(["filter[from]", "filter[to]", "filter[query]", "filter[ml_app]", "filter[tag][team]",
+                           "sort", "page[limit]", "page[cursor]"]))
+def test_fuzz_llmobs_span_list_parameters(server: SandboxServer, params: dict[str, str]) -> None:
+    _check(server, "GET", "/api/v2/llm-obs/v1/spans/events", params=params, style="jsonapi")

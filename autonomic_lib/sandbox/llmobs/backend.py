@@ -103,7 +103,7 @@ class LLMObs:
                 except ItemError as exc:
                     refused.append(exc.messages[0])
         if not stored:
-            raise IntakeError(400, *refused)
+            raise IntakeError(400, *refused)  # span_batches refuses a request without any span
         with self._lock:
             self._documents.put_many(SPAN, [(d["_key"], d["start_ns"] // 10**6, d) for d in stored])
             self._recount({derived.bucket_of(d["start_ns"]) for d in stored})
@@ -161,7 +161,10 @@ class LLMObs:
         return SpanPage(self._with_evaluations(page), _encode_cursor(_order(page[-1])) if more else None)
 
     def trace(self, trace_id: str) -> list[dict[str, Any]]:
-        """Every stored span of a trace (oldest first), evaluations attached, private fields kept (the page's)."""
+        """Every stored span of a trace (oldest first), evaluations attached, private fields kept (the page's).
+
+        Reads every stored span to find them (documents have no index but time): fine for the sampled traces of a
+        run, which is what the sandbox holds."""
         docs = [d for d in self._documents.list(SPAN) if d["trace_id"] == trace_id]
         return self._with_evaluations(sorted(docs, key=_order), public=False)
 

@@ -93,6 +93,8 @@ def span_batches(body: Any) -> Iterator[SpanBatch]:
         if bad is not None:
             raise IntakeError(400, f"[{bad}]: each event must be an object with a 'spans' list")
         events = [(f"[{i}].spans[{j}]", s) for i, e in enumerate(body) for j, s in enumerate(e["spans"])]
+        if not events:
+            raise IntakeError(400, "spans: the request holds no span")
         _check_count(len(events), MAX_SPANS_PER_PAYLOAD, "spans")
         yield SpanBatch(events)
     else:
@@ -218,9 +220,9 @@ def _io(value: Any, where: str) -> dict[str, Any]:
     if messages is not None:
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             raise ItemError(f"{where}.messages must be a list of objects with content and role")
-        out["messages"] = [{"content": _plain(m.get("content", ""), f"{where}.messages[{i}].content"),
-                            "role": _plain(m.get("role", ""), f"{where}.messages[{i}].role")}
-                           for i, m in enumerate(messages)]
+        out["messages"] = [{"content": _plain(m.get("content") or "", f"{where}.messages[{i}].content"),
+                            "role": _plain(m.get("role") or "", f"{where}.messages[{i}].role")}
+                           for i, m in enumerate(messages)]  # a tool call's message may have no content
     if value.get("value") is not None:
         out["value"] = _plain(value["value"], f"{where}.value")
     elif out.get("messages"):

@@ -246,10 +246,8 @@ async def _search(llmobs: LLMObs, flt: SpanFilter, limit: int | None, cursor: st
         raise IntakeError(400, f"{sort_name} must be timestamp or -timestamp, got {shorten(sort)}")
     page = await run_in_threadpool(lambda: llmobs.search(flt, limit=limit or DEFAULT_PAGE_LIMIT,
                                                          newest_first=sort != "timestamp", cursor=cursor))
-    meta: dict[str, Any] = {"elapsed": int((time.monotonic() - started) * 1000), "request_id": str(uuid.uuid4()),
-                            "status": "done"}
-    if page.after:
-        meta["page"] = {"after": page.after}
+    meta = {"elapsed": int((time.monotonic() - started) * 1000), "request_id": str(uuid.uuid4()), "status": "done",
+            "page": {"after": page.after} if page.after else {}}  # the client requires page; after only when more
     return {"data": [{"id": s["span_id"], "type": "span", "attributes": s} for s in page.spans], "meta": meta}
 
 

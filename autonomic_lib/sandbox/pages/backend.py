@@ -16,6 +16,7 @@ from typing import Any
 from autonomic_lib.errors import IntakeError, QueryError
 from autonomic_lib.sandbox.automation.backend import Automation
 from autonomic_lib.sandbox.dashboards.backend import Dashboards
+from autonomic_lib.sandbox.llmobs.backend import LLMObs
 from autonomic_lib.sandbox.metrics.backend import Metrics
 from autonomic_lib.sandbox.metrics.evaluate import evaluate_formulas, evaluate_scalar
 from autonomic_lib.sandbox.monitors.backend import Monitors
@@ -83,8 +84,10 @@ class Pages:
         pages.dashboard("abc-def-ghi", hours=6)
     """
 
-    def __init__(self, *, monitors: Monitors, dashboards: Dashboards, automation: Automation, metrics: Metrics):
+    def __init__(self, *, monitors: Monitors, dashboards: Dashboards, automation: Automation, metrics: Metrics,
+                 llmobs: LLMObs | None = None):
         self.monitors, self.dashboards, self.automation, self.metrics = monitors, dashboards, automation, metrics
+        self.llmobs = llmobs
 
     def window(self, hours: int) -> Window:
         return Window.last(self.metrics.clock(), hours)
@@ -225,6 +228,67 @@ class Pages:
         return {"case": case, "attrs": attrs, "project": project, "comments": comments,
                 "created": iso_when(attrs.get("created_at")), "closed": iso_when(attrs.get("closed_at")),
                 "monitor_ids": monitor_ids}
+
+    # ------------------------------------------------------------------------------------------ LLM traces
+    def llm_trace(self, trace_id: str) -> dict[str, Any] | None:
+        """An LLM Observability trace as a span tree: each span's offset and duration (ms, and as a share of the
+        trace for its bar), kind, model, tokens, cost, status and evaluations; the trace's totals."""
+        spans = self.llmobs.trace(trace_id) if self.llmobs is not None else []
+        if not spans:
+            return None
+        start = min(s["start_ns"] for s in spans)
+        end = max(s["start_ns"] + s["duration"] for s in spans)
+        total_ns = max(end - start, 1)
+        rows = [_llm_row(span, depth, start, total_ns) for span, depth in _span_tree(spans)]
+        root = rows[0]
+        return {"trace_id": trace_id, "ml_app": spans[0]["ml_app"], "rows": rows, "started": when(start / 1e9),
+                "duration_ms": total_ns / 1e6, "tokens": sum(r["tokens"].get("total_tokens", 0) for r in rows),
+                "cost": sum(r["cost"] or 0 for r in rows), "errors": sum(r["status"] == "error" for r in rows),
+                "root": root}
+
+
+def _span_tree(spans: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
+    """The spans depth first from their roots (a span whose parent is not stored counts as a root), children in
+    start order, each once with its depth; iterative, so a deep or cyclic trace cannot exhaust the stack."""
+    ids = {s["span_id"] for s in spans}
+    children: dict[str, list[dict[str, Any]]] = {}
+    roots = []
+    for span in sorted(spans, key=lambda s: (s["start_ns"], s["span_id"])):
+        if span["parent_id"] in ids and span["parent_id"] != span["span_id"]:
+            children.setdefault(span["parent_id"], []).append(span)
+        else:
+            roots.append(span)
+    ordered: list[tuple[dict[str, Any], int]] = []
+    seen: set[str] = set()
+    for root in [*roots, *spans]:  # then any span a parent cycle kept from every root, as a root of its own
+        stack = [(root, 0)]
+        while stack:
+            span, depth = stack.pop()
+            if span["span_id"] in seen:
+                continue
+            seen.add(span["span_id"])
+            ordered.append((span, depth))
+            stack += [(c, depth + 1) for c in reversed(children.get(span["span_id"], []))]
+    return ordered
+
+
+_TOKEN_KEYS = ("input_tokens", "output_tokens", "reasoning_output_tokens", "total_tokens")
+MAX_SHOWN_CHARS = 2000  # of an input or output on the page
+
+
+def _llm_row(span: dict[str, Any], depth: int, start_ns: int, total_ns: float) -> dict[str, Any]:
+    metrics = span.get("metrics", {})
+    cost = metrics.get("estimated_total_cost")
+    return {"name": span["name"], "kind": span["span_kind"], "depth": depth, "status": span["status"],
+            "offset_ms": (span["start_ns"] - start_ns) / 1e6, "duration_ms": span["duration"] / 1e6,
+            "left": 100 * (span["start_ns"] - start_ns) / total_ns,
+            "width": max(100 * span["duration"] / total_ns, 0.5),
+            "model": "/".join(span[k] for k in ("model_provider", "model_name") if span.get(k)),
+            "tokens": {k: int(metrics[k]) for k in _TOKEN_KEYS if k in metrics},
+            "cost": cost / 1e9 if cost is not None else None,  # nanodollars to dollars
+            "input": (span.get("input") or {}).get("value", "")[:MAX_SHOWN_CHARS],
+            "output": (span.get("output") or {}).get("value", "")[:MAX_SHOWN_CHARS],
+            "error": span.get("_error"), "evaluations": span.get("evaluation", {})}
 
 
 # ---------------------------------------------------------------------------------------------- widgets

@@ -1,5 +1,6 @@
 """The read-only pages at the paths the kit's links use: `/monitors/{id}` (`?group=`), `/dashboard/{id}[/slug]`,
-`/workflow/{id}`, `/cases/{key}`; `?hours=` (1-48, default 6) sets the span a page's charts cover.
+`/workflow/{id}`, `/cases/{key}`, `/llm-obs/traces/{trace_id}`; `?hours=` (1-48, default 6) sets the span a
+page's charts cover.
 
 Auth: a link opens in a browser, which sends no keys, so a page needs the token of its path instead
 (`?token=`, links.page_token: an HMAC under the sandbox's API key, written by the kit's link writers). A missing
@@ -83,4 +84,6 @@ def routes(pages: Pages) -> list[Route]:
                                                      lambda p, ident, _: p.workflow(ident)), pages),
         public_route("/cases/{case_key}", page("case", "case_key", "case.html", lambda p, ident, _: p.case(ident)),
                      pages),
+        public_route("/llm-obs/traces/{trace_id}", page("llm_trace", "trace_id", "llm_trace.html",
+                                                        lambda p, ident, _: p.llm_trace(ident)), pages),
     ]
