@@ -19,6 +19,8 @@ import pandas as pd
 from datadog_api_client import ApiClient
 
 from .client import raw_request
+from .links import page_url
+from .settings import Settings
 from .telemetry.traces import BUDGET_BREACH, LATENCY_SPIKE, ML_APP, OPTIMIZATION, ROOT_PARENT, VERDICT_LABEL
 
 SEARCH_PATH = "/api/v2/llm-obs/v1/spans/events/search"
@@ -89,18 +91,30 @@ class PassRates:
                             index=pd.Index(["LLM Obs evaluations (sampled traces)", "metric autonomic.audit.verdict"]))
 
 
-def pass_rates(api_client: ApiClient, env: str, start: int, end: int, *, metric_pass_rate: float,
-               sample_rate: float) -> PassRates:
-    """The verdicts' pass rate over the uniformly sampled traces of `env`, next to `metric_pass_rate` (%)."""
+def metric_pass_rate(api_client: ApiClient, env: str, start: int, end: int) -> float:
+    """The dashboard's pass rate over [start, end]: pass / (pass + fail) of `autonomic.audit.verdict`, in %."""
+    from .analysis import counts_by
+
+    counts = counts_by(api_client, "autonomic.audit.verdict", "verdict", f"env:{env}", start, end, max(end - start, 1))
+    passed = float(counts["pass"].sum()) if "pass" in counts else 0.0
+    failed = float(counts["fail"].sum()) if "fail" in counts else 0.0
+    return 100.0 * passed / (passed + failed) if passed + failed else float("nan")
+
+
+def pass_rates(api_client: ApiClient, env: str, start: int, end: int, *, sample_rate: float,
+               metric_rate: float | None = None) -> PassRates:
+    """The verdicts' pass rate over the uniformly sampled traces of `env`, next to the metric's (queried when not
+    given), in %; `sample_rate` is the run's (the ledger's `traces["sample_rate"]`)."""
+    metric = metric_pass_rate(api_client, env, start, end) if metric_rate is None else metric_rate
     verdicts = [verdict_of(span) for span in search_spans(api_client, start, end, span_kind="workflow",
                                                            tags={"env": env, "sampled": "true"})
                 if span.get("parent_id") == ROOT_PARENT]
     judged = [v for v in verdicts if v is not None]
     n = len(judged)
     rate = 100.0 * sum(v == "pass" for v in judged) / n if n else float("nan")
-    p = metric_pass_rate / 100.0
+    p = metric / 100.0
     tolerance = 0.0 if sample_rate >= 1.0 else 300.0 * math.sqrt(max(p * (1 - p), 1e-12) / max(n, 1))
-    return PassRates(n, rate, metric_pass_rate, tolerance)
+    return PassRates(n, rate, metric, tolerance)
 
 
 def _group_tags(group: object) -> dict[str, str]:
@@ -120,11 +134,20 @@ def _worst(incident: str, roots: list[dict[str, Any]], costs: Mapping[str, float
     return max(failed or roots, key=lambda r: r["start_ns"])  # the healing that led to the alert: the latest
 
 
-def incident_traces(api_client: ApiClient, env: str, history: pd.DataFrame) -> pd.DataFrame:
+def trace_link(settings: Settings, trace_id: str) -> str | None:
+    """The sandbox's trace page (with its token, links.py); None on Datadog, whose trace view the kit does not link."""
+    if not settings.is_sandbox or settings.api_key is None:
+        return None
+    return page_url(settings.app_url, "llm_trace", trace_id, api_key=settings.api_key.reveal())
+
+
+def incident_traces(api_client: ApiClient, env: str, history: pd.DataFrame, settings: Settings | None = None
+                    ) -> pd.DataFrame:
     """For each alert of the kit's monitors in `history` (analysis.monitor_history): the worst trace behind it.
 
-    Columns: monitor, group, alert at, trace_id, why (its incident tag), cost $, user latency s, verdict, and
-    `spans` (the trace's span tree, `span_tree`). An alert with no trace in its window has trace_id None.
+    Columns: monitor, group, alert at, trace_id, why (its incident tag), cost $, user latency s, verdict, link (the
+    sandbox's trace page, when `settings` is a sandbox's) and `spans` (the trace's span tree, `span_tree`). An alert
+    with no trace in its window has trace_id None.
     """
     rows = []
     for alert in history[history["to"] == "Alert"].itertuples():
@@ -145,16 +168,17 @@ def incident_traces(api_client: ApiClient, env: str, history: pd.DataFrame) -> p
         worst = _worst(str(alert.monitor), roots, costs)
         row: dict[str, Any] = {"monitor": alert.monitor, "group": alert.group, "alert at": alert.at,
                                "trace_id": None, "why": incident_tag, "cost $": None, "user latency s": None,
-                               "verdict": None, "spans": pd.DataFrame(columns=TREE_COLUMNS)}
+                               "verdict": None, "link": None, "spans": pd.DataFrame(columns=TREE_COLUMNS)}
         if worst is not None:
             spans = list(search_spans(api_client, at - before - 600, at + 3600, trace_id=worst["trace_id"]))
             tree = span_tree(spans)
             row.update({"trace_id": worst["trace_id"], "cost $": float(tree["cost $"].sum()),
                         "user latency s": float((worst.get("metadata") or {}).get("user_latency_s", math.nan)),
-                        "verdict": verdict_of(worst), "spans": tree})
+                        "verdict": verdict_of(worst), "spans": tree,
+                        "link": trace_link(settings, worst["trace_id"]) if settings is not None else None})
         rows.append(row)
     return pd.DataFrame(rows, columns=["monitor", "group", "alert at", "trace_id", "why", "cost $", "user latency s",
-                                       "verdict", "spans"])
+                                       "verdict", "link", "spans"])
 
 
 def span_tree(spans: list[dict[str, Any]]) -> pd.DataFrame:

@@ -7,9 +7,11 @@ import time
 
 import pandas as pd
 import pytest
+import urllib3
 from datadog_api_client import ApiClient
 
 from autonomic_lib import traces as read
+from autonomic_lib.settings import Secret, Settings
 from autonomic_lib.telemetry.prices import price_for
 from autonomic_lib.telemetry.sink import ApiSink
 from autonomic_lib.telemetry.traces import (BUDGET_BREACH, LATENCY_SPIKE, SAMPLED, LlmCall, MessageTrace, build_spans,
@@ -56,16 +58,16 @@ def test_search_pages_through_every_matching_span(api_client: ApiClient, sent, m
 
 def test_the_verdicts_pass_rate_is_the_sampled_traces_and_agrees_with_the_metric(api_client: ApiClient, sent) -> None:  # type: ignore[no-untyped-def]
     env, t0, _ = sent
-    rates = read.pass_rates(api_client, env, t0 - 60, t0 + 3600, metric_pass_rate=90.0, sample_rate=1.0)
+    rates = read.pass_rates(api_client, env, t0 - 60, t0 + 3600, metric_rate=90.0, sample_rate=1.0)
     assert rates.evaluations == 30  # the incident traces are not part of the uniform sample
     assert rates.evaluation_pass_rate == pytest.approx(90.0) and rates.tolerance == 0.0 and rates.agree
-    off = read.pass_rates(api_client, env, t0 - 60, t0 + 3600, metric_pass_rate=95.0, sample_rate=1.0)
+    off = read.pass_rates(api_client, env, t0 - 60, t0 + 3600, metric_rate=95.0, sample_rate=1.0)
     assert not off.agree
-    sampled = read.pass_rates(api_client, env, t0 - 60, t0 + 3600, metric_pass_rate=95.0, sample_rate=0.01)
+    sampled = read.pass_rates(api_client, env, t0 - 60, t0 + 3600, metric_rate=95.0, sample_rate=0.01)
     assert sampled.tolerance == pytest.approx(300 * (0.95 * 0.05 / 30) ** 0.5) and sampled.agree
 
 
-def test_each_alert_gets_its_worst_trace_as_a_span_tree(api_client: ApiClient, sent) -> None:  # type: ignore[no-untyped-def]
+def test_each_alert_gets_its_worst_trace_as_a_span_tree(api_client: ApiClient, sent, session_sandbox) -> None:  # type: ignore[no-untyped-def]
     env, t0, traces = sent
     history = pd.DataFrame([
         {"monitor": "Budget breach", "group": "agent_id:agent-02", "to": "Alert",
@@ -73,7 +75,8 @@ def test_each_alert_gets_its_worst_trace_as_a_span_tree(api_client: ApiClient, s
         {"monitor": "Latency anomaly", "group": "*", "to": "Alert", "at": pd.Timestamp(t0 + 1900, unit="s", tz="UTC")},
         {"monitor": "Budget breach", "group": "agent_id:agent-02", "to": "OK",
          "at": pd.Timestamp(t0 + 2000, unit="s", tz="UTC")}])
-    found = read.incident_traces(api_client, env, history)
+    settings = Settings(host=session_sandbox.url, api_key=Secret(session_sandbox.config.api_key))
+    found = read.incident_traces(api_client, env, history, settings)
     assert list(found["monitor"]) == ["Budget breach", "Latency anomaly"]
     breach, spike = found.to_dict("records")
     assert breach["trace_id"] == build_spans(traces[30], env, PRICE)[0]["trace_id"]
@@ -83,5 +86,7 @@ def test_each_alert_gets_its_worst_trace_as_a_span_tree(api_client: ApiClient, s
     assert list(tree["span"]) == ["message", "  chatbot", "  auditor"]
     assert list(tree["thinking tokens"])[1:] == [400, 250] and list(tree["output tokens"])[1:] == [250, 60]
     assert spike["trace_id"] == build_spans(traces[31], env, PRICE)[0]["trace_id"]
+    page = urllib3.request("GET", breach["link"])  # the sandbox's trace page opens with the link's token
+    assert page.status == 200 and breach["trace_id"] in page.data.decode()
     assert spike["user latency s"] == pytest.approx(21.0)
     assert tree["duration s"].iloc[0] == pytest.approx(4.2)

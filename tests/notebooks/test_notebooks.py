@@ -144,3 +144,19 @@ def test_an_unknown_papermill_parameter_fails_the_notebook_naming_it(notebooks: 
 
     with pytest.raises(papermill.PapermillExecutionError, match="SEEED.*did you mean SEED"):
         execute(notebooks["traffic"], "02_traffic_typo", SANDBOX_DIR=str(notebook_sandbox.config.data_dir), SEEED=3)
+
+
+def test_analysis_shows_each_incidents_worst_trace_and_the_two_pass_rates_agree(story: dict) -> None:
+    _, records = story["analysis"]
+    found = {row["monitor"]: row for row in records["incident_traces"]}
+    assert {"Budget breach", "Optimization failure"} <= set(found)
+    breach, failure = found["Budget breach"], found["Optimization failure"]
+    assert breach["trace_id"] and breach["cost $"] > 0.10 and breach["why"] == "budget_breach"
+    assert breach["link"].startswith("http://127.0.0.1:") and "/llm-obs/traces/" in breach["link"]
+    assert failure["trace_id"] and failure["verdict"] == "fail"
+    tree = [row["span"].strip() for row in records["incident_trace_spans"][failure["trace_id"]]]
+    assert tree[:4] == ["message", "chatbot", "auditor", "self_heal"] and {"refiner", "evaluator"} <= set(tree)
+    rates = records["pass_rates"]
+    assert rates["evaluations"] > 0 and rates["agree"] is True
+    # the short story is traced whole (fewer messages than a run's trace budget): the two rates are equal
+    assert rates["tolerance"] == 0.0 and rates["evaluation"] == pytest.approx(rates["metric"])
