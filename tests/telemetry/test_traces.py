@@ -65,7 +65,7 @@ def test_spans_form_the_tree_with_timings_tokens_thinking_and_cost() -> None:
     root, chat, audit = spans
     assert (root["name"], root["meta"]["kind"], root["parent_id"]) == ("message", "workflow", ROOT_PARENT)
     assert [s["parent_id"] for s in (chat, audit)] == [root["span_id"]] * 2
-    assert len({s["trace_id"] for s in spans}) == 1 and len(spans[0]["trace_id"]) == 32
+    assert len({s["trace_id"] for s in spans}) == 1 and spans[0]["trace_id"].isdigit()
     # epoch seconds as floats: start times are exact to a microsecond, durations to the nanosecond
     assert chat["start_ns"] == pytest.approx(1_800_000_000_500_000_000, abs=1000) and chat["duration"] == 3_250_000_000
     assert audit["start_ns"] == pytest.approx(chat["start_ns"] + chat["duration"], abs=1000)
