@@ -59,6 +59,10 @@ def test_traffic_uses_the_plan_of_setup_and_sends_every_phase(story: dict) -> No
     states = {row["monitor"]: row["state"] for row in records["monitor_states"]}
     assert set(states) == {"Budget breach", "Latency anomaly", "Optimization failure"}
     assert (records["scenario"], records["seed"]) == (str(SHORT_STORY), 3)  # 00's plan, not parameters
+    traces = records["traces"]  # the short story is traced whole: a trace and a verdict per message
+    assert traces["sample_rate"] == 1.0 and traces["traces"] == traces["evaluations"] == sum(
+        row["messages"] for row in sent.values())
+    assert traces["spans"] >= 3 * traces["traces"]
 
 
 def test_analysis_reads_back_the_story_and_gives_verdicts(story: dict) -> None:
