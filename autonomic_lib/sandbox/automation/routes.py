@@ -84,8 +84,7 @@ async def create_instance(request: Request, automation: Automation) -> Response:
     """POST .../instances {"meta": {"payload": {...}}}: run now; 200 {"data": {"id"}, "meta": {"workflowId"}}."""
     workflow_id = request.path_params["workflow_id"]
     automation.get_workflow(workflow_id)
-    raw = await request.body()
-    body = await json_body(request) if raw.strip() else {}
+    body = await json_body(request, blank={})
     meta = body.get("meta") if isinstance(body, dict) else None
     payload = (meta or {}).get("payload") if isinstance(meta, dict) else None
     if payload is not None and not isinstance(payload, dict):

@@ -5,7 +5,12 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
+from starlette.requests import Request
+
 from autonomic_lib.errors import IntakeError
+
+MAX_JSON_BODY = 8 * 1024 * 1024
+"""The sandbox's own bound on a JSON API body (dashboards, monitors, workflows...): Datadog documents none."""
 
 
 @dataclass(frozen=True)
@@ -16,10 +21,31 @@ class IntakeLimits:
     max_decompressed: int
 
 
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, read no further than `limit` bytes: a 413 as soon as the declared or received size passes it.
+
+    `request.body()` would buffer whatever a client sends before any check could run.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int) -> IntakeError:
+    return IntakeError(413, f"Payload too large: {size} bytes exceeds the {limit} byte limit")
+
+
 def decode_body(body: bytes, encoding: str | None, limits: IntakeLimits, *, allow_zstd: bool) -> bytes:
     """Undo Content-Encoding within the size limits; 413 past a limit, 400 on a corrupt or unknown encoding."""
     if len(body) > limits.max_compressed:
-        raise IntakeError(413, f"Payload too large: {len(body)} bytes exceeds the {limits.max_compressed} byte limit")
+        raise _too_large(len(body), limits.max_compressed)
     enc = (encoding or "identity").strip().lower()
     if enc in ("identity", ""):
         raw = body

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from autonomic_lib.errors import IntakeError, QueryError, UnsupportedQueryError
+from autonomic_lib.sandbox.http.body import MAX_JSON_BODY, read_body
 from autonomic_lib.links import PageKind, page_url
 
 B = TypeVar("B")
@@ -160,13 +161,20 @@ def public_route(path: str, handler: Handler[B], backend: B) -> Route:
 MAX_JSON_DEPTH = 64
 
 
-async def json_body(request: Request) -> Any:
-    """The JSON body; a 400 if it is not JSON or nests deeper than MAX_JSON_DEPTH, checked before anything reads it.
+_REQUIRED = object()
 
-    Parsed and measured in a worker thread: a body of megabytes takes a few tenths of a second, which the event
-    loop (and every other request) does not wait for.
+
+async def json_body(request: Request, *, blank: Any = _REQUIRED) -> Any:
+    """The JSON body; a 413 past MAX_JSON_BODY, a 400 if it is not JSON or nests deeper than MAX_JSON_DEPTH.
+
+    An empty (or all-whitespace) body is `blank` where the endpoint makes the body optional. Parsed and measured
+    in a worker thread: a body of megabytes takes a few tenths of a second, which the event loop (and every other
+    request) does not wait for.
     """
-    return await run_in_threadpool(_parse_json, await request.body())
+    raw = await read_body(request, MAX_JSON_BODY)
+    if blank is not _REQUIRED and not raw.strip():
+        return blank
+    return await run_in_threadpool(_parse_json, raw)
 
 
 def _parse_json(raw: bytes) -> Any:

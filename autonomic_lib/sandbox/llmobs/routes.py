@@ -24,7 +24,8 @@ on localhost takes none (it adds its own before forwarding to Datadog).
   (`/telemetry/proxy/...`): read within a size bound and dropped, never parsed. ddtrace 4.16.0 puts LLM Obs
   events on the APM trace when APM tracing is on (export mode APM_AGENT, llmobs/_processor.py), so those are
   dropped with it: run LLMObs against the sandbox with `DD_APM_TRACING_ENABLED=false`, which sends them through
-  the EVP proxy (export mode LLMOBS_AGENT_PROXY).
+  the EVP proxy (export mode LLMOBS_AGENT_PROXY; dd-trace-py's 4.10.0 release notes: with that setting "LLMObs span
+  events ship separately"). `DD_TRACE_ENABLED=false` has the same effect.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from autonomic_lib.errors import IntakeError
-from autonomic_lib.sandbox.http.body import IntakeLimits, decode_body
+from autonomic_lib.sandbox.http.body import IntakeLimits, decode_body, read_body
 from autonomic_lib.sandbox.http.params import int_field, parse_int, shorten
 from autonomic_lib.sandbox.http.routing import (
     MAX_JSON_DEPTH,
@@ -60,7 +61,7 @@ from autonomic_lib.sandbox.logs.search import parse_time
 LLMOBS_LIMITS = IntakeLimits(max_compressed=5 << 20, max_decompressed=5 << 20)
 # Sandbox choice for what is dropped unread: 50 MiB, above any trace payload ddtrace sends (its buffer flushes at
 # a few MiB); Datadog documents the Agent's own bound only as configuration.
-DROPPED_LIMITS = IntakeLimits(max_compressed=50 << 20, max_decompressed=50 << 20)
+MAX_DROPPED_BODY = 50 << 20
 DEFAULT_WINDOW_MS = 15 * 60_000  # documented: from defaults to now minus 15 minutes
 SPAN_SUBDOMAIN, EVAL_SUBDOMAIN = "llmobs-intake", "api"  # ddtrace 4.16.0 llmobs/_constants.py
 EVP_HEADER = "x-datadog-evp-subdomain"
@@ -72,7 +73,7 @@ Handler = Callable[[Request, LLMObs], Awaitable[Response]]
 # ------------------------------------------------------------------------------------------ intake
 async def _body(request: Request) -> Any:
     """The JSON body within LLMOBS_LIMITS (gzip or deflate undone), nesting bounded as every API body's."""
-    raw, encoding = await request.body(), request.headers.get("content-encoding")
+    raw, encoding = await read_body(request, LLMOBS_LIMITS.max_compressed), request.headers.get("content-encoding")
 
     def parse() -> Any:
         try:
@@ -164,7 +165,7 @@ async def evp_proxy(request: Request, llmobs: LLMObs) -> Response:
 
 async def dropped(request: Request, llmobs: LLMObs) -> Response:
     """APM traces, stats, telemetry: read within a bound and dropped (the sandbox has no APM)."""
-    decode_body(await request.body(), request.headers.get("content-encoding"), DROPPED_LIMITS, allow_zstd=False)
+    await read_body(request, MAX_DROPPED_BODY)
     if "/traces" in request.url.path:  # ddtrace reads the Agent's sampling rates from the answer
         return json_response({"rate_by_service": {}})
     return json_response({}, 202 if request.url.path.startswith("/telemetry") else 200)

@@ -29,7 +29,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from autonomic_lib.errors import IntakeError
-from autonomic_lib.sandbox.http.body import IntakeLimits, decode_body
+from autonomic_lib.sandbox.http.body import IntakeLimits, decode_body, read_body
 from autonomic_lib.sandbox.http.params import MAX_EPOCH_S, epoch_param, int_field, int_param
 from autonomic_lib.sandbox.http.routing import (
     ErrorStyle,
@@ -99,7 +99,7 @@ def submit_logs(*, legacy: bool) -> Handler[Logs]:
     """POST /api/v2/logs (202 `{}`) and the legacy POST /v1/input (200 `{}`): same storage."""
 
     async def handler(request: Request, logs: Logs) -> Response:
-        body, headers, params = await request.body(), request.headers, request.query_params
+        body, headers, params = await read_body(request, LOG_LIMITS.max_compressed), request.headers, request.query_params
         defaults = {k: params[k] for k in ("ddsource", "service", "hostname", "ddtags") if params.get(k)}
         if params.get("host"):
             defaults.setdefault("hostname", params["host"])
@@ -305,8 +305,7 @@ def _prefix(text: str, cap: int) -> str:
 # ------------------------------------------------------------------------------------------ logs search
 async def search_logs(request: Request, logs: Logs) -> Response:
     """POST /api/v2/logs/events/search with a LogsListRequest body (every part optional)."""
-    raw = await request.body()
-    body = await json_body(request) if raw.strip() else {}
+    body = await json_body(request, blank={})
     if not isinstance(body, dict):
         raise IntakeError(400, "The request body must be a LogsListRequest object")
     filt, page = body.get("filter") or {}, body.get("page") or {}

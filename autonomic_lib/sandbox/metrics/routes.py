@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from autonomic_lib.errors import IntakeError, UnsupportedQueryError
-from autonomic_lib.sandbox.http.body import decode_body
+from autonomic_lib.sandbox.http.body import decode_body, read_body
 from autonomic_lib.sandbox.http.params import MAX_EPOCH_MS, MAX_EPOCH_S, int_field, parse_int
 from autonomic_lib.sandbox.http.routing import Handler, error_response, json_body, json_response, route
 from autonomic_lib.sandbox.metrics.backend import Metrics
@@ -28,7 +28,7 @@ def submit_series(version: int) -> Handler[Metrics]:
     limits = V2_LIMITS if version == 2 else V1_LIMITS
 
     async def handler(request: Request, metrics: Metrics) -> Response:
-        body = await request.body()
+        body = await read_body(request, limits.max_compressed)
 
         def ingest() -> int:
             raw = decode_body(body, request.headers.get("content-encoding"), limits, allow_zstd=version == 2)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import urllib3
 
+from autonomic_lib.sandbox.http.body import MAX_JSON_BODY
 from autonomic_lib.sandbox.http.routing import MAX_JSON_DEPTH, json_depth
 from autonomic_lib.sandbox.server import SandboxServer
 
@@ -80,3 +81,29 @@ def test_a_body_within_the_depth_is_read(session_sandbox: SandboxServer) -> None
             "options": {"thresholds": {"critical": 1}}, "tags": [], "extra": nested(MAX_JSON_DEPTH - 2)}
     status, answer = post(session_sandbox, "/api/v1/monitor/validate", json.dumps(body).encode())
     assert status != 500 and "levels of arrays" not in json.dumps(answer)
+
+
+def _oversized_dashboard() -> bytes:
+    body = json.dumps({"title": "huge", "layout_type": "ordered", "widgets": [], "description": ""})
+    return (body[:-2] + '"' + "x" * (MAX_JSON_BODY + 1) + '"}').encode()
+
+
+def test_a_json_body_past_the_limit_is_a_413_and_nothing_is_stored(session_sandbox: SandboxServer) -> None:
+    """The body was buffered whole, whatever its size, before any check ran."""
+    status, answer = post(session_sandbox, "/api/v1/dashboard", _oversized_dashboard())
+    assert status == 413 and f"{MAX_JSON_BODY} byte limit" in json.dumps(answer)
+    listing = urllib3.request("GET", session_sandbox.url + "/api/v1/dashboard", retries=False, timeout=30, headers={
+        "DD-API-KEY": session_sandbox.config.api_key, "DD-APPLICATION-KEY": session_sandbox.config.app_key})
+    assert all(d["title"] != "huge" for d in json.loads(listing.data)["dashboards"])
+
+
+def test_a_chunked_body_without_a_length_is_cut_at_the_limit(session_sandbox: SandboxServer) -> None:
+    """No Content-Length to refuse up front: the stream is counted as it arrives."""
+    payload = _oversized_dashboard()
+    chunks = (payload[i:i + (1 << 20)] for i in range(0, len(payload), 1 << 20))
+    headers = {"Content-Type": "application/json", "DD-API-KEY": session_sandbox.config.api_key,
+               "DD-APPLICATION-KEY": session_sandbox.config.app_key}
+    with urllib3.PoolManager() as pool:
+        response = pool.request("POST", session_sandbox.url + "/api/v1/dashboard", body=chunks, headers=headers,
+                                chunked=True, retries=False, timeout=30)
+    assert response.status == 413, response.data[:200]

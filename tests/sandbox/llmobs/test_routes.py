@@ -123,6 +123,18 @@ def test_the_public_intake_needs_the_api_key_and_the_local_agent_does_not(sessio
     assert dropped.status == 200 and dropped.json() == {"rate_by_service": {}}
 
 
+def test_a_body_past_5_mib_is_a_413_and_stores_nothing(session_sandbox: SandboxServer) -> None:
+    """ddtrace's EVP payload limit (5 MiB, internal/evp_proxy/constants.py), refused before it is buffered."""
+    before = session_sandbox.sandbox.documents.count("llmobs-span")
+    big = b'{"data": {"type": "span", "attributes": {"ml_app": "x", "spans": [], "pad": "' + b"x" * (5 << 20) + b'"}}}'
+    for path, headers in (("/api/intake/llm-obs/v1/trace/spans", {"DD-API-KEY": session_sandbox.config.api_key}),
+                          ("/evp_proxy/v2/api/v2/llmobs", {"X-Datadog-EVP-Subdomain": "llmobs-intake"})):
+        answer = urllib3.request("POST", session_sandbox.url + path, body=big,
+                                 headers={"Content-Type": "application/json", **headers})
+        assert answer.status == 413 and "5242880 byte limit" in answer.json()["errors"][0]["detail"]
+    assert session_sandbox.sandbox.documents.count("llmobs-span") == before
+
+
 def test_a_malformed_search_is_a_400_naming_the_field(session_sandbox: SandboxServer) -> None:
     body = {"data": {"type": "spans", "attributes": {"filter": {"from": "yesterday-ish"}}}}
     status, answer = raw(session_sandbox, "POST", "/api/v2/llm-obs/v1/spans/events/search", body)
