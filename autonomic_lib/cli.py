@@ -101,6 +101,21 @@ def _reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sandbox_env(args: argparse.Namespace) -> int:
+    from .backend import agent_env, running_sandbox
+
+    settings = running_sandbox(Path(args.data_dir))
+    if settings is None:
+        raise ConfigError(f"no sandbox runs from {args.data_dir} (start one: python -m autonomic_lib sandbox "
+                          f"--data-dir {args.data_dir} --dogstatsd-port 0)")
+    env = agent_env(settings)
+    for name, value in env.items():
+        print(f"export {name}={value}")
+    if "DD_DOGSTATSD_PORT" not in env:
+        print("# this sandbox takes no DogStatsD: restart it with --dogstatsd-port 0", file=sys.stderr)
+    return 0
+
+
 def _print_problems(problems: Sequence[Problem]) -> tuple[int, int]:
     """Errors on stderr, warnings and notes on stdout; returns the numbers of errors and warnings."""
     for problem in problems:
@@ -252,6 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also take DogStatsD datagrams on UDP 127.0.0.1:N (0: a free port, published in "
                          "sandbox.json), aggregated in 10 s buckets like the Datadog Agent (default: off)")
     sb.set_defaults(run=_sandbox)
+
+    env = add_command("sandbox-env", help="print the environment lines that aim ddtrace and DogStatsD at the running "
+                                          "sandbox as at a local Agent (no key): eval \"$(... sandbox-env)\"")
+    env.add_argument("--data-dir", default=".sandbox", help="the running sandbox's state folder (default: .sandbox)")
+    env.set_defaults(run=_sandbox_env)
 
     demo = add_command("demo", help="run the demo on the sandbox (or Datadog when keys are set) and write reports")
     demo.add_argument("--out", default="reports", help="folder for the rendered reports (default: reports)")

@@ -5,7 +5,8 @@ ledger's points kept, every point is compared exactly (a `.rollup(sum, 10)` buck
 point, so its value is the point's value), in chunks of at most 1500 buckets because Datadog widens
 finer rollups past that. Without points, point counts (`.rollup(count)`) must match exactly and
 value sums to 1e-9 relative (only the order of float additions differs). Logs are counted by
-service, status and phase through the logs search API (cursor paging); events by id.
+service, status and phase through the logs search API (cursor paging); events by id; LLM Observability spans and
+their verdicts through the Export API (`traces.search_spans`).
 
 The time range and `env` select the run; run each scenario in its own env or sandbox for the
 counts to mean "this run". Beside `analysis` (it reads back through `query_frame`), above `telemetry`
@@ -40,13 +41,16 @@ class Reconciliation(NamedTuple):
     ok: bool
 
 
-def reconcile(ledger: Ledger, api_client: ApiClient, *, logs: bool = True, events: bool = True) -> Reconciliation:
-    """Compare `ledger` with what `api_client`'s backend returns (metrics, logs, events)."""
+def reconcile(ledger: Ledger, api_client: ApiClient, *, logs: bool = True, events: bool = True,
+              traces: bool = True) -> Reconciliation:
+    """Compare `ledger` with what `api_client`'s backend returns (metrics, logs, events, LLM Observability traces)."""
     rows = _metrics(ledger, api_client)
     if logs:
         rows += _logs(ledger, api_client)
     if events:
         rows += _events(ledger, api_client)
+    if traces and ledger.traces.get("traces"):
+        rows += _traces(ledger, api_client)
     table = pd.DataFrame(rows, columns=_COLUMNS)
     return Reconciliation(table, bool(table["match"].all()) if len(table) else True)
 
@@ -188,3 +192,17 @@ def _events(ledger: Ledger, api: ApiClient) -> list[dict[str, Any]]:
     sent = {str(e["id"]) for e in ledger.events}
     return [{"kind": "events", "name": "deployments", "tags": f"env:{ledger.env}", "sent": len(sent),
              "read": len(got & sent), "sent_sum": math.nan, "read_sum": math.nan, "match": sent <= got}]
+
+
+def _traces(ledger: Ledger, api: ApiClient) -> list[dict[str, Any]]:
+    """Spans and verdict evaluations of the run's env: as many as acknowledged (a trace's spans start within the run,
+    a healing's up to an hour after its message)."""
+    from .telemetry.traces import VERDICT_LABEL
+    from .traces import search_spans
+
+    spans = list(search_spans(api, ledger.start - 60, ledger.end + 3600, tags={"env": ledger.env}))
+    verdicts = sum(VERDICT_LABEL in (s.get("evaluation") or {}) for s in spans)
+    sent = {"spans": int(ledger.traces["spans"]), "evaluations": int(ledger.traces["evaluations"])}
+    return [{"kind": "llm-obs", "name": name, "tags": f"env:{ledger.env}", "sent": sent[name], "read": read,
+             "sent_sum": None, "read_sum": None, "match": sent[name] == read}
+            for name, read in (("spans", len(spans)), ("evaluations", verdicts))]

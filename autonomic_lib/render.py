@@ -318,6 +318,38 @@ def zoom(phases: Sequence[PhaseSpan], names: Sequence[str], margin_minutes: floa
     return min(p.start for p in chosen) - margin, max(p.end for p in chosen) + margin
 
 
+def trace_waterfall(tree: pd.DataFrame, *, title: str) -> Figure:
+    """One trace as a waterfall (`traces.span_tree`): a bar per span from its start for its duration, in tree order,
+    labelled with its tokens (in / out / thinking), cost and verdict; LLM spans in purple, the others grey."""
+    fig, ax = plt.subplots(figsize=(11, 0.8 + 0.42 * max(len(tree), 1)))
+    words = []
+    for lane, span in enumerate(tree.to_dict("records")):
+        start, duration = float(span["start s"]), float(span["duration s"])
+        failed = span["verdict"] == "fail" and span["kind"] != "workflow"
+        ax.broken_barh([(start, max(duration, 1e-3))], (lane - 0.35, 0.7),
+                       color=RED if failed else PURPLE if span["kind"] == "llm" else GREY)
+        detail = [f"{format_number(duration, 3)} s"]
+        if not missing(span["input tokens"]):
+            tokens = [format_number(span[c], grouping=True) for c in ("input tokens", "output tokens", "thinking tokens")]
+            detail.append("{} in / {} out / {} thinking".format(*tokens))
+        if not missing(span["cost $"]):
+            detail.append(f"${float(span['cost $']):.4f}")
+        if not missing(span["verdict"]):
+            detail.append(str(span["verdict"]))
+        ax.text(start + duration, lane, "  " + ", ".join(detail), va="center", fontsize=7, color=LABEL_GREY)
+        words.append(f"{str(span['span']).strip()} ({', '.join(detail)})")
+    ax.set_yticks(range(len(tree)), list(tree["span"]), fontsize=8, fontfamily="monospace")
+    ax.set_ylim(-0.6, len(tree) - 0.4)
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds from the trace's start")
+    ax.grid(axis="x", alpha=0.3)
+    right = float((tree["start s"] + tree["duration s"]).max()) if len(tree) else 1.0
+    ax.set_xlim(0, right * 1.45 or 1.0)  # room for the labels right of the longest bar
+    ax.set_title(title, loc="left", fontsize=10)
+    fig.tight_layout()
+    return describe(fig, f"{title}: " + "; ".join(words) + ".")
+
+
 # ------------------------------------------------------------------------------------------ images
 _ALT: weakref.WeakKeyDictionary[Figure, str] = weakref.WeakKeyDictionary()
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

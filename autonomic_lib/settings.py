@@ -180,6 +180,7 @@ class Settings:
     app_key: Secret | None = None
     site: str = DEFAULT_SITE
     host: str | None = None
+    dogstatsd_port: int | None = None  # a sandbox's DogStatsD (UDP on the host's address); None: none known
 
     def __post_init__(self) -> None:
         # Validate here rather than in from_env so hand-built Settings (the sandbox's) get the same checks.

@@ -23,10 +23,13 @@ from .series import Series
 from .swarm.engine import AgentRun, Timeline, simulate
 from .swarm.logbook import message_logs
 from .swarm.scenario import Scenario, get_scenario
+from .swarm_traces import message_traces
 from .telemetry.aggregate import aggregate_calls, aggregate_counts, aggregate_outcomes
 from .telemetry.ledger import Ledger, PhaseSummary
 from .telemetry.pacing import Backfill, Live, Pacing, align
 from .telemetry.points import FLUSH_INTERVAL, PointBuffer, tag_value
+from .telemetry.prices import Price, price_for
+from .telemetry.traces import MAX_SPAN_AGE, MessageTrace, build_spans, sample_rate_for, verdict_evaluation
 from .telemetry.records import event_body, log_item
 from .telemetry.sink import ApiSink, Sink
 
@@ -41,7 +44,7 @@ def expected_messages(scenario: Scenario) -> dict[str, int]:
 
 def run_scenario(scenario: Scenario | str, seed: int = 7, *, api_client: Any = None, sink: Sink | None = None,
                  pacing: Pacing | None = None, keep_points: bool = True, progress: Progress | None = None,
-                 chunk_points: int = 1_000_000) -> Ledger:
+                 chunk_points: int = 1_000_000, trace_rate: float | None = None) -> Ledger:
     """Simulate `scenario`, send its telemetry to `sink` (or the backend of `api_client`), return the ledger.
 
     Args:
@@ -50,6 +53,8 @@ def run_scenario(scenario: Scenario | str, seed: int = 7, *, api_client: Any = N
         pacing: Backfill() (default; ends now) or Live().
         keep_points: keep every acknowledged point in the ledger for a point-by-point reconciliation.
         chunk_points: backfill sends once this many points are buffered (bounds memory).
+        trace_rate: the share of messages traced uniformly (LLM Observability); default
+            `traces.sample_rate_for(expected messages)`; 0 traces only the incidents. Incidents are always traced.
     """
     scenario = get_scenario(scenario) if isinstance(scenario, str) else scenario
     if sink is None:
@@ -66,29 +71,37 @@ def run_scenario(scenario: Scenario | str, seed: int = 7, *, api_client: Any = N
                     end=int(timeline.end),
                     phases={n: PhaseSummary(n, int(a), int(b)) for n, a, b in zip(names, timeline.starts, ends)},
                     keep_points=keep_points)
-    sender = _Sender(sink, ledger, names, progress, oldest_log=now - MAX_LOG_AGE)
+    rate = sample_rate_for(sum(expected_messages(scenario).values())) if trace_rate is None else trace_rate
+    ledger.traces["sample_rate"] = rate
+    sender = _Sender(sink, ledger, names, progress, oldest_log=now - MAX_LOG_AGE, oldest_span=now - MAX_SPAN_AGE,
+                     env=scenario.env, price=price_for(scenario.model))
     buf = PointBuffer(scenario.env)
     logs: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
+    traces: list[MessageTrace] = []
     messages: list[tuple[np.ndarray, np.ndarray]] = []  # (done time, phase) per agent, for progress
-    for run in simulate(scenario, seed, start):
+    for index, run in enumerate(simulate(scenario, seed, start)):
         aggregate_run(buf, run, scenario, names)
         summarize(ledger, run, names, scenario.budget_usd)
         records = message_logs(run.agent_id, run.messages, names, scenario.log_sample_rate, scenario.budget_usd)
         logs += [log_item(r, scenario.env) for r in records + run.logs]
         events += [event_body(e, scenario.env) for e in run.events]
+        traces += message_traces(run, index, run_key=f"{scenario.name}/{seed}/{int(start)}", seed=seed, rate=rate,
+                                 budget_usd=scenario.budget_usd, phases=names)
         messages.append((run.messages.done, run.messages.phase))
         if isinstance(pacing, Backfill) and buf.points >= chunk_points:
             sender.send(buf.to_series(), logs, _per_phase(messages, names))
+            sender.traces(traces)
             buf.clear()
-            logs, messages = [], []
+            logs, messages, traces = [], [], []
     events.sort(key=lambda e: (e["date_happened"], e["title"]))
     if isinstance(pacing, Backfill):
         sender.send(buf.to_series(), logs, _per_phase(messages, names))
+        sender.traces(traces)
         for body in events:
             sender.event(body)
     else:
-        _play_live(pacing, sender, buf.to_series(), logs, events, messages, names, timeline, now)
+        _play_live(pacing, sender, buf.to_series(), logs, events, messages, names, timeline, now, traces)
     return ledger
 
 
@@ -150,9 +163,24 @@ class _Sender:
     """Sends phase by phase and writes the ledger after each acknowledgement."""
 
     def __init__(self, sink: Sink, ledger: Ledger, names: Sequence[str], progress: Progress | None,
-                 oldest_log: float):
+                 oldest_log: float, oldest_span: float, env: str, price: Price):
         self.sink, self.ledger, self.names, self.progress = sink, ledger, names, progress
         self.oldest_log_ms = oldest_log * 1000
+        self.oldest_span, self.env, self.price = oldest_span, env, price
+
+    def traces(self, traces: Sequence[MessageTrace]) -> None:
+        """LLM Observability spans and verdicts of `traces`; those Datadog would refuse as too old are counted."""
+        # in time order: a request's spans then cover few 10 s windows, which the backend's ml_obs.* metrics count
+        fresh = sorted((t for t in traces if t.chat.start >= self.oldest_span), key=lambda t: t.chat.start)
+        if len(fresh) < len(traces):
+            reason = "traces older than 24 h"
+            self.ledger.skipped[reason] = self.ledger.skipped.get(reason, 0) + len(traces) - len(fresh)
+        if not fresh:
+            return
+        spans = [build_spans(t, self.env, self.price) for t in fresh]
+        evaluations = [verdict_evaluation(t, self.env) for t in fresh]
+        self.sink.send_traces(spans, evaluations)
+        self.ledger.record_traces(len(fresh), sum(len(s) for s in spans), len(evaluations))
 
     def send(self, series: Sequence[Series], logs: Sequence[dict[str, Any]], messages: dict[str, int]) -> None:
         by_phase: dict[str, list[Series]] = {n: [] for n in self.names}
@@ -185,7 +213,7 @@ class _Sender:
 
 def _play_live(pacing: Live, sender: _Sender, series: list[Series], logs: list[dict[str, Any]],
                events: list[dict[str, Any]], messages: list[tuple[np.ndarray, np.ndarray]], names: Sequence[str],
-               timeline: Timeline, now: float) -> None:
+               timeline: Timeline, now: float, traces: Sequence[MessageTrace]) -> None:
     """Backfill what is older than now, then send each flush window as it closes."""
     cut = align(now)
     oldest = cut - pacing.history_max_age if pacing.history_max_age is not None else -np.inf
@@ -210,4 +238,5 @@ def _play_live(pacing: Live, sender: _Sender, series: list[Series], logs: list[d
         sender.send(part, logs[a:b], {n: int(c) for n, c in zip(names, counts)})
         for body in [e for e in events if lo <= e["date_happened"] < hi]:
             sender.event(body)
+        sender.traces([t for t in traces if lo <= t.end < hi])
         lo = hi

@@ -207,3 +207,23 @@ def test_reset_refuses_a_folder_the_kit_did_not_write(tmp_path: Path) -> None:
     result = run_cli("reset", "--data-dir", str(tmp_path))
     assert result.returncode == 2 and "is not a sandbox state folder" in result.stderr and "thesis.tex" in result.stderr
     assert (tmp_path / "thesis.tex").read_text() == "precious"
+
+
+def test_sandbox_env_prints_the_agent_variables_of_the_running_sandbox_and_no_key(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "autonomic_lib", "sandbox", "--data-dir", str(tmp_path),
+                             "--dogstatsd-port", "0"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        state = wait_for_state(tmp_path, proc)
+        done = run_cli("sandbox-env", "--data-dir", str(tmp_path))
+        assert done.returncode == 0, done.stderr
+        lines = dict(line.removeprefix("export ").split("=", 1) for line in done.stdout.splitlines())
+        assert lines == {"DD_TRACE_AGENT_URL": state.url, "DD_LLMOBS_AGENTLESS_ENABLED": "false",
+                         "DD_APM_TRACING_ENABLED": "false", "DD_AGENT_HOST": "127.0.0.1",
+                         "DD_DOGSTATSD_PORT": str(state.dogstatsd_port)}
+        assert state.api_key not in done.stdout + done.stderr and state.app_key not in done.stdout + done.stderr
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    stopped = run_cli("sandbox-env", "--data-dir", str(tmp_path))
+    assert stopped.returncode == 2 and "no sandbox runs from" in stopped.stderr

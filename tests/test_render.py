@@ -167,3 +167,22 @@ def test_a_chart_carries_its_description_into_its_png_and_the_kernel_shows_it_as
     assert f'alt="{alt}"' in display.format(Image(url=uri))[0]["text/html"]
     table, _ = display.format(pd.DataFrame({"n": [5676.0, float("nan")]}))
     assert ">5676<" in table["text/html"] and "NaN" not in table["text/html"]
+
+
+def test_a_trace_waterfall_has_a_bar_per_span_in_tree_order_with_tokens_cost_and_verdict() -> None:
+    from autonomic_lib.render import trace_waterfall
+    from autonomic_lib.traces import TREE_COLUMNS
+
+    tree = pd.DataFrame([["message", "workflow", 0.0, 5.0, None, None, None, None, None, "fail"],
+                         ["  chatbot", "llm", 0.0, 3.5, "gemini-2.5-flash", 400_900, 250, 400, 0.1219, None],
+                         ["  auditor", "llm", 3.5, 1.5, "gemini-2.5-flash", 401_500, 60, 250, 0.1212, "fail"]],
+                        columns=list(TREE_COLUMNS))
+    fig = trace_waterfall(tree, title="Budget breach: agent-01")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["message", "  chatbot", "  auditor"]
+    assert len(ax.collections) == 3  # one bar per span
+    labels = [t.get_text() for t in ax.texts]
+    assert "400,900 in / 250 out / 400 thinking" in labels[1] and "$0.1219" in labels[1]
+    assert labels[2].endswith("fail")
+    assert "chatbot (3.5 s" in figure_alt(fig) and ax.get_title(loc="left") == "Budget breach: agent-01"
+    plt.close(fig)

@@ -36,6 +36,7 @@ class AgentRun:
     counts: list[CountRecord] = field(default_factory=list)
     logs: list[LogRecord] = field(default_factory=list)
     events: list[EventRecord] = field(default_factory=list)
+    heals: list[tuple[int, Outcome]] = field(default_factory=list)  # (message whose failed audit started it, outcome)
     escalated: bool = False
 
 
@@ -128,7 +129,7 @@ def run_agent(scenario: Scenario, timeline: Timeline, index: int, m: MessageBatc
         done = max(int(np.searchsorted(times, outcome.done_at, "left")), trigger + 1)
         fill(trigger + 1, done)
         _apply(state, outcome, regression_at(outcome.done_at), loop.retry_cooldown, loop.max_failed_optimizations)
-        _collect(run, outcome)
+        _collect(run, outcome, trigger)
         window_start = pos = done
     run.escalated = state.escalated
     return run
@@ -163,7 +164,8 @@ def _apply(state: AgentState, outcome: Outcome, regression: Regression | None, c
     state.escalated = state.failed_optimizations >= max_failed
 
 
-def _collect(run: AgentRun, outcome: Outcome) -> None:
+def _collect(run: AgentRun, outcome: Outcome, trigger: int) -> None:
+    run.heals.append((trigger, outcome))
     run.calls.extend(outcome.calls)
     run.counts.extend(outcome.counts)
     run.logs.extend(outcome.logs)

@@ -46,7 +46,7 @@ def run_agent_reference(scenario: Scenario, timeline: Timeline, index: int, m: M
                      for j, f in recent if f]
             pending = optimize(rng, state, done[i], cases, _regression(regressions, done[i]), loop, price,
                                timeline.phase_of, timeline.slowdown)
-            _collect(run, pending)
+            _collect(run, pending, i)
     if pending is not None:
         _apply(state, pending, _regression(regressions, pending.done_at), loop.retry_cooldown,
                loop.max_failed_optimizations)

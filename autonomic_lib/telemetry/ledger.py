@@ -90,6 +90,8 @@ class Ledger:
     requests: int = 0
     bytes_sent: int = 0
     skipped: dict[str, int] = field(default_factory=dict)  # not sent because Datadog would refuse them (reason -> n)
+    # LLM Observability: traces, spans and evaluations acknowledged, and the uniform sample rate of the run
+    traces: dict[str, float] = field(default_factory=lambda: {"traces": 0, "spans": 0, "evaluations": 0})
 
     # --- recording (only after the backend acknowledged) ---
     def record_series(self, series: Sequence[Series], requests: int = 0, bytes_sent: int = 0) -> None:
@@ -128,6 +130,10 @@ class Ledger:
         phase = next((t.split(":", 1)[1] for t in body.get("tags", []) if t.startswith("phase:")), "")
         if phase in self.phases:
             self.phases[phase].events += 1
+
+    def record_traces(self, traces: int, spans: int, evaluations: int) -> None:
+        for key, n in (("traces", traces), ("spans", spans), ("evaluations", evaluations)):
+            self.traces[key] = self.traces.get(key, 0) + n
 
     # --- reading ---
     @property
@@ -188,7 +194,8 @@ class Ledger:
                 "pacing": self.pacing, "start": self.start, "end": self.end, "keep_points": self.keep_points,
                 "phases": [_phase_json(p) for p in self.phases.values()], "series": series,
                 "logs": [[*key, n] for key, n in self.logs.items()], "events": self.events,
-                "requests": self.requests, "bytes_sent": self.bytes_sent, "skipped": self.skipped}
+                "requests": self.requests, "bytes_sent": self.bytes_sent, "skipped": self.skipped,
+                "traces": self.traces}
         return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
 
     @classmethod
@@ -202,6 +209,7 @@ class Ledger:
                          start=data["start"], end=data["end"], keep_points=data["keep_points"],
                          phases={p["name"]: _phase_of(p) for p in data["phases"]}, events=data["events"],
                          requests=data["requests"], bytes_sent=data["bytes_sent"], skipped=data["skipped"])
+            ledger.traces.update(data.get("traces", {}))
             ledger.logs = {(phase, service, status): n for phase, service, status, n in data["logs"]}
             for s in data["series"]:
                 entry = SeriesEntry(points=s["points"], total=s["total"], first=s["first"], last=s["last"])

@@ -2,7 +2,8 @@
 
 `ApiSink` sends metrics through `submit_series` (batched under the v2 limits, compressed, retried by
 the client's policy), logs to `POST /api/v2/logs` in batches of at most 1000 items and 5 MB
-(gzip), and events through the client's `EventsApi.create_event`. Each method returns only what the
+(gzip), events through the client's `EventsApi.create_event`, and LLM Observability spans and evaluations to
+their documented intake (`telemetry.traces`). Each method returns only what the
 backend acknowledged; a refusal raises, so nothing is counted that was not accepted.
 """
 
@@ -19,7 +20,9 @@ from datadog_api_client.v1.api.events_api import EventsApi
 from datadog_api_client.v1.model.event_alert_type import EventAlertType
 from datadog_api_client.v1.model.event_create_request import EventCreateRequest
 
+from ..client import raw_request
 from ..series import Series, SubmitReport, submit_series
+from .traces import EVALUATIONS_PATH, SPANS_PATH, evaluation_requests, span_requests
 
 MAX_LOG_ITEMS = 1000  # per request (DATADOG.md 6.1)
 MAX_LOG_BYTES = 5_000_000  # uncompressed per request, a little under Datadog's 5 MB
@@ -34,6 +37,9 @@ class Sink(Protocol):
     def send_logs(self, items: Sequence[Mapping[str, Any]]) -> int: ...
 
     def send_event(self, body: Mapping[str, Any]) -> str: ...
+
+    def send_traces(self, traces: Sequence[Sequence[Mapping[str, Any]]],
+                    evaluations: Sequence[Mapping[str, Any]]) -> None: ...
 
 
 def log_batches(items: Sequence[Mapping[str, Any]]) -> Iterator[tuple[bytes, int]]:
@@ -98,6 +104,15 @@ class ApiSink:
         response = self._events.create_event(EventCreateRequest(**fields))
         return str(response.event.id_str if getattr(response.event, "id_str", None) else response.event.id)
 
+    def send_traces(self, traces: Sequence[Sequence[Mapping[str, Any]]],
+                    evaluations: Sequence[Mapping[str, Any]]) -> None:
+        """LLM Observability spans (each trace's together), then their evaluations, to the documented intake; a
+        refusal raises."""
+        for body, _ in span_requests(traces):
+            raw_request(self.api_client, "POST", SPANS_PATH, body=body)
+        for body, _ in evaluation_requests(evaluations):
+            raw_request(self.api_client, "POST", EVALUATIONS_PATH, body=body)
+
 
 @dataclass
 class MemorySink:
@@ -106,6 +121,8 @@ class MemorySink:
     series: list[Series] = field(default_factory=list)
     logs: list[Mapping[str, Any]] = field(default_factory=list)
     events: list[Mapping[str, Any]] = field(default_factory=list)
+    spans: list[Mapping[str, Any]] = field(default_factory=list)
+    evaluations: list[Mapping[str, Any]] = field(default_factory=list)
     keep: bool = True
 
     def send_series(self, series: Sequence[Series]) -> SubmitReport:
@@ -121,3 +138,9 @@ class MemorySink:
     def send_event(self, body: Mapping[str, Any]) -> str:
         self.events.append(body)
         return str(len(self.events))
+
+    def send_traces(self, traces: Sequence[Sequence[Mapping[str, Any]]],
+                    evaluations: Sequence[Mapping[str, Any]]) -> None:
+        if self.keep:
+            self.spans.extend(span for trace in traces for span in trace)
+            self.evaluations.extend(evaluations)

@@ -59,6 +59,10 @@ def test_traffic_uses_the_plan_of_setup_and_sends_every_phase(story: dict) -> No
     states = {row["monitor"]: row["state"] for row in records["monitor_states"]}
     assert set(states) == {"Budget breach", "Latency anomaly", "Optimization failure", "Refiner errors"}
     assert (records["scenario"], records["seed"]) == (str(SHORT_STORY), 3)  # 00's plan, not parameters
+    traces = records["traces"]  # the short story is traced whole: a trace and a verdict per message
+    assert traces["sample_rate"] == 1.0 and traces["traces"] == traces["evaluations"] == sum(
+        row["messages"] for row in sent.values())
+    assert traces["spans"] >= 3 * traces["traces"]
 
 
 def test_analysis_reads_back_the_story_and_gives_verdicts(story: dict) -> None:
@@ -144,3 +148,19 @@ def test_an_unknown_papermill_parameter_fails_the_notebook_naming_it(notebooks: 
 
     with pytest.raises(papermill.PapermillExecutionError, match="SEEED.*did you mean SEED"):
         execute(notebooks["traffic"], "02_traffic_typo", SANDBOX_DIR=str(notebook_sandbox.config.data_dir), SEEED=3)
+
+
+def test_analysis_shows_each_incidents_worst_trace_and_the_two_pass_rates_agree(story: dict) -> None:
+    _, records = story["analysis"]
+    found = {row["monitor"]: row for row in records["incident_traces"]}
+    assert {"Budget breach", "Optimization failure"} <= set(found)
+    breach, failure = found["Budget breach"], found["Optimization failure"]
+    assert breach["trace_id"] and breach["cost $"] > 0.10 and breach["why"] == "budget_breach"
+    assert breach["link"].startswith("http://127.0.0.1:") and "/llm-obs/traces/" in breach["link"]
+    assert failure["trace_id"] and failure["verdict"] == "fail"
+    tree = [row["span"].strip() for row in records["incident_trace_spans"][failure["trace_id"]]]
+    assert tree[:4] == ["message", "chatbot", "auditor", "self_heal"] and {"refiner", "evaluator"} <= set(tree)
+    rates = records["pass_rates"]
+    assert rates["evaluations"] > 0 and rates["agree"] is True
+    # the short story is traced whole (fewer messages than a run's trace budget): the two rates are equal
+    assert rates["tolerance"] == 0.0 and rates["evaluation"] == pytest.approx(rates["metric"])

@@ -36,7 +36,9 @@ def test_seed_demo_ledger_equals_query_back(sandbox: SandboxServer) -> None:
         result = reconcile(ledger, client)
     table = result.table
     assert result.ok, table[~table["match"]].to_string()
-    assert set(table["kind"]) == {"metric", "logs", "events"}
+    assert set(table["kind"]) == {"metric", "logs", "events", "llm-obs"}
+    llm_obs = table[table["kind"] == "llm-obs"].set_index("name")["read"]
+    assert llm_obs.to_dict() == {"spans": ledger.traces["spans"], "evaluations": ledger.traces["evaluations"]}
     assert table.loc[table["kind"] == "metric", "sent"].sum() == ledger.points
     assert table.loc[table["kind"] == "logs", "read"].sum() == ledger.log_count
     assert len(table[table["kind"] == "metric"]) == len(ledger.series)
