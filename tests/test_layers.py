@@ -11,7 +11,6 @@ import ast
 from pathlib import Path
 from typing import NamedTuple
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "autonomic_lib"
