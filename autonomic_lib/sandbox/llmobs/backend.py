@@ -119,8 +119,7 @@ class LLMObs:
         return doc
 
     def _recount(self, buckets: set[int]) -> None:
-        spans = [s for b in sorted(buckets) for s in self._documents.list(
-            SPAN, since=b * 1000, until=(b + derived.BUCKET_SECONDS) * 1000)]
+        spans = self._documents.list_in_buckets(SPAN, (b * 1000 for b in buckets), derived.BUCKET_SECONDS * 1000)
         self.metrics.write(derived.metric_points(spans))
 
     def ingest_evaluations(self, body: Any) -> Accepted:

@@ -29,6 +29,15 @@ def test_list_by_time_range_and_order() -> None:
     assert [d["t"] for d in docs.list("log", since=0, newest_first=True, limit=2)] == [30, 20]
 
 
+def test_list_in_buckets_reads_only_the_buckets_asked_in_one_query() -> None:
+    docs = DocumentStore(open_database(None))
+    docs.put_many("span", [(f"s{t}", t, {"t": t}) for t in (5, 9, 10, 25, 30, 39, 40, 1000)])
+    docs.put("log", "x", {"t": 31}, ts=31)  # another kind in a bucket asked for
+    assert [d["t"] for d in docs.list_in_buckets("span", [30, 0, 30], 10)] == [5, 9, 30, 39]
+    assert [d["t"] for d in docs.list_in_buckets("span", [1000], 10)] == [1000]
+    assert docs.list_in_buckets("span", [], 10) == [] and docs.list_in_buckets("span", [50], 10) == []
+
+
 def test_ids_are_never_reused_and_everything_survives_a_restart(tmp_path: Path) -> None:
     db = open_database(tmp_path / "s.duckdb")
     docs = DocumentStore(db)
