@@ -6,6 +6,8 @@ time-ranged listing (logs, events). Writes of several documents are atomic, like
 
 from __future__ import annotations
 
+import builtins
+
 from typing import Any, Iterable
 
 import orjson
@@ -96,7 +98,7 @@ class DocumentStore:
             sql += f" LIMIT {int(limit)}"
         return [orjson.loads(body) for (body,) in self._read(sql, params)]
 
-    def list_in_buckets(self, kind: str, buckets: Iterable[int], width: int) -> list[dict[str, Any]]:
+    def list_in_buckets(self, kind: str, buckets: Iterable[int], width: int) -> builtins.list[dict[str, Any]]:
         """Documents of a kind whose timestamp falls in one of the `width`-long buckets starting at `buckets`.
 
         One query however many buckets: a request touching a thousand scattered buckets made a thousand reads.
