@@ -251,11 +251,13 @@ def render_html(ipynb: Path, html_path: Path, secrets: Iterable[str] = ()) -> Pa
 
 
 def run_notebook(source: Path, out_dir: Path, parameters: Mapping[str, Any], *, secrets: Iterable[str] = (),
-                 cwd: Path | None = None, progress: bool = True, timeout: int | None = 1800) -> NotebookRun:
+                 cwd: Path | None = None, progress: bool = True, timeout: int | None = 1800,
+                 render: bool = True) -> NotebookRun:
     """Execute `source` with papermill into `out_dir/<name>.ipynb`, scrub keys, render `<name>.html`.
 
     A failing notebook is still saved and rendered (papermill writes it with the error before raising);
-    the run says `ok=False` and carries the error's first line.
+    the run says `ok=False` and carries the error's first line. `render=False` leaves the page to the caller
+    (`render_html(run.ipynb, ...)`), e.g. to draw it while the next notebook runs.
     """
     import nbformat
     import papermill
@@ -279,5 +281,6 @@ def run_notebook(source: Path, out_dir: Path, parameters: Mapping[str, Any], *, 
         text = scrub(run.ipynb.read_text(encoding="utf-8"), secrets)
         run.ipynb.write_text(text, encoding="utf-8")
         run.records = records_of(nbformat.reads(text, as_version=4))
-        run.html = render_html(run.ipynb, out_dir / f"{source.stem}.html", secrets)
+        if render:
+            run.html = render_html(run.ipynb, out_dir / f"{source.stem}.html", secrets)
     return run
