@@ -4,7 +4,9 @@ Runs `python -m autonomic_lib demo` (a sandbox process, then the four notebooks 
 rendered to HTML) and prints:
   - each notebook's run as the demo reports it, and the whole run's wall time, start to report;
   - the time from start until all three kit monitors have been in Alert and the Case is open, polled
-    through the official client (MonitorsApi, CaseManagementApi) from a thread while the notebooks run.
+    through the official client (MonitorsApi, CaseManagementApi) from a thread while the notebooks run;
+  - the CPU seconds of the demo's own process, its sandbox process and its four kernels (sampled with psutil):
+    on a shared machine they move far less than wall times do.
 
 With `--against REF` (e.g. `--against main`), the same harness also runs the kit as it is at the git revision
 REF (exported to a temporary folder), alternating with this tree, and prints both side by side with their ratios:
@@ -79,18 +81,58 @@ def run_once() -> tuple[list[tuple[str, float, bool]], dict[str, float], float]:
     stop = threading.Event()
     with tempfile.TemporaryDirectory(prefix="bench-demo-") as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DD_")} | {"TMPDIR": tmp}
-        demo = subprocess.Popen([sys.executable, "-m", "autonomic_lib", "demo", "--out", str(Path(tmp) / "reports")],
-                                cwd=TREE, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        log = Path(tmp) / "demo.log"
+        with log.open("w") as sink:
+            demo = subprocess.Popen([sys.executable, "-m", "autonomic_lib", "demo", "--out",
+                                     str(Path(tmp) / "reports")], cwd=TREE, env=env, stdout=sink,
+                                    stderr=subprocess.DEVNULL, text=True)
         watcher = threading.Thread(target=watch_outcome, args=(Path(tmp), started, stop, seen), daemon=True)
         watcher.start()
-        out, _ = demo.communicate(timeout=900)
+        cpu: dict[int, tuple[str, float]] = {}
+        while demo.poll() is None:
+            sample_cpu(demo.pid, cpu)
+            time.sleep(0.1)
+        out = log.read_text()
         total = time.perf_counter() - started
         stop.set()
         watcher.join(timeout=10)
     if demo.returncode != 0:
         print(f"the demo at {TREE} failed:\n{out[-2000:]}", file=sys.stderr)
     steps = [(f"notebook {name} (run)", float(seconds), status == "ok") for name, status, seconds in STEP.findall(out)]
+    for kind in ("the demo process (papermill, nbconvert)", "the sandbox process", "kernel"):
+        used = [seconds for what, seconds in cpu.values() if what == kind]
+        label = f"CPU of {kind}" + (f"s ({len(used)})" if kind == "kernel" else "")
+        steps.append((label, sum(used), True))
+    steps.append(("CPU of all", sum(seconds for _, seconds in cpu.values()), True))
     return steps, seen, total
+
+
+def sample_cpu(pid: int, cpu: dict[int, tuple[str, float]]) -> None:
+    """The CPU seconds each process of the demo's tree has used so far, by kind (psutil ships with ipykernel).
+
+    CPU time hardly depends on what else the machine runs; wall time on a shared machine does."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return
+    for process in tree:
+        try:
+            times = process.cpu_times()
+            kind = cpu[process.pid][0] if process.pid in cpu else kind_of(" ".join(process.cmdline()))
+            cpu[process.pid] = (kind, times.user + times.system)
+        except psutil.Error:
+            pass
+
+
+def kind_of(command: str) -> str:
+    if "ipykernel" in command:
+        return "kernel"
+    if "autonomic_lib sandbox" in command:
+        return "the sandbox process"
+    return "the demo process (papermill, nbconvert)"
 
 
 def baseline(revision: str) -> Path:
@@ -135,8 +177,10 @@ def report(runs: dict[str, list[dict[str, object]]]) -> None:
         values = [v for r in runs[name] if (v := pick(r)) is not None]
         return statistics.median(values) if values else None
 
-    rows: list[tuple[str, object]] = [(label, lambda r, i=i: r["steps"][i][1] if i < len(r["steps"]) else None)
-                                      for i, (label, _, _) in enumerate(runs[names[0]][0]["steps"])]
+    labels = list(dict.fromkeys(label for name in names for r in runs[name] for label, _, _ in r["steps"]))
+    rows: list[tuple[str, object]] = [
+        (label, lambda r, label=label: next((seconds for what, seconds, _ in r["steps"] if what == label), None))
+        for label in labels]
     rows.append(("total, start to reports (target <= 15 s)", lambda r: r["total"]))
     for key, label in (("monitors", "all 3 monitors have alerted"), ("case", "the Case is open"),
                        ("outcome", "3 monitors + Case (target <= 8 s)")):
