@@ -44,6 +44,7 @@ bench: venv-python $(STAMP)  ## print the benchmarks (never part of the tests)
 	$(PY) bench/swarm.py
 	$(PY) bench/monitors.py
 	$(PY) bench/demo.py
+	$(PY) bench/analysis.py
 	$(PY) bench/series_catalogue.py
 	$(PY) bench/responsiveness.py
 	$(PY) bench/unreachable.py

@@ -13,6 +13,7 @@ import logging
 import shutil
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from .analysis import CAPTIONS, USER_LATENCY_P95
 from .backend import choose_backend
 from .budget import message_budget
 from .expectations import latency_spikes  # noqa: F401 - re-exported: the demo's spike count, used by tests
-from .notebook import NOTEBOOKS, NotebookRun, run_notebook, scrub
+from .notebook import NOTEBOOKS, NotebookRun, render_html, run_notebook, scrub
 from .render import format_number, format_time, frame_html, missing, plural, png_description
 from .sandbox.server import read_state
 from .sandbox_process import project_root, start_sandbox_process, stop_sandbox_process
@@ -220,18 +221,27 @@ def run_demo(out_dir: Path, scenario: str = "seed-demo", seed: int = 7, *, progr
             target = sandbox.target
             print(f"Sandbox started: {target} (data in {state / 'sandbox'})", flush=True)
         base = {"SANDBOX_DIR": str(state / "sandbox")}
-        for number, name in enumerate(NOTEBOOKS):
-            source = (notebooks_dir or NOTEBOOKS_DIR) / f"{name}.ipynb"
-            if runs and not runs[-1].ok:
-                runs.append(NotebookRun(name, out_dir / f"{name}.ipynb"))
-                print(f"[{number + 1}/{len(NOTEBOOKS)}] {name}: not run (an earlier step failed)", flush=True)
-                continue
-            print(f"[{number + 1}/{len(NOTEBOOKS)}] {name} ...", flush=True)
-            parameters = {**base, "SCENARIO": scenario, "SEED": seed} if name == "00_setup" else base
-            run = run_notebook(source, out_dir, parameters, secrets=secrets, cwd=project_root(), progress=progress)
-            runs.append(run)
-            print(f"      {'ok' if run.ok else 'FAILED'} in {run.seconds:.1f} s -> {run.html}"
-                  + (f"\n      {run.error}" if run.error else ""), flush=True)
+        # Each page is drawn while the next notebook runs (its kernel mostly waits on the sandbox).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="render") as renderer:
+            pages: list[tuple[NotebookRun, Future[Path]]] = []
+            for number, name in enumerate(NOTEBOOKS):
+                source = (notebooks_dir or NOTEBOOKS_DIR) / f"{name}.ipynb"
+                if runs and not runs[-1].ok:
+                    runs.append(NotebookRun(name, out_dir / f"{name}.ipynb"))
+                    print(f"[{number + 1}/{len(NOTEBOOKS)}] {name}: not run (an earlier step failed)", flush=True)
+                    continue
+                print(f"[{number + 1}/{len(NOTEBOOKS)}] {name} ...", flush=True)
+                parameters = {**base, "SCENARIO": scenario, "SEED": seed} if name == "00_setup" else base
+                run = run_notebook(source, out_dir, parameters, secrets=secrets, cwd=project_root(), progress=progress,
+                                   render=False)
+                runs.append(run)
+                html = out_dir / f"{name}.html"
+                if run.ipynb.is_file():
+                    pages.append((run, renderer.submit(render_html, run.ipynb, html, secrets)))
+                print(f"      {'ok' if run.ok else 'FAILED'} in {run.seconds:.1f} s -> {html}"
+                      + (f"\n      {run.error}" if run.error else ""), flush=True)
+            for run, page in pages:
+                run.html = page.result()
     finally:
         if sandbox_wanted:
             stop_sandbox_process(state / "sandbox")

@@ -143,15 +143,17 @@ def check_parameters(namespace: Mapping[str, Any], notebook: str | Path) -> None
     """
     import difflib
 
-    import nbformat
+    import orjson
 
     injected = [src for src in namespace.get("In", []) if isinstance(src, str) and src.startswith("# Parameters")]
     if not injected:
         return
     path = Path(notebook) if str(notebook).endswith(".ipynb") else NOTEBOOKS_DIR / f"{notebook}.ipynb"
-    cells = nbformat.read(path, as_version=4).cells
+    # The saved JSON (nbformat 4: a cell's source is a string or a list of lines), not nbformat.read: importing
+    # nbformat costs every kernel ~2 s of CPU (jsonschema's format checkers compile dozens of grammars).
+    cells = orjson.loads(path.read_bytes())["cells"]
     declared = {name for cell in cells if "parameters" in cell.get("metadata", {}).get("tags", [])
-                for name in _assigned(cell.source)}
+                for name in _assigned("".join(cell["source"]))}
     unknown = sorted({name for src in injected for name in _assigned(src)} - declared)
     if unknown:
         hints = [f"{name} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(name, declared, 1))
@@ -251,11 +253,13 @@ def render_html(ipynb: Path, html_path: Path, secrets: Iterable[str] = ()) -> Pa
 
 
 def run_notebook(source: Path, out_dir: Path, parameters: Mapping[str, Any], *, secrets: Iterable[str] = (),
-                 cwd: Path | None = None, progress: bool = True, timeout: int | None = 1800) -> NotebookRun:
+                 cwd: Path | None = None, progress: bool = True, timeout: int | None = 1800,
+                 render: bool = True) -> NotebookRun:
     """Execute `source` with papermill into `out_dir/<name>.ipynb`, scrub keys, render `<name>.html`.
 
     A failing notebook is still saved and rendered (papermill writes it with the error before raising);
-    the run says `ok=False` and carries the error's first line.
+    the run says `ok=False` and carries the error's first line. `render=False` leaves the page to the caller
+    (`render_html(run.ipynb, ...)`), e.g. to draw it while the next notebook runs.
     """
     import nbformat
     import papermill
@@ -279,5 +283,6 @@ def run_notebook(source: Path, out_dir: Path, parameters: Mapping[str, Any], *, 
         text = scrub(run.ipynb.read_text(encoding="utf-8"), secrets)
         run.ipynb.write_text(text, encoding="utf-8")
         run.records = records_of(nbformat.reads(text, as_version=4))
-        run.html = render_html(run.ipynb, out_dir / f"{source.stem}.html", secrets)
+        if render:
+            run.html = render_html(run.ipynb, out_dir / f"{source.stem}.html", secrets)
     return run

@@ -19,17 +19,18 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# No backend is chosen here: a kernel shows figures inline (ipykernel's default), a headless process without a
-# display falls back to Agg by itself. Forcing Agg once hid every figure a notebook cell returned.
-import matplotlib.dates as mdates
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+# matplotlib is imported by the functions that draw (0.5-1 s of a kernel's start; 00 and 02 draw nothing). No
+# backend is chosen here: a kernel shows figures inline (ipykernel's default), a headless process without a display
+# falls back to Agg by itself. Forcing Agg once hid every figure a notebook cell returned.
 
 PURPLE, GREEN, RED, GREY = "#632ca6", "#3ec28f", "#e0554d", "#8a8a8a"
 PHASE_COLOURS = ("#f2eefa", "#fdf3e7", "#fdecec", "#eef7fb", "#f1f8ee", "#f7f7f7")
@@ -160,6 +161,8 @@ def plot_line(ax: Axes, series: pd.Series, *, interval: float | None = None, **s
 
 def time_axis(ax: Axes, *, label: bool = True) -> None:
     """Times on the x axis as HH:MM, in UTC (said once, in the axis label)."""
+    import matplotlib.dates as mdates
+
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz="UTC"))
     if label:
         ax.set_xlabel("time (UTC)", fontsize=8)
@@ -209,6 +212,8 @@ def label_phases(ax: Axes, phases: Sequence[PhaseSpan], *, title: str = "", font
     """Name each phase above its band, stacking names on rows so that none overlaps another (short phases side
     by side), with the axes' `title` (left) above them; again whenever the x range changes (a zoom). Returns the
     rows used."""
+    import matplotlib.dates as mdates
+
     texts = [ax.annotate(span.name, xy=(mdates.date2num(span.start), 1.0), xycoords=("data", "axes fraction"),
                          xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=fontsize,
                          color=LABEL_GREY, annotation_clip=False) for span in phases]
@@ -238,6 +243,8 @@ def label_phases(ax: Axes, phases: Sequence[PhaseSpan], *, title: str = "", font
 
 def timeline(panels: Sequence[Panel], phases: Sequence[PhaseSpan], *, title: str = "") -> Figure:
     """Stacked panels sharing the time axis, each with the phases shaded, the phases named above the first."""
+    import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(len(panels), 1, figsize=(11, 2.6 * len(panels)), sharex=True, squeeze=False)
     for number, (ax, panel) in enumerate(zip(axes[:, 0], panels)):
         for i, span in enumerate(phases):
@@ -278,6 +285,8 @@ STATE_COLOURS = {"Alert": RED, "Warn": "#f2b705", "No Data": GREY}
 def monitor_timeline(history: pd.DataFrame, phases: Sequence[PhaseSpan], onsets: dict[str, pd.Timestamp | None],
                      *, end: pd.Timestamp, title: str = "When each monitor fired, against the phases") -> Figure:
     """One lane per monitor: red while any of its groups alerts, a marker where its signal began."""
+    import matplotlib.pyplot as plt
+
     monitors = list(dict.fromkeys(list(onsets) + list(history["monitor"].unique())))
     fig, ax = plt.subplots(figsize=(11, 0.9 + 0.6 * max(len(monitors), 1)))
     for i, span in enumerate(phases):
@@ -372,6 +381,8 @@ def figure_alt(fig: Figure) -> str:
 
 def figure_data_uri(fig: Figure, *, dpi: int = 110) -> str:
     """The figure as a base64 PNG data URI carrying its description (`png_description`), and close it."""
+    import matplotlib.pyplot as plt
+
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Description": figure_alt(fig)})
     plt.close(fig)
@@ -433,7 +444,9 @@ def register_formats(display: Any) -> None:
     html_formatter.for_type_by_name("IPython.core.display", "Image", image_html)
     # On the mime-bundle formatter: activating the inline backend (at the first figure) pops every per-type printer
     # of Figure from the per-MIME formatters; the bundle adds text/html beside the backend's image/png.
-    display.mimebundle_formatter.for_type(Figure, lambda fig: {"text/html": figure_html(fig)} if fig.axes else {})
+    # By name, so registering does not import matplotlib.
+    display.mimebundle_formatter.for_type_by_name("matplotlib.figure", "Figure",
+                                                  lambda fig: {"text/html": figure_html(fig)} if fig.axes else {})
 
 
 def show_in_kernel() -> bool:

@@ -6,11 +6,13 @@ Prints:
       auth, no per-point model objects), and the ratio b/a;
   (c) query latency for 24 h x 100 series at 10 s resolution, `avg:... by {agent_id}` rolled up to
       60 s: over HTTP (the kit's query_frame, and the client's typed query_metrics) and in the
-      evaluator alone; beside it the same rollup on SQLite (the store we did not pick);
+      evaluator alone, with where the time goes (evaluate / encode / transfer / decode) and the decoding
+      before issue 14 (a Python list per point) beside the flat one on the same bytes; beside it the same
+      rollup on SQLite (the store we did not pick);
   (d) the sandbox process's RSS once it holds 10 M more points.
 The sandbox runs as its own process, as it does for the notebooks, so its figures are its own.
 
-Run: `make bench` or `.venv/bin/python bench/ingest_query.py [--quick]`.
+Run: `make bench` or `.venv/bin/python bench/ingest_query.py [--quick] [--only query]`.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
+import orjson
+import pandas as pd
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
@@ -36,8 +41,10 @@ from datadog_api_client.v2.model.metric_point import MetricPoint  # noqa: E402
 from datadog_api_client.v2.model.metric_series import MetricSeries  # noqa: E402
 
 from autonomic_lib.analysis import query_frame  # noqa: E402
-from autonomic_lib.client import make_api_client  # noqa: E402
+from autonomic_lib.client import make_api_client, raw_request  # noqa: E402
+from autonomic_lib.sandbox.http.routing import json_response  # noqa: E402
 from autonomic_lib.sandbox.metrics.evaluate import evaluate_query  # noqa: E402
+from autonomic_lib.sandbox.metrics.routes import v1_response  # noqa: E402
 from sandbox_process import rss_mb, sandbox_process  # noqa: E402  (bench/sandbox_process.py)
 from autonomic_lib.sandbox.metrics.store import MetricStore, SeriesPoints  # noqa: E402
 from autonomic_lib.series import Series, submit_series  # noqa: E402
@@ -88,36 +95,60 @@ def ingest(settings: Settings, quick: bool) -> None:
               f"   b/a = {b / a:.1f}x")
 
 
+def decode_per_point(raw: bytes, query: str) -> pd.DataFrame:
+    """query_frame's decoding before issue 14: orjson builds a Python list per [time, value] pair."""
+    payload = orjson.loads(raw)
+    frames = []
+    for series in payload.get("series", []):
+        points = np.asarray(series["pointlist"], dtype=np.float64).reshape(-1, 2)
+        frames.append(pd.DataFrame({"time": pd.to_datetime(points[:, 0], unit="ms", utc=True),
+                                    "group": ",".join(series["tag_set"]) or "*", "value": points[:, 1]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def decode_flat(raw: bytes, query: str) -> pd.DataFrame:
+    """query_frame's decoding now (each pointlist one flat array), given the same bytes."""
+    with mock.patch("autonomic_lib.analysis.raw_request", return_value=raw):
+        return query_frame(None, query, 0, 1)  # type: ignore[arg-type]
+
+
+def median_ms(fn, repeats: int, *args, **kwargs) -> float:
+    return statistics.median(timed(fn, *args, **kwargs) for _ in range(repeats)) * 1e3
+
+
 def query(settings: Settings, quick: bool) -> None:
     end = int(time.time()) // 60 * 60
     data = make_series("query", 100, DAY // 10, end)
     text = "avg:bench.query{*} by {agent_id}.rollup(avg, 60)"
     repeats = 5 if quick else 15
+    params = {"from": end - DAY, "to": end, "query": text}
     with make_api_client(settings) as client:
         submit_series(client, data, encoding="zstd1")
-        fast = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            frame = query_frame(client, text, end - DAY, end)
-            fast.append(time.perf_counter() - t0)
+        fast = median_ms(query_frame, repeats, client, text, end - DAY, end)
+        frame = query_frame(client, text, end - DAY, end)
         assert frame["group"].nunique() == 100 and len(frame) == 100 * DAY // 60, len(frame)
-        t0 = time.perf_counter()
-        response = MetricsApiV1(client).query_metrics(_from=end - DAY, to=end, query=text)
-        typed = time.perf_counter() - t0
-        assert len(response.series) == 100
+        http = median_ms(raw_request, repeats, client, "GET", "/api/v1/query", params=params, app_key=True)
+        raw = raw_request(client, "GET", "/api/v1/query", params=params, app_key=True)
+        typed = timed(MetricsApiV1(client).query_metrics, _from=end - DAY, to=end, query=text)
     store = MetricStore(None)
     store.write([SeriesPoints(s.metric, tuple(s.tags), s.timestamps, s.values, type="gauge") for s in data])
-    inproc = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        evaluate_query(text, store, end - DAY, end)
-        inproc.append(time.perf_counter() - t0)
+    duck_ms = median_ms(evaluate_query, repeats, text, store, end - DAY, end)
+    result = evaluate_query(text, store, end - DAY, end)
+    encode_ms = median_ms(lambda: json_response(v1_response(text, end - DAY, end, result)), repeats)
+    old_ms, new_ms = (median_ms(decode, repeats, raw, text) for decode in (decode_per_point, decode_flat))
+    pd.testing.assert_frame_equal(decode_per_point(raw, text), decode_flat(raw, text), check_dtype=False)
     sqlite_ms = sqlite_baseline(data, end)
-    duck_ms = statistics.median(inproc) * 1e3
-    print(f"(c) {text} over 24 h x 100 series at 10 s (864,000 points -> 144,000 returned):")
-    print(f"    HTTP round trip, kit query_frame (orjson -> pandas): median {statistics.median(fast) * 1e3:7.1f} ms")
+    print(f"(c) {text} over 24 h x 100 series at 10 s (864,000 points -> 144,000 returned, "
+          f"{len(raw) / 1e6:.1f} MB of JSON):")
+    print(f"    HTTP round trip, kit query_frame               : median {fast:7.1f} ms   (target <= 100 ms)")
+    print(f"      evaluate (sandbox evaluator, in process)     : median {duck_ms:7.1f} ms")
+    print(f"      encode (v1 shape + orjson, in process)       : median {encode_ms:7.1f} ms")
+    print(f"      transfer (GET bytes - evaluate - encode)     : median {max(http - duck_ms - encode_ms, 0):7.1f} ms"
+          f"   (GET /api/v1/query, bytes only: {http:.1f} ms)")
+    print(f"      decode into pandas, flat arrays (now)        : median {new_ms:7.1f} ms")
+    print(f"      decode into pandas, a list per point (before): median {old_ms:7.1f} ms"
+          f"   -> {old_ms / new_ms:.1f}x; query_frame before ~ {http + old_ms:.1f} ms")
     print(f"    HTTP round trip, client query_metrics (typed models): once   {typed * 1e3:7.1f} ms")
-    print(f"    sandbox evaluator alone (DuckDB store)            : median {duck_ms:7.1f} ms")
     print(f"    the same rollup on SQLite (row store, indexed)     : median {sqlite_ms:7.1f} ms"
           f"   -> DuckDB {sqlite_ms / duck_ms:.1f}x faster")
 
@@ -161,12 +192,16 @@ def memory(settings: Settings, pid: int, quick: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller volumes, for a smoke run")
+    parser.add_argument("--only", choices=("ingest", "query", "memory"), help="run one part")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; the sandbox runs as its own process (python -m autonomic_lib sandbox)")
     with sandbox_process(late_data=("bench.*",)) as (settings, pid):
-        ingest(settings, args.quick)
-        query(settings, args.quick)
-        memory(settings, pid, args.quick)
+        if args.only in (None, "ingest"):
+            ingest(settings, args.quick)
+        if args.only in (None, "query"):
+            query(settings, args.quick)
+        if args.only in (None, "memory"):
+            memory(settings, pid, args.quick)
     print("figures are for this machine and run: compare the ratios, not the absolutes")
 
 

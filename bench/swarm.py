@@ -5,7 +5,9 @@ Prints, measured side by side in one run (these machines are shared and noisy):
       plain per-message Python loop (`swarm/reference.py`) on a sample of the same run: the ratio;
   (b) the whole run against a sandbox in its own process: simulate + aggregate + send (metrics and
       logs; every point acknowledged) + reconcile (ledger vs query-back of every series), wall time;
-  (c) peak memory of this process and the sandbox's RSS.
+  (c) peak memory of this process and the sandbox's RSS;
+  (d) the send's encoding alone on the same series (two agents' day): points written by `points_json` and zstd
+      level 1 beside the path before issue 14 (a Python dict per point, zstd level 3).
 Tests never assert these figures; they go in the issue note.
 
 Run: `.venv/bin/python bench/swarm.py [--agents 100 --hours 24 --rate 1]`.
@@ -16,8 +18,12 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import sys
 import time
+from unittest import mock
+
+import orjson
 from pathlib import Path
 
 
@@ -35,6 +41,7 @@ from autonomic_lib.traffic_reference import reference_points  # noqa: E402
 from autonomic_lib.reconciliation import reconcile  # noqa: E402
 from sandbox_process import rss_mb, sandbox_process  # noqa: E402  (bench/sandbox_process.py)
 from autonomic_lib.telemetry.points import PointBuffer  # noqa: E402
+from autonomic_lib import series as series_module  # noqa: E402
 
 
 def engine_only(agents: int, hours: float, rate: float) -> tuple[int, float]:
@@ -75,21 +82,64 @@ def sample_ratio(rate: float, sample_hours: float = 2.0, sample_agents: int = 2)
     return n, fast, slow
 
 
+def dict_per_point(timestamps, values) -> bytes:
+    """The points as encoded before issue 14: one Python dict per point."""
+    return orjson.dumps([{"timestamp": t, "value": v} for t, v in zip(timestamps.tolist(), values.tolist())])
+
+
+def encoding(rate: float, repeats: int = 5) -> None:
+    """Encode the same series into compressed payloads both ways, alternating; medians and ratio."""
+    scenario = steady_swarm(2, 24, rate)
+    buf = PointBuffer(scenario.env)
+    for run in simulate(scenario, 7, 1_800_000_000 - int(scenario.duration)):
+        aggregate_run(buf, run, scenario, ["steady"])
+    data = buf.to_series()
+    points = sum(len(s.values) for s in data)
+
+    def encode() -> tuple[float, int]:
+        t0 = time.perf_counter()
+        size = sum(len(body) for body, _ in series_module.encode_payloads(data))
+        return time.perf_counter() - t0, size
+
+    now, before = [], []
+    for _ in range(repeats):
+        now.append(encode())
+        with mock.patch.object(series_module, "points_json", dict_per_point), \
+                mock.patch.object(series_module, "ZSTD_LEVEL", 3):
+            before.append(encode())
+    fast, slow = statistics.median(t for t, _ in now), statistics.median(t for t, _ in before)
+    print(f"(d) encoding {points:,} points (2 agents x 24 h) into zstd payloads:")
+    print(f"    points_json + zstd level {series_module.ZSTD_LEVEL}          : {points / fast:>12,.0f} points/s "
+          f"({now[0][1] / 1e6:.1f} MB sent)")
+    print(f"    a dict per point + zstd level 3 (before) : {points / slow:>12,.0f} points/s "
+          f"({before[0][1] / 1e6:.1f} MB sent)  -> {slow / fast:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", type=int, default=100)
     parser.add_argument("--hours", type=float, default=24.0)
     parser.add_argument("--rate", type=float, default=1.0, help="messages per second per agent")
+    parser.add_argument("--only", choices=("engine", "day", "encoding"), help="run one part")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; scenario: {args.agents} agents x {args.hours:g} h x {args.rate:g} msg/s")
 
-    n, seconds = engine_only(args.agents, args.hours, args.rate)
-    sn, fast, slow = sample_ratio(args.rate)
-    print(f"(a) engine + aggregation          : {n / seconds:>12,.0f} messages/s  ({n:,} messages in {seconds:.1f} s)")
-    print(f"    per-message Python loop       : {sn / slow:>12,.0f} messages/s  (sample of {sn:,} messages; "
-          f"engine on the same sample {sn / fast:,.0f}/s)  -> engine {slow / fast:.0f}x faster")
+    if args.only in (None, "engine"):
+        n, seconds = engine_only(args.agents, args.hours, args.rate)
+        sn, fast, slow = sample_ratio(args.rate)
+        print(f"(a) engine + aggregation          : {n / seconds:>12,.0f} messages/s  ({n:,} messages in "
+              f"{seconds:.1f} s)")
+        print(f"    per-message Python loop       : {sn / slow:>12,.0f} messages/s  (sample of {sn:,} messages; "
+              f"engine on the same sample {sn / fast:,.0f}/s)  -> engine {slow / fast:.0f}x faster")
+    if args.only in (None, "day"):
+        day(args.agents, args.hours, args.rate)
+    if args.only in (None, "encoding"):
+        encoding(args.rate)
 
-    scenario = steady_swarm(args.agents, args.hours, args.rate)
+
+def day(agents: int, hours: float, rate: float) -> None:
+    """(b) and (c): the whole run against a sandbox process, then reconciled."""
+    scenario = steady_swarm(agents, hours, rate)
     with sandbox_process(late_data=("autonomic.*",), memory_limit="512MB") as (settings, pid):
         with make_api_client(settings) as client:
             t0 = time.perf_counter()
@@ -103,7 +153,7 @@ def main() -> None:
           f"{ledger.requests} requests, {ledger.log_count:,} logs, all acknowledged; {total / t_send:,.0f} messages/s)")
     print(f"    + reconcile (query back)      : {t_all - t_send:6.1f} s  ({len(result.table)} series and log groups; "
           f"{'everything agrees' if result.ok else 'MISMATCH'})")
-    print(f"    total                         : {t_all:6.1f} s  (target: 60 s)")
+    print(f"    total                         : {t_all:6.1f} s  (target: 30 s)")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if ledger.skipped:
         print(f"    not sent (Datadog would refuse them): {ledger.skipped}")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -17,10 +21,13 @@ from autonomic_lib.sandbox.config import SandboxConfig
 from autonomic_lib.sandbox.server import SandboxServer, generate_keys
 
 
+DATADOG_VARS = ("DD_API_KEY", "DD_APP_KEY", "DD_SITE", "DD_HOST", "DD_APPLICATION_KEY")
+
+
 @pytest.fixture(autouse=True)
 def no_datadog_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may see (or send to) a developer's real Datadog org."""
-    for name in ("DD_API_KEY", "DD_APP_KEY", "DD_SITE", "DD_HOST", "DD_APPLICATION_KEY"):
+    for name in DATADOG_VARS:
         monkeypatch.delenv(name, raising=False)
 
 
@@ -77,3 +84,34 @@ def api_client(session_sandbox: SandboxServer) -> Iterator[ApiClient]:
 def now() -> int:
     """A minute-aligned 'now' a little in the past, so whole buckets are complete."""
     return int(time.time()) // 60 * 60 - 60
+
+
+@dataclass
+class DemoRun:
+    """One `python -m autonomic_lib demo --out <out>`: how it ended, where its reports are, the sandbox it used."""
+
+    done: subprocess.CompletedProcess[str]
+    out: Path
+    server: SandboxServer
+    points_stored: int  # points that sandbox held once the demo was done
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
+    """The whole demo, run once for every test that reads a finished demo (it is the suite's longest step).
+
+    As a user types it, in its own process with four kernels, aimed by DD_HOST and keys at a sandbox of this test
+    process (a user's way to aim it at any backend). The demo starting and stopping its own sandbox process is
+    tests/test_demo.py's (the failure path) and `make demo`'s.
+    """
+    server = start_sandbox(tmp_path_factory.mktemp("demo-sandbox"), late_data=("autonomic.*",))
+    out = tmp_path_factory.mktemp("reports")
+    env = {k: v for k, v in os.environ.items() if k not in DATADOG_VARS}
+    env.update(DD_HOST=server.url, DD_API_KEY=server.config.api_key, DD_APP_KEY=server.config.app_key)
+    try:
+        done = subprocess.run([sys.executable, "-m", "autonomic_lib", "demo", "--out", str(out)], env=env,
+                              cwd=tmp_path_factory.mktemp("cwd"), capture_output=True, text=True, timeout=600,
+                              check=False)
+        yield DemoRun(done, out, server, server.sandbox.store.count_points())
+    finally:
+        server.stop()

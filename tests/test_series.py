@@ -19,7 +19,8 @@ from autonomic_lib.analysis import query_frame
 from autonomic_lib.client import make_api_client
 from autonomic_lib.sandbox.server import SandboxServer
 from autonomic_lib.series import (
-    ENCODINGS, INTAKE_TYPES, MAX_COMPRESSED, MAX_DECOMPRESSED, Series, _compress, encode_payloads, submit_series,
+    ENCODINGS, INTAKE_TYPES, MAX_COMPRESSED, MAX_DECOMPRESSED, Series, _compress, encode_payloads, points_json,
+    submit_series,
 )
 from autonomic_lib.settings import Settings
 
@@ -97,6 +98,19 @@ def test_payloads_decompress_to_json_under_the_limits_and_carry_every_point_exac
     assert len(holding_long) >= 3  # 100 000 points do not fit one 40 000-point payload
 
 
+@pytest.mark.parametrize("timestamps", [
+    np.arange(T0, T0 + 10 * 2000, 10), np.array([0, -60, 10**9, 10**15 - 1]), np.array([10**15, 2**62]),
+    np.array([], dtype=np.int64)], ids=["epoch seconds", "edges of the fast path", "beyond it", "none"])
+def test_points_json_is_byte_for_byte_the_json_of_one_dict_per_point(timestamps: np.ndarray) -> None:
+    rng = np.random.default_rng(3)
+    n = len(timestamps)
+    special = np.array([0.0, -0.0, 1.0, 5676.0, 1e20, 1e-300, 123456789.125, 2.5e15, 1e16, 1e22, -7.5e-9])
+    values = np.concatenate([special, rng.lognormal(0, 3, n), rng.normal(0, 1e-8, n)])[:n] if n else np.zeros(0)
+    ts = timestamps.astype(np.int64)
+    expected = orjson.dumps([{"timestamp": t, "value": v} for t, v in zip(ts.tolist(), values.tolist())])
+    assert points_json(ts, values) == expected
+
+
 @pytest.mark.parametrize("length, per_payload, counts", [
     (2500, 1000, [1000, 1000, 500]),
     (1000, 1000, [1000]),
@@ -140,7 +154,9 @@ def test_small_series_share_one_payload() -> None:
 def test_incompressible_values_are_halved_until_under_the_compressed_limit(encoding: str) -> None:
     rng = np.random.default_rng(11)
     n = 300_000
-    series = [Series("test.random", T0 + np.arange(n), rng.standard_normal(n) * 1e6, tags=["env:demo"]),
+    # random gaps between timestamps too: zstd level 1 packs random values alone under the limit
+    series = [Series("test.random", T0 + np.cumsum(rng.integers(1, 1000, n)), rng.standard_normal(n) * 1e6,
+                     tags=["env:demo"]),
               Series("test.random.b", T0 + np.arange(5000), rng.random(5000) * 1e9, tags=["env:b"])]
     # the default 40 000-point payload of such values is over the limit: encoding has to split further
     first = orjson.dumps({"series": [{"metric": "test.random", "type": 3, "tags": ["env:demo"], "points": [

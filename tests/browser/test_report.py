@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from autonomic_lib.notebook import KEY_PATTERN, NOTEBOOKS
+from tests.conftest import DemoRun
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("AUTONOMIC_CHROMIUM", "/usr/bin/chromium"))
@@ -22,12 +22,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """`python -m autonomic_lib demo --out <tmp>` as a user runs it (its own sandbox process, four kernels)."""
-    out = tmp_path_factory.mktemp("reports")
-    done = subprocess.run([sys.executable, "-m", "autonomic_lib", "demo", "--out", str(out)], cwd=tmp_path_factory.mktemp("cwd"),
-                          capture_output=True, text=True, timeout=600, check=False)
-    return done, out
+def report(demo_run: DemoRun) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """`python -m autonomic_lib demo --out <tmp>` as a user runs it (its own process, four kernels): the session's
+    one demo run (tests/conftest.py), which tests/test_cli.py's DD_HOST test reads too."""
+    return demo_run.done, demo_run.out
 
 
 def test_demo_command_writes_the_four_rendered_notebooks_and_the_index(report) -> None:
