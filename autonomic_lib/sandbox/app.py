@@ -27,6 +27,8 @@ from autonomic_lib.sandbox.config import SandboxConfig
 from autonomic_lib.sandbox.dashboards import routes as dashboard_routes
 from autonomic_lib.sandbox.dashboards.backend import Dashboards
 from autonomic_lib.sandbox.dogstatsd import routes as dogstatsd_routes
+from autonomic_lib.sandbox.downtimes import routes as downtime_routes
+from autonomic_lib.sandbox.downtimes.backend import Downtimes
 from autonomic_lib.sandbox.dogstatsd.backend import DogStatsD
 from autonomic_lib.sandbox.http.routing import Address, Keys, error_response, internal_error, json_response, route
 from autonomic_lib.sandbox.logs import routes as log_routes
@@ -75,11 +77,14 @@ class Sandbox:
         self.dashboards = Dashboards(self.documents, clock, self.metrics, self.address)
         self.automation = Automation(self.documents, clock, self.address)
         self.monitors = Monitors(self.documents, clock, self.metrics)
+        self.downtimes = Downtimes(self.documents, clock, self.monitors)
+        self.monitors.matching_downtimes = self.downtimes.matching_v1
         self.pages = Pages(monitors=self.monitors, dashboards=self.dashboards, automation=self.automation,
                            metrics=self.metrics)
         self.dogstatsd = DogStatsD(self.metrics, self.logs, self.documents, clock=clock)  # fed by server.py's listener
         self.evaluator = MonitorEvaluator(monitors=self.monitors, events=self.logs, metrics=self.metrics,
-                                          notify=self._notify, quiet_seconds=config.evaluation_quiet_seconds)
+                                          notify=self._notify, quiet_seconds=config.evaluation_quiet_seconds,
+                                          silence=self.downtimes.silence)
 
     def new_run(self) -> dict[str, int]:
         """Forget everything a run sent and caused (telemetry, evaluations, notifications, workflow runs, cases,
@@ -127,7 +132,7 @@ def create_app(sandbox: Sandbox) -> Starlette:
         *metric_routes.routes(sandbox.metrics), *log_routes.routes(sandbox.logs),
         *dashboard_routes.routes(sandbox.dashboards), *monitor_routes.routes(sandbox.monitors, sandbox.evaluator),
         *automation_routes.routes(sandbox.automation), *page_routes.routes(sandbox.pages),
-        *dogstatsd_routes.routes(sandbox.dogstatsd),
+        *dogstatsd_routes.routes(sandbox.dogstatsd), *downtime_routes.routes(sandbox.downtimes),
         route("/sandbox/reset", "POST", new_run, sandbox, app_key=True),
     ], exception_handlers={HTTPException: http_error, Exception: server_error})
     app.state.keys = Keys(sandbox.config.api_key, sandbox.config.app_key)

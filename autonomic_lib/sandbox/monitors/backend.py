@@ -38,6 +38,8 @@ class Monitors:
 
     def __init__(self, documents: DocumentStore, clock: Callable[[], float], metrics: Metrics):
         self._documents, self.clock, self.metrics = documents, clock, metrics
+        # the downtimes silencing a monitor, as v1's matching_downtimes (app.py wires the downtimes product's)
+        self.matching_downtimes: Callable[[dict[str, Any]], list[dict[str, Any]]] = lambda monitor: []
 
     # ------------------------------------------------------------------------------------------ definitions
     def create(self, body: Any) -> dict[str, Any]:
@@ -148,13 +150,14 @@ class Monitors:
         were tracked count as notified)."""
         return [r for r in self._documents.list(_TRANSITION, since=0, until=_FOREVER) if r.get("notified") is False]
 
-    def mark_notified(self, row: dict[str, Any], *, error: str | None = None) -> None:
-        """The notification of a stored transition was delivered (or given up on, with the reason)."""
+    def mark_notified(self, row: dict[str, Any], *, error: str | None = None, muted: str | None = None) -> None:
+        """The notification of a stored transition was delivered (or given up on, or muted, with the reason)."""
         key = _transition_id(row["monitor_id"], row["at"], row["group"])
         stored = self._documents.get(_TRANSITION, key)
         if stored is not None:
             self._documents.put(_TRANSITION, key, {**stored, "notified": True,
-                                                   **({"notify_error": error} if error else {})}, ts=row["at"])
+                                                   **({"notify_error": error} if error else {}),
+                                                   **({"silenced": muted} if muted else {})}, ts=row["at"])
 
     def remove_transition(self, monitor_id: int, *, at: int, group: str) -> bool:
         """Forget a transition (a replay no longer makes it); False when there was none."""

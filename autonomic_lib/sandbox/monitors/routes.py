@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from autonomic_lib.errors import IntakeError
-from autonomic_lib.sandbox.http.params import EPOCH_SECONDS, MAX_EPOCH_S, int_param, parse_int
+from autonomic_lib.sandbox.http.params import EPOCH_SECONDS, MAX_EPOCH_S, flag, int_param, parse_int
 from autonomic_lib.sandbox.http.routing import error_response, json_body, json_response, route
 from autonomic_lib.sandbox.monitors import model as mm
 from autonomic_lib.sandbox.monitors.backend import Monitors
@@ -36,9 +36,12 @@ def _monitor_404() -> Response:
     return error_response(404, "Monitor not found")
 
 
-def _monitor_view(doc: dict[str, Any], request: Request) -> dict[str, Any]:
-    """A stored monitor as the API shows it: group states only when asked for (group_states=...)."""
+def _monitor_view(doc: dict[str, Any], request: Request, monitors: Monitors) -> dict[str, Any]:
+    """A stored monitor as the API shows it: group states only when asked for (group_states=...), the downtimes
+    silencing it with with_downtimes=true."""
     view = {k: v for k, v in doc.items() if k != "state"}
+    if flag(request, "with_downtimes"):
+        view["matching_downtimes"] = monitors.matching_downtimes(doc)
     wanted = _group_states(request)
     if wanted is not None:
         groups = (doc.get("state") or {}).get("groups") or {}
@@ -65,12 +68,12 @@ def _monitor_id(request: Request) -> int:
 
 async def create_monitor(request: Request, monitors: Monitors) -> Response:
     doc = monitors.create(await json_body(request))
-    return json_response(_monitor_view(doc, request))
+    return json_response(_monitor_view(doc, request, monitors))
 
 
 async def get_monitor(request: Request, monitors: Monitors) -> Response:
     doc = monitors.get(_monitor_id(request))
-    return json_response(_monitor_view(doc, request)) if doc else _monitor_404()
+    return json_response(_monitor_view(doc, request, monitors)) if doc else _monitor_404()
 
 
 async def update_monitor(request: Request, monitors: Monitors) -> Response:
@@ -79,7 +82,7 @@ async def update_monitor(request: Request, monitors: Monitors) -> Response:
     if monitors.get(monitor_id) is None:
         return _monitor_404()
     doc = monitors.update(monitor_id, await json_body(request))
-    return json_response(_monitor_view(doc, request)) if doc else _monitor_404()
+    return json_response(_monitor_view(doc, request, monitors)) if doc else _monitor_404()
 
 
 async def delete_monitor(request: Request, monitors: Monitors) -> Response:
@@ -95,7 +98,7 @@ async def list_monitors(request: Request, monitors: Monitors) -> Response:
                            monitor_tags=_comma_list(params.get("monitor_tags")),
                            id_offset=int_param(request, "id_offset", 0) or 0, page=int_param(request, "page"),
                            page_size=int_param(request, "page_size", low=1))
-    return json_response([_monitor_view(d, request) for d in docs])
+    return json_response([_monitor_view(d, request, monitors) for d in docs])
 
 
 def _comma_list(text: str | None) -> list[str]:
