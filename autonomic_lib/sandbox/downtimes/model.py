@@ -14,7 +14,8 @@ Sandbox readings (Datadog documents no more):
 - times are the evaluator's data times, so a downtime may start in the past (a backfilled phase can be muted).
 - recurrences: an RFC 5545 RRULE (no DTSTART/DTEND/DURATION, as documented) at FREQ DAILY, WEEKLY, MONTHLY or
   YEARLY, each occurrence lasting `duration` (`<n>m|h|d|w`), in the schedule's `timezone`; finer frequencies are
-  refused (their occurrences are unbounded for a long-running downtime).
+  refused and COUNT is at most MAX_COUNT (bounded work: occurrences are found by iterating the rule, a daily or
+  weekly one from a start moved to the time asked about, a monthly or yearly one from its start).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ MAX_SCOPE = 2000  # characters (a sandbox bound; Datadog states none)
 MAX_RECURRENCES = 20  # recurrences per schedule (a sandbox bound)
 MAX_RRULE = 500  # characters of one RRULE
 ALLOWED_FREQ = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+MAX_COUNT = 10_000  # occurrences of a rule with COUNT (a sandbox bound: they are iterated from the start)
+_PERIOD_DAYS = {"DAILY": 1, "WEEKLY": 7}  # rules moved forward by whole periods (months and years vary in length)
 LOOKAHEAD = 366 * 86400  # how far ahead a recurring downtime's next occurrence is looked for
 _DURATION = re.compile(r"([0-9]{1,6})([mhdw])")
 _DURATION_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -214,7 +217,9 @@ def _local_start(value: Any, field: str) -> datetime:
     return parsed
 
 
-def _rule(text: Any, start: str, zone: ZoneInfo, field: str) -> rrule:
+def _rule(text: Any, start: str, zone: ZoneInfo, field: str, near: datetime | None = None) -> rrule:
+    """The recurrence's rule from its local start; with `near`, its start moved forward by whole periods to just
+    before `near` (the same occurrences, found without iterating from a start years back)."""
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_RRULE:
         raise bad(field, f"must be an RRULE of at most {MAX_RRULE} characters")
     upper = text.upper()
@@ -225,9 +230,19 @@ def _rule(text: Any, start: str, zone: ZoneInfo, field: str) -> rrule:
     if parts.get("FREQ") not in ALLOWED_FREQ:
         raise IntakeError(400, f"Invalid downtime: '{field}' FREQ={str(parts.get('FREQ'))[:20]} is not supported by "
                                f"the sandbox; expected one of {', '.join(ALLOWED_FREQ)}")
-    dtstart = _local_start(start, field.replace("rrule", "start")).replace(tzinfo=zone)
+    if "COUNT" in parts and not (parts["COUNT"].isascii() and parts["COUNT"].isdigit()
+                                 and int(parts["COUNT"][:9]) <= MAX_COUNT):
+        raise bad(field, f"COUNT must be a whole number of at most {MAX_COUNT}")
+    local = _local_start(start, field.replace("rrule", "start"))
+    interval = parts.get("INTERVAL", "1")
+    if not (interval.isascii() and interval.isdigit() and 1 <= int(interval[:6]) <= 1000):
+        raise bad(field, "INTERVAL must be a whole number from 1 to 1000")
+    if near is not None and "COUNT" not in parts and parts["FREQ"] in _PERIOD_DAYS:
+        period = _PERIOD_DAYS[parts["FREQ"]] * int(interval[:6])
+        whole = (near.replace(tzinfo=None) - local).days // period - 1
+        local += timedelta(days=period * max(whole, 0))
     try:
-        rule = rrulestr(body, dtstart=dtstart)
+        rule = rrulestr(body, dtstart=local.replace(tzinfo=zone))
     except (ValueError, TypeError, OverflowError) as exc:
         raise bad(field, f"{shorten(text)} is not a valid RRULE: {str(exc)[:80]}") from None
     assert isinstance(rule, rrule)
@@ -255,8 +270,8 @@ def windows(doc: dict[str, Any], since: float, until: float) -> Iterator[Window]
         found: list[Window] = []
         for rec in schedule["recurrences"]:
             length = duration_seconds(rec["duration"], "duration")
-            rule = _rule(rec["rrule"], rec["start"], zone, "rrule")
             lo = datetime.fromtimestamp(max(since - length, 0), UTC)
+            rule = _rule(rec["rrule"], rec["start"], zone, "rrule", near=lo.astimezone(zone))
             hi = datetime.fromtimestamp(min(until, MAX_EPOCH_S), UTC)
             found += [Window(o.timestamp(), o.timestamp() + length) for o in rule.between(lo, hi, inc=True)]
         spans = sorted(found, key=lambda w: w.start)
