@@ -18,6 +18,7 @@ from datadog_api_client.v1.model.monitor_type import MonitorType
 
 from autonomic_lib.errors import IntakeError, QueryError, UnsupportedQueryError
 from autonomic_lib.query.language import (
+    CHANGE_AGGREGATORS,
     BinaryOp,
     Expr,
     FunctionCall,
@@ -34,6 +35,7 @@ from autonomic_lib.query.language import (
 from autonomic_lib.query.windows import window_seconds
 from autonomic_lib.sandbox.http.params import shorten
 from autonomic_lib.sandbox.http.schema import schema_error
+from autonomic_lib.sandbox.monitors.cumulative import periods_of
 
 MONITOR_TYPES = frozenset(MonitorType.allowed_values)
 EVALUATED_TYPES = ("query alert", "metric alert")
@@ -114,7 +116,21 @@ def check_query(query: str, options: dict[str, Any]) -> MonitorQuery:
     options["thresholds"] = thresholds
     if anomaly is not None:
         _check_anomaly(anomaly, parsed, options)
+    _check_window_forms(parsed, anomaly, options)
     return parsed
+
+
+def _check_window_forms(parsed: MonitorQuery, anomaly: FunctionCall | None, options: dict[str, Any]) -> None:
+    """Change and cumulative windows: evaluated in their documented forms, refused with anomalies()."""
+    if parsed.time_aggr in CHANGE_AGGREGATORS and parsed.change is None:
+        raise IntakeError(400, f"The value provided for parameter 'query' is not supported by the sandbox: "
+                               f"{parsed.time_aggr}(<window>) without a time aggregation and timeshift; write the "
+                               f"documented form {parsed.time_aggr}(avg(last_5m),last_1h)")
+    if anomaly is not None and (parsed.change or parsed.cumulative):
+        raise IntakeError(400, "The value provided for parameter 'query' is not supported by the sandbox: "
+                               "anomalies() in a change monitor or over a cumulative window")
+    if parsed.cumulative:
+        periods_of(parsed.cumulative, options)
 
 
 def _check_expression(expr: Expr, top: bool = True) -> FunctionCall | None:
