@@ -131,6 +131,10 @@ def _check_window_forms(parsed: MonitorQuery, anomaly: FunctionCall | None, opti
                                "anomalies() in a change monitor or over a cumulative window")
     if parsed.cumulative:
         periods_of(parsed.cumulative, options)
+    scheduling = options.get("scheduling_options")
+    if isinstance(scheduling, dict) and scheduling.get("custom_schedule"):
+        raise IntakeError(400, "The value provided for parameter 'options.scheduling_options.custom_schedule' is not "
+                               "supported by the sandbox: it evaluates every monitor every minute")
 
 
 def _check_expression(expr: Expr, top: bool = True) -> FunctionCall | None:

@@ -165,3 +165,39 @@ def test_a_bad_include_is_a_400(api_client: ApiClient) -> None:
     with pytest.raises(ApiException) as exc:
         DowntimesApi(api_client).list_downtimes(include="owner")
     assert exc.value.status == 400 and "include" in str(errors_of(exc))
+
+
+def test_a_muted_monitor_alerts_through_the_api_without_a_notification(session_sandbox: SandboxServer,
+                                                                     api_client: ApiClient) -> None:
+    """End to end with the real client: the monitor goes to Alert and back (history, group state), the downtime
+    silences both transitions, so no notification is recorded for the monitor."""
+    import uuid
+
+    from datadog_api_client.v2.api.metrics_api import MetricsApi
+    from datadog_api_client.v2.model.metric_intake_type import MetricIntakeType
+    from datadog_api_client.v2.model.metric_payload import MetricPayload
+    from datadog_api_client.v2.model.metric_point import MetricPoint
+    from datadog_api_client.v2.model.metric_series import MetricSeries
+
+    metric = f"downtime.muted.m{uuid.uuid4().hex[:8]}"
+    now = int(session_sandbox.sandbox.policy.clock()) // 60 * 60
+    start = now - 30 * 60
+    monitor, control = (MonitorsApi(api_client).create_monitor(body=Monitor(
+        name=unique(name), type=MonitorType.METRIC_ALERT, message="high @webhook-nowhere",
+        query=f"max(last_2m):max:{metric}{{env:demo}} > 5")) for name in ("muted", "control"))
+    DowntimesApi(api_client).create_downtime(body=create_body(DowntimeCreateRequestAttributes(
+        monitor_identifier=DowntimeMonitorIdentifierId(monitor_id=monitor.id), scope="env:demo",
+        schedule=DowntimeScheduleOneTimeCreateUpdateRequest(start=datetime.fromtimestamp(start, UTC),
+                                                            end=datetime.fromtimestamp(now + 3600, UTC)))))
+    values = [1.0] * 10 + [9.0] * 5 + [1.0] * 15
+    MetricsApi(api_client).submit_metrics(body=MetricPayload(series=[MetricSeries(
+        metric=metric, type=MetricIntakeType.GAUGE, tags=["env:demo"],
+        points=[MetricPoint(timestamp=start + 60 * i, value=v) for i, v in enumerate(values)])]))
+    raw(session_sandbox, "POST", "/sandbox/evaluate")
+
+    _, history = raw(session_sandbox, "GET", f"/sandbox/monitors/{monitor.id}/history")
+    assert [(t["current"], t["silenced"].startswith("muted by downtime")) for t in history["transitions"]] == [
+        ("Alert", True), ("OK", True)]
+    _, muted = raw(session_sandbox, "GET", f"/sandbox/notifications?monitor_id={monitor.id}")
+    _, notified = raw(session_sandbox, "GET", f"/sandbox/notifications?monitor_id={control.id}")
+    assert muted["data"] == [] and [n["current"] for n in notified["data"]] == ["Alert", "OK"]
