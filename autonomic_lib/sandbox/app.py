@@ -79,6 +79,7 @@ class Sandbox:
         self.monitors = Monitors(self.documents, clock, self.metrics)
         self.downtimes = Downtimes(self.documents, clock, self.monitors)
         self.monitors.matching_downtimes = self.downtimes.matching_v1
+        self.monitors.silenced_groups = self.downtimes.silenced_groups
         self.pages = Pages(monitors=self.monitors, dashboards=self.dashboards, automation=self.automation,
                            metrics=self.metrics)
         self.dogstatsd = DogStatsD(self.metrics, self.logs, self.documents, clock=clock)  # fed by server.py's listener

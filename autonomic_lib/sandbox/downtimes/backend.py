@@ -109,6 +109,12 @@ class Downtimes:
                 out.append((doc, groups))
         return out
 
+    def silenced_groups(self, monitor: dict[str, Any]) -> set[str]:
+        """The monitor's groups (`*` for a simple alert) a downtime silences right now."""
+        now = self.clock()
+        return {group for doc, groups in self.matching(monitor) if dm.window_at(doc, now) is not None
+                for group in groups}
+
     def matching_v1(self, monitor: dict[str, Any]) -> list[dict[str, Any]]:
         """v1's `matching_downtimes` of a monitor (GET /api/v1/monitor/{id}?with_downtimes=true): integer ids (the
         downtime's legacy id: v1 numbers downtimes), POSIX start and end, the scope as a list."""

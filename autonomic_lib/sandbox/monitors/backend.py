@@ -15,6 +15,7 @@ from autonomic_lib.sandbox.http.identity import ORG_ID, SANDBOX_USER
 from autonomic_lib.sandbox.http.params import iso_time
 from autonomic_lib.sandbox.metrics.backend import Metrics
 from autonomic_lib.sandbox.monitors import model as mm
+from autonomic_lib.sandbox.monitors import search as ms
 from autonomic_lib.sandbox.monitors.anomaly import anomaly_band
 from autonomic_lib.sandbox.monitors.evaluator import Transition, iso
 from autonomic_lib.sandbox.storage.documents import DocumentStore
@@ -38,8 +39,10 @@ class Monitors:
 
     def __init__(self, documents: DocumentStore, clock: Callable[[], float], metrics: Metrics):
         self._documents, self.clock, self.metrics = documents, clock, metrics
-        # the downtimes silencing a monitor, as v1's matching_downtimes (app.py wires the downtimes product's)
+        # the downtimes silencing a monitor, as v1's matching_downtimes, and the groups they silence now (app.py
+        # wires the downtimes product's)
         self.matching_downtimes: Callable[[dict[str, Any]], list[dict[str, Any]]] = lambda monitor: []
+        self.silenced_groups: Callable[[dict[str, Any]], set[str]] = lambda monitor: set()
 
     # ------------------------------------------------------------------------------------------ definitions
     def create(self, body: Any) -> dict[str, Any]:
@@ -104,6 +107,21 @@ class Monitors:
         if page_size is not None:
             docs = docs[(page or 0) * page_size:((page or 0) + 1) * page_size]
         return docs
+
+    def find(self, *, query: str = "", groups: bool = False, page: int = 0, per_page: int | None = None,
+             sort: str | None = None) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+        """Monitor search (search.py): the page of matching monitors (or monitor groups), its metadata, the facets.
+
+        Raises:
+            IntakeError: 400 for a query, sort or page size the search does not take.
+        """
+        terms = ms.parse_search(query, ms.GROUP_FIELDS if groups else ms.MONITOR_FIELDS)
+        rows = []
+        for monitor in self.search():
+            silenced = self.silenced_groups(monitor)
+            found = ms.group_rows(monitor, silenced) if groups else [ms.monitor_row(monitor, silenced)]
+            rows += [row for row in found if ms.matches(terms, row)]
+        return ms.page_of(rows, page=page, per_page=per_page, sort=sort)
 
     def expected_band(self, monitor: dict[str, Any], *, start: int, end: int) -> pd.DataFrame:
         """An anomaly monitor's expected band over [start, end] (time, value, lower, upper; NaN where unknown).

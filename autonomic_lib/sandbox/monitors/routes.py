@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from autonomic_lib.errors import IntakeError
+from autonomic_lib.sandbox.http.identity import ORG_ID, SANDBOX_USER
 from autonomic_lib.sandbox.http.params import EPOCH_SECONDS, MAX_EPOCH_S, flag, int_param, parse_int
 from autonomic_lib.sandbox.http.routing import error_response, json_body, json_response, route
 from autonomic_lib.sandbox.monitors import model as mm
@@ -101,6 +102,30 @@ async def list_monitors(request: Request, monitors: Monitors) -> Response:
     return json_response([_monitor_view(d, request, monitors) for d in docs])
 
 
+async def search_monitors(request: Request, monitors: Monitors) -> Response:
+    rows, metadata, counts = await _find(request, monitors, groups=False)
+    fields = ("id", "name", "query", "type", "status", "tags", "classification", "metrics", "scopes",
+              "last_triggered_ts", "priority")
+    return json_response({"monitors": [{**{k: row[k] for k in fields}, "org_id": ORG_ID, "creator": dict(SANDBOX_USER), "quality_issues": [],
+                                        "notifications": [{"handle": h, "name": h} for h in row["notifications"]]}
+                                       for row in rows], "metadata": metadata, "counts": counts})
+
+
+async def search_monitor_groups(request: Request, monitors: Monitors) -> Response:
+    rows, metadata, counts = await _find(request, monitors, groups=True)
+    fields = ("group", "group_tags", "last_nodata_ts", "last_triggered_ts", "status", "muted")
+    return json_response({"groups": [{**{k: row[k] for k in fields}, "monitor_id": row["id"],
+                                      "monitor_name": row["name"]} for row in rows],
+                          "metadata": metadata, "counts": counts})
+
+
+async def _find(request: Request, monitors: Monitors, *, groups: bool) -> Any:
+    return await run_in_threadpool(monitors.find, query=request.query_params.get("query") or "", groups=groups,
+                                   page=int_param(request, "page", 0, high=1_000_000),
+                                   per_page=int_param(request, "per_page", low=1, high=1000),
+                                   sort=request.query_params.get("sort"))
+
+
 def _comma_list(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
@@ -178,6 +203,8 @@ def routes(monitors: Monitors, evaluator: MonitorEvaluator) -> list[Route]:
         # fixed monitor paths first, so that they never read as a monitor id
         route("/api/v1/monitor/validate", "POST", validate_monitor, monitors, app_key=True),
         route("/api/v1/monitor/can_delete", "GET", can_delete_monitors, monitors, app_key=True),
+        route("/api/v1/monitor/search", "GET", search_monitors, monitors, app_key=True),
+        route("/api/v1/monitor/groups/search", "GET", search_monitor_groups, monitors, app_key=True),
         route("/api/v1/monitor", "POST", create_monitor, monitors, app_key=True),
         route("/api/v1/monitor", "GET", list_monitors, monitors, app_key=True),
         route("/api/v1/monitor/{monitor_id:int}", "GET", get_monitor, monitors, app_key=True),
