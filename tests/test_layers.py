@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "autonomic_lib"
 
 _ABOVE_FOUNDATION = ("sandbox", "assets", "swarm", "telemetry", "traffic", "analysis", "reconciliation", "session",
-                     "backend", "notebook", "demo", "cli")
+                     "backend", "notebook", "demo", "cli", "muting")
 _PRODUCTS = ("metrics", "logs", "dashboards", "monitors", "automation", "downtimes")
 
 
@@ -35,7 +35,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "swarm":     ("telemetry", "traffic", "analysis", "reconciliation", "session", "sandbox", "assets"),
     "assets":    ("sandbox", "swarm", "telemetry", "traffic", "session"),
     "sandbox":   ("swarm", "telemetry", "traffic", "analysis", "reconciliation", "session", "assets", "backend",
-                  "notebook", "demo", "cli", "sandbox_process"),
+                  "notebook", "demo", "cli", "sandbox_process", "muting"),
     # inside the sandbox: only app.py (and server.py, which serves it) sees every product; products depend one way
     "sandbox.storage": _sandbox("http", *_PRODUCTS, "pages", "dogstatsd", "app", "server"),
     "sandbox.http": _sandbox("storage", *_PRODUCTS, "pages", "dogstatsd", "app", "server"),

@@ -89,13 +89,15 @@ class Sandbox:
 
     def new_run(self) -> dict[str, int]:
         """Forget everything a run sent and caused (telemetry, evaluations, notifications, workflow runs, cases,
-        snapshots); keep the assets (dashboards, monitors, workflows, case projects). Returns what was cleared.
+        snapshots, and the downtimes that muted its phases); keep the assets (dashboards, monitors, workflows, case
+        projects). Returns what was cleared.
 
         Why: the demo's story is backfilled to end now, so a second run overlaps the first in time; without this
         its points pile onto the first's and every count doubles.
         """
         cleared = {"transitions": self.evaluator.new_run(), "points": self.store.clear(), **self.logs.clear(),
-                   **self.automation.clear_runs(), "snapshots": self.dashboards.clear_snapshots()}
+                   **self.automation.clear_runs(), "snapshots": self.dashboards.clear_snapshots(),
+                   "downtimes": self.downtimes.clear()}
         log.info("new run: cleared %s", cleared)
         return cleared
 

@@ -77,6 +77,11 @@ class Downtimes:
             self._documents.put(_DOWNTIME, downtime_id, {**doc, "canceled_at": now, "modified": now})
         return True
 
+    def clear(self) -> int:
+        """Forget every downtime (a new run: the last run's phase mutes would cover the new run's timeline, which
+        ends now too); how many there were."""
+        return self._documents.delete_kind(_DOWNTIME)
+
     def search(self, *, current_only: bool = False, offset: int = 0, limit: int | None = None
                ) -> tuple[list[dict[str, Any]], int]:
         """Downtimes in creation order (active ones only with current_only), one page; and the filtered total."""
@@ -121,9 +126,9 @@ class Downtimes:
         now, out = self.clock(), []
         for doc, _groups in self.matching(monitor):
             window = dm.current_window(doc, now)
-            out.append({"id": doc["legacy_id"], "start": int(window.start) if window else None,
-                        "end": int(window.end) if window and window.end is not None else None,
-                        "scope": [doc["scope"]]})
+            if window is not None:  # none: a recurrence over a year away
+                out.append({"id": doc["legacy_id"], "start": int(window.start),
+                            "end": int(window.end) if window.end is not None else None, "scope": [doc["scope"]]})
         return out
 
     def silence(self, monitor: dict[str, Any], transition: Transition, now: float) -> Silence | None:

@@ -94,9 +94,11 @@ def _attributes(body: Any, model: type) -> dict[str, Any]:
     return dict(attributes)
 
 
-def _merge_schedule(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """A schedule update: the same kind merges field by field, another kind replaces it."""
-    if ("recurrences" in new) != ("recurrences" in old) and ("recurrences" in new or "timezone" not in new):
+def _merge_schedule(old: dict[str, Any], new: Any) -> Any:
+    """A schedule update: the same kind (one-time, recurring) merges field by field, another kind replaces it."""
+    if not isinstance(new, dict):
+        return new  # refused by resolve_schedule
+    if ("recurrences" in new or "timezone" in new) != ("recurrences" in old):
         return dict(new)
     return {**old, **new}
 
@@ -143,6 +145,8 @@ def resolve_schedule(schedule: Any, now: float) -> dict[str, Any]:
         raise bad("schedule", "must be an object")
     if "recurrences" in schedule:
         return _recurring(schedule, now)
+    if "timezone" in schedule:
+        raise bad("schedule.timezone", "belongs to a recurring schedule: give schedule.recurrences too")
     start = _instant(schedule.get("start"), "schedule.start")
     end = _instant(schedule.get("end"), "schedule.end")
     start = now if start is None else start

@@ -166,3 +166,29 @@ def test_an_update_cannot_change_the_id(downtimes: Downtimes) -> None:
     made = downtimes.create(downtime())
     with pytest.raises(IntakeError, match="data.id"):
         downtimes.update(made["id"], {"data": {"type": "downtime", "id": "other", "attributes": {}}})
+
+
+def test_a_schedule_update_merges_within_its_kind_and_replaces_across(downtimes: Downtimes, clock: Clock) -> None:
+    made = downtimes.create(downtime(start=T0, end=T0 + 3600))
+
+    def update(schedule: dict[str, Any]) -> dict[str, Any] | None:
+        return downtimes.update(made["id"], {"data": {"type": "downtime", "id": made["id"],
+                                                      "attributes": {"schedule": schedule}}})
+    later = update({"end": iso(T0 + 7200)})
+    assert later is not None and later["schedule"] == {"start": T0, "end": T0 + 7200}  # the start is kept
+    recurring = update({"recurrences": [{"duration": "1h", "rrule": "FREQ=DAILY", "start": "2026-01-01T06:00:00"}]})
+    assert recurring is not None and recurring["schedule"]["timezone"] == "UTC"
+    moved = update({"timezone": "Europe/Paris"})
+    assert moved is not None and moved["schedule"]["recurrences"] == recurring["schedule"]["recurrences"]
+    with pytest.raises(IntakeError, match="schedule"):
+        downtimes.create(downtime(schedule={"timezone": "UTC"}))
+
+
+def test_matching_downtimes_list_what_silences_a_monitor_now_or_later(monitors: Monitors,
+                                                                     downtimes: Downtimes) -> None:
+    monitor = monitors.create(body("avg(last_2m):avg:m.x{env:demo} > 3"))
+    running = downtimes.create(downtime("env:demo", {"monitor_id": monitor["id"]}, end=T0 + 600))
+    downtimes.create(downtime("env:prod", {"monitor_id": monitor["id"]}, end=T0 + 600))  # another scope
+    downtimes.create(downtime("*", {"monitor_id": monitor["id"]}, start=T0 - 7200, end=T0 - 3600))  # over
+    assert [m["id"] for m in downtimes.matching_v1(monitor)] == [running["legacy_id"]]
+    assert downtimes.silenced_groups(monitor) == {"*"}
