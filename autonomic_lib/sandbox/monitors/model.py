@@ -36,6 +36,7 @@ from autonomic_lib.query.windows import window_seconds
 from autonomic_lib.sandbox.http.params import shorten
 from autonomic_lib.sandbox.http.schema import schema_error
 from autonomic_lib.sandbox.monitors.cumulative import periods_of
+from autonomic_lib.sandbox.monitors.formula import check_formula_monitor, is_formula_query
 
 MONITOR_TYPES = frozenset(MonitorType.allowed_values)
 EVALUATED_TYPES = ("query alert", "metric alert")
@@ -88,6 +89,12 @@ def normalise_monitor(body: Any, *, existing: dict[str, Any] | None = None) -> d
 
 def check_query(query: str, options: dict[str, Any]) -> MonitorQuery:
     """Parse a metric monitor query and check it against its options; fills thresholds.critical from the query."""
+    if is_formula_query(query):
+        check_formula_monitor(query, options)  # a malformed one is a 400 naming its problem first
+        raise IntakeError(400, "The value provided for parameter 'query' is not supported by the sandbox: formula "
+                               "and functions metric monitors (formula(...) over options.variables) are not "
+                               "evaluated; write the arithmetic in the metric query, e.g. "
+                               "avg(last_5m):sum:a{*} / sum:b{*} > 1")
     try:
         parsed = parse_monitor(query)
         anomaly = _check_expression(parsed.expression)
