@@ -159,6 +159,14 @@ def test_a_monitor_shows_its_matching_downtimes(api_client: ApiClient) -> None:
 
     downtimes.cancel_downtime(downtime_id=created.data.id)
     assert MonitorsApi(api_client).get_monitor(monitor_id=monitor.id, with_downtimes=True).matching_downtimes == []
+    assert downtimes.list_monitor_downtimes(monitor_id=monitor.id).data == []
+
+
+def test_the_examples_monitor_downtimes_of_an_unknown_monitor_are_none(api_client: ApiClient) -> None:
+    """ListMonitorDowntimes asks for monitor 9223372036854775807 and expects "OK"."""
+    answer = DowntimesApi(api_client).list_monitor_downtimes(monitor_id=9223372036854775807)
+    assert answer.data == [] and answer.meta.page.total_filtered_count == 0
+    assert list(DowntimesApi(api_client).list_monitor_downtimes_with_pagination(monitor_id=9223372036854775807)) == []
 
 
 def test_a_bad_include_is_a_400(api_client: ApiClient) -> None:
