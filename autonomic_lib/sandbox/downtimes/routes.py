@@ -131,9 +131,9 @@ async def monitor_downtime_matches(request: Request, downtimes: Downtimes) -> Re
     data = []
     for doc, groups in matches[offset:offset + limit]:
         window = current_window(doc, now)
-        data.append({"type": "downtime_match", "id": doc["id"],
-                     "attributes": {"scope": doc["scope"], "groups": groups, "start": _time(window.start if window else None),
-                                    "end": _time(window.end if window else None)}})
+        start, end = (window.start, window.end) if window else (None, None)
+        data.append({"type": "downtime_match", "id": doc["id"], "attributes": {
+            "scope": doc["scope"], "groups": groups, "start": _time(start), "end": _time(end)}})
     return json_response({"data": data, "meta": {"page": {"total_filtered_count": len(matches)}}})
 
 

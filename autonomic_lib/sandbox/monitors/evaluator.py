@@ -279,12 +279,13 @@ def evaluate_span(plan: MonitorPlan, grid: Grid, evals: np.ndarray, states: dict
     transitions: list[Transition] = []
     ends = (evals - plan.evaluation_delay) // 60 * 60
     hi = (ends - grid.start) // grid.step
+    windows = Windows(window_starts(plan, grid, ends, hi), _segments(plan, grid))  # once for every group
     keys = sorted(set(grid.keys) | set(states))
     index = {k: i for i, k in enumerate(grid.keys)}
     for key in keys:
         row = grid.values[index[key]] if key in index else np.full(grid.values.shape[1], np.nan)
         state = states.get(key)
-        codes, values, reason, first_seen, last_data = _group_codes(plan, grid, row, hi, ends, evals, state)
+        codes, values, reason, first_seen, last_data = _group_codes(plan, grid, row, hi, windows, ends, evals, state)
         if state is None:
             if first_seen is None:
                 continue  # a group without data does not exist yet
@@ -301,7 +302,7 @@ def evaluate_span(plan: MonitorPlan, grid: Grid, evals: np.ndarray, states: dict
                 transitions.append(Transition(
                     monitor_id=plan.monitor_id, group=key, group_tags=tags, previous=prev.wire, current=code.wire,
                     at=at, value=value, threshold=_threshold(plan, prev, code),
-                    window_start=int(ends[k]) - plan.window, window_end=int(ends[k])))
+                    window_start=grid.start + int(windows.lo[k]) * grid.step, window_end=int(ends[k])))
                 _stamp(state, code, at)
                 prev = code
         if len(evaluated):
@@ -313,13 +314,13 @@ def evaluate_span(plan: MonitorPlan, grid: Grid, evals: np.ndarray, states: dict
     return transitions
 
 
-def _group_codes(plan: MonitorPlan, grid: Grid, row: np.ndarray, hi: np.ndarray, ends: np.ndarray,
-                 evals: np.ndarray, state: GroupState | None
+def _group_codes(plan: MonitorPlan, grid: Grid, row: np.ndarray, hi: np.ndarray, windows: Windows,
+                 ends: np.ndarray, evals: np.ndarray, state: GroupState | None
                  ) -> tuple[np.ndarray, np.ndarray, str | None, int | None, int | None]:
     """Per evaluation: the MonitorState code (or NOT_EVALUATED) and the value; why the group is not judged (if so),
     when it first had data in an evaluation window and when its data last ended."""
     step = grid.step
-    lo = window_starts(plan, grid, ends, hi)
+    lo = windows.lo
     present = ~np.isnan(row)
     cum_n = np.concatenate(([0], np.cumsum(present)))
     count = cum_n[hi] - cum_n[lo]
@@ -337,7 +338,7 @@ def _group_codes(plan: MonitorPlan, grid: Grid, row: np.ndarray, hi: np.ndarray,
     if plan.anomaly is not None:
         value, recovery, judged, reason = _anomaly_values(plan, grid, row, hi, ends, first_seen, present)
     else:
-        value = _reduce(plan.time_aggr, row, present, hi, lo, cum_n, _segments(plan, grid))
+        value = _reduce(plan.time_aggr, row, present, hi, lo, cum_n, windows.segments)
         if plan.empty_as_zero:
             value = np.where(data, value, 0.0)
         recovery, judged = value, ~np.isnan(value)
@@ -366,6 +367,14 @@ def _group_codes(plan: MonitorPlan, grid: Grid, row: np.ndarray, hi: np.ndarray,
     codes = np.where(nodata, MonitorState.NO_DATA, np.where(evaluated | resolve, codes, NOT_EVALUATED))
     last_data = int(last_end[-1]) if len(last_end) and last_end[-1] >= 0 else None
     return codes, np.where(nodata, np.nan, value), reason, first_seen, last_data
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Where each evaluation's window starts (a bucket index), and a cumulative window's period per bucket."""
+
+    lo: np.ndarray
+    segments: np.ndarray | None
 
 
 def window_starts(plan: MonitorPlan, grid: Grid, ends: np.ndarray, hi: np.ndarray) -> np.ndarray:

@@ -106,9 +106,9 @@ async def search_monitors(request: Request, monitors: Monitors) -> Response:
     rows, metadata, counts = await _find(request, monitors, groups=False)
     fields = ("id", "name", "query", "type", "status", "tags", "classification", "metrics", "scopes",
               "last_triggered_ts", "priority")
-    return json_response({"monitors": [{**{k: row[k] for k in fields}, "org_id": ORG_ID, "creator": dict(SANDBOX_USER), "quality_issues": [],
-                                        "notifications": [{"handle": h, "name": h} for h in row["notifications"]]}
-                                       for row in rows], "metadata": metadata, "counts": counts})
+    found = [{**{k: row[k] for k in fields}, "org_id": ORG_ID, "creator": dict(SANDBOX_USER), "quality_issues": [],
+              "notifications": [{"handle": h, "name": h} for h in row["notifications"]]} for row in rows]
+    return json_response({"monitors": found, "metadata": metadata, "counts": counts})
 
 
 async def search_monitor_groups(request: Request, monitors: Monitors) -> Response:

@@ -158,3 +158,11 @@ def test_a_change_monitor_alerts_through_the_client(session_sandbox: Any, api_cl
     _, history = raw(session_sandbox, "GET", f"/sandbox/monitors/{created.id}/history")
     assert [(t["current"], t["at"] - start, t["value"]) for t in history["transitions"]] == [
         ("Alert", 11 * 60, 4.0), ("OK", 16 * 60, 0.0)]
+
+
+def test_a_cumulative_transition_reports_its_window_from_the_period_start():
+    from autonomic_lib.sandbox.monitors.backtest import backtest
+
+    store = store_with({("env:demo",): [1] * 100})
+    [first, *_] = backtest(store, monitor("sum(current_1h):sum:m.x{env:demo} >= 30"), T0, T0 + 100 * 60)
+    assert (first.window_start, first.window_end) == (T0, T0 + 30 * 60)
