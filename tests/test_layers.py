@@ -54,6 +54,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "sandbox.config": _sandbox("http", "storage", *_PRODUCTS, "pages", "dogstatsd", "app", "server"),
     # the page links' paths and tokens: written by the client side, checked by the sandbox; imports neither
     "links": _ABOVE_FOUNDATION + ("catalog", "query", "client", "series", "settings", "errors"),
+    # RFC 5545 recurrences (downtimes, monitor custom schedules): the foundation, importing none of the package
+    "recurrence": _ABOVE_FOUNDATION + ("catalog", "query", "client", "series", "settings", "errors", "links"),
 }
 # The imports a rule lets through, with the reason. "x.*" is every module of package x; "x" is the module x
 # itself (for a package: its __init__.py).

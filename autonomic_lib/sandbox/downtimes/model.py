@@ -12,10 +12,8 @@ Sandbox readings (Datadog documents no more):
   the monitor's query is scoped on; `*` matches everything. The scope is read with the metric tag-filter grammar
   (`,` `AND` `OR` `NOT` `!`, parentheses, `*` globs), which covers the documented examples.
 - times are the evaluator's data times, so a downtime may start in the past (a backfilled phase can be muted).
-- recurrences: an RFC 5545 RRULE (no DTSTART/DTEND/DURATION, as documented) at FREQ DAILY, WEEKLY, MONTHLY or
-  YEARLY, each occurrence lasting `duration` (`<n>m|h|d|w`), in the schedule's `timezone`; finer frequencies are
-  refused and COUNT is at most MAX_COUNT (bounded work: occurrences are found by iterating the rule, a daily or
-  weekly one from a start moved to the time asked about, a monthly or yearly one from its start).
+- recurrences: an RFC 5545 RRULE read by recurrence.py (its bounds: FREQ DAILY to YEARLY, COUNT, INTERVAL), each
+  occurrence lasting `duration` (`<n>m|h|d|w`), in the schedule's `timezone`.
 """
 
 from __future__ import annotations
@@ -29,9 +27,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from datadog_api_client.v2.model.downtime_create_request import DowntimeCreateRequest
 from datadog_api_client.v2.model.downtime_update_request import DowntimeUpdateRequest
-from dateutil.rrule import rrule, rrulestr
+from dateutil.rrule import rrule
 
+from autonomic_lib import recurrence
 from autonomic_lib.errors import IntakeError, QueryError
+from autonomic_lib.recurrence import RecurrenceError
 from autonomic_lib.query.language import AllTags, MetricQuery, Scope, parse_query
 from autonomic_lib.sandbox.http.params import MAX_EPOCH_S, shorten
 from autonomic_lib.sandbox.http.schema import schema_error
@@ -42,14 +42,9 @@ DEFAULTS: dict[str, Any] = {"display_timezone": "UTC", "message": None, "mute_fi
                             "notify_end_states": list(END_STATES), "notify_end_types": ["expired"]}
 MAX_SCOPE = 2000  # characters (a sandbox bound; Datadog states none)
 MAX_RECURRENCES = 20  # recurrences per schedule (a sandbox bound)
-MAX_RRULE = 500  # characters of one RRULE
-ALLOWED_FREQ = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
-MAX_COUNT = 10_000  # occurrences of a rule with COUNT (a sandbox bound: they are iterated from the start)
-_PERIOD_DAYS = {"DAILY": 1, "WEEKLY": 7}  # rules moved forward by whole periods (months and years vary in length)
 LOOKAHEAD = 366 * 86400  # how far ahead a recurring downtime's next occurrence is looked for
 _DURATION = re.compile(r"([0-9]{1,6})([mhdw])")
 _DURATION_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
-_FORBIDDEN_RRULE = ("DTSTART", "DTEND", "DURATION")
 _STATE_NAMES = {"Alert": "alert", "Warn": "warn", "No Data": "no data"}
 
 
@@ -210,47 +205,18 @@ def duration_seconds(value: Any, field: str) -> int:
 
 
 def _local_start(value: Any, field: str) -> datetime:
-    if not isinstance(value, str) or len(value) > 40:
-        raise bad(field, f"{shorten(value)} is not an ISO-8601 time")
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise bad(field, f"{shorten(value)} is not an ISO-8601 time") from None
-    if parsed.tzinfo is not None:
-        raise bad(field, f"{shorten(value)} must not carry a UTC offset (it is read in schedule.timezone)")
-    return parsed
+        return recurrence.local_start(value)
+    except RecurrenceError as exc:
+        raise bad(field, str(exc)) from None
 
 
 def _rule(text: Any, start: str, zone: ZoneInfo, field: str, near: datetime | None = None) -> rrule:
-    """The recurrence's rule from its local start; with `near`, its start moved forward by whole periods to just
-    before `near` (the same occurrences, found without iterating from a start years back)."""
-    if not isinstance(text, str) or not text.strip() or len(text) > MAX_RRULE:
-        raise bad(field, f"must be an RRULE of at most {MAX_RRULE} characters")
-    upper = text.upper()
-    if any(word in upper for word in _FORBIDDEN_RRULE):
-        raise bad(field, "may not set DTSTART, DTEND or DURATION (the recurrence's start and duration do)")
-    body = upper.removeprefix("RRULE:")
-    parts = dict(p.partition("=")[::2] for p in body.split(";") if p)
-    if parts.get("FREQ") not in ALLOWED_FREQ:
-        raise IntakeError(400, f"Invalid downtime: '{field}' FREQ={str(parts.get('FREQ'))[:20]} is not supported by "
-                               f"the sandbox; expected one of {', '.join(ALLOWED_FREQ)}")
-    if "COUNT" in parts and not (parts["COUNT"].isascii() and parts["COUNT"].isdigit()
-                                 and int(parts["COUNT"][:9]) <= MAX_COUNT):
-        raise bad(field, f"COUNT must be a whole number of at most {MAX_COUNT}")
-    local = _local_start(start, field.replace("rrule", "start"))
-    interval = parts.get("INTERVAL", "1")
-    if not (interval.isascii() and interval.isdigit() and 1 <= int(interval[:6]) <= 1000):
-        raise bad(field, "INTERVAL must be a whole number from 1 to 1000")
-    if near is not None and "COUNT" not in parts and parts["FREQ"] in _PERIOD_DAYS:
-        period = _PERIOD_DAYS[parts["FREQ"]] * int(interval[:6])
-        whole = (near.replace(tzinfo=None) - local).days // period - 1
-        local += timedelta(days=period * max(whole, 0))
+    """The recurrence's rule (recurrence.py), its problems a 400 naming the field."""
     try:
-        rule = rrulestr(body, dtstart=local.replace(tzinfo=zone))
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise bad(field, f"{shorten(text)} is not a valid RRULE: {str(exc)[:80]}") from None
-    assert isinstance(rule, rrule)
-    return rule
+        return recurrence.parse_rule(text, start, zone, near)
+    except RecurrenceError as exc:
+        raise bad(field.replace("rrule", exc.part), str(exc)) from None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ Semantics (DATADOG.md 3.4-3.6; sandbox choices marked):
   docs.datadoghq.com/monitors/types/metric/ Change tab): each point minus the point `shift` earlier, or for
   pct_change that difference in percent of the earlier point's magnitude (no value where the earlier point is
   missing or 0: sandbox reading), then the window's time aggregation.
+- a custom schedule (schedule.py): evaluated only at its recurrences' occurrences.
 - cumulative windows (`current_1h|1d|1mo`, cumulative.py): the window runs from the start of the period holding the
   window's end; points are 60 s buckets (sandbox choice: a month of 10 s buckets per group is too much).
 - anomalies(): the value is the fraction of points outside the band in the trigger window (threshold_windows), the
@@ -74,6 +75,7 @@ from autonomic_lib.sandbox.monitors.anomaly import (
     spec_from_call,
 )
 from autonomic_lib.sandbox.monitors.cumulative import Periods, periods_of
+from autonomic_lib.sandbox.monitors.schedule import CustomSchedule, custom_schedule_of
 from autonomic_lib.sandbox.monitors.states import MonitorState
 
 log = logging.getLogger("autonomic_lib.sandbox")
@@ -124,6 +126,7 @@ class MonitorPlan:
     timeout: int | None
     change: tuple[str, int] | None = None  # ("change" | "pct_change", timeshift seconds)
     periods: Periods | None = None  # a cumulative window's periods
+    schedule: CustomSchedule | None = None  # evaluated only at its occurrences (schedule.py)
 
 
 @dataclass
@@ -168,6 +171,7 @@ def plan_monitor(monitor: dict[str, Any], *, kinds: KindFn | None = None, store:
         raise MonitorEvalError(f"time aggregation {parsed.time_aggr!r} is not evaluated by the sandbox")
     try:
         periods = periods_of(parsed.cumulative, options) if parsed.cumulative else None
+        schedule = custom_schedule_of(options)
     except IntakeError as exc:
         raise MonitorEvalError(str(exc)) from None
     if kinds is None and store is not None:
@@ -206,7 +210,8 @@ def plan_monitor(monitor: dict[str, Any], *, kinds: KindFn | None = None, store:
         new_group_delay=int(options.get("new_group_delay") or 0),
         empty_as_zero=anomaly is None and time_aggr == "sum" and on_missing in (None, "default"),
         resolve_on_missing=on_missing == "resolve", no_data_after=no_data_after,
-        timeout=int(float(timeout) * 3600) if timeout else None, change=change, periods=periods)
+        timeout=int(float(timeout) * 3600) if timeout else None, change=change, periods=periods,
+        schedule=schedule)
 
 
 def _num(value: Any) -> float | None:
@@ -544,6 +549,10 @@ def run_monitor(plan: MonitorPlan, store: Any, first_eval: int, last_eval: int, 
     widest = max(plan.window, plan.recovery_window)
     for span_start in range(first_eval, last_eval + 1, MAX_SPAN):
         evals = np.arange(span_start, min(last_eval, span_start + MAX_SPAN - 60) + 1, 60, dtype=np.int64)
+        if plan.schedule is not None:
+            evals = evals[plan.schedule.mask(evals)]
+            if not len(evals):
+                continue
         ends = (evals - plan.evaluation_delay) // 60 * 60
         grid_start = int(ends[0]) - widest - lookback(plan)
         grid = fetch_grid(plan, store, grid_start, int(ends[-1]), kinds)

@@ -37,6 +37,7 @@ from autonomic_lib.sandbox.http.params import shorten
 from autonomic_lib.sandbox.http.schema import schema_error
 from autonomic_lib.sandbox.monitors.cumulative import periods_of
 from autonomic_lib.sandbox.monitors.formula import check_formula_monitor, is_formula_query
+from autonomic_lib.sandbox.monitors.schedule import custom_schedule_of
 
 MONITOR_TYPES = frozenset(MonitorType.allowed_values)
 EVALUATED_TYPES = ("query alert", "metric alert")
@@ -138,10 +139,7 @@ def _check_window_forms(parsed: MonitorQuery, anomaly: FunctionCall | None, opti
                                "anomalies() in a change monitor or over a cumulative window")
     if parsed.cumulative:
         periods_of(parsed.cumulative, options)
-    scheduling = options.get("scheduling_options")
-    if isinstance(scheduling, dict) and scheduling.get("custom_schedule"):
-        raise IntakeError(400, "The value provided for parameter 'options.scheduling_options.custom_schedule' is not "
-                               "supported by the sandbox: it evaluates every monitor every minute")
+    custom_schedule_of(options)
 
 
 def _check_expression(expr: Expr, top: bool = True) -> FunctionCall | None:

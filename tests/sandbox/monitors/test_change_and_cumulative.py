@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pytest
 
 from autonomic_lib.errors import IntakeError
@@ -96,12 +97,17 @@ def body(query: str, **options: Any) -> dict[str, Any]:
     return {"type": "query alert", "query": query, "name": "x", "options": options}
 
 
+EXAMPLE_SCHEDULE = {"recurrences": [{"rrule": "FREQ=DAILY;INTERVAL=1", "timezone": "America/Los_Angeles",
+                                      "start": "2024-10-26T09:13:00"}]}
+
+
 def test_the_client_examples_cumulative_month_body_is_accepted():
-    """CreateMonitor_1539578087's query and evaluation window (its custom_schedule aside: see below)."""
+    """CreateMonitor_1539578087's body: a current_1mo window, its evaluation window and custom schedule."""
     fields = normalise_monitor(body("avg(current_1mo):avg:system.load.5{*} > 0.5", thresholds={"critical": 0.5},
                                     notify_audit=False, include_tags=False,
                                     scheduling_options={"evaluation_window": {"day_starts": "04:00",
-                                                                              "month_starts": 1}}))
+                                                                              "month_starts": 1},
+                                                        "custom_schedule": EXAMPLE_SCHEDULE}))
     assert fields["query"] == "avg(current_1mo):avg:system.load.5{*} > 0.5"
     assert periods_of("month", fields["options"]) == Periods("month", day_time=(4, 0))
 
@@ -119,10 +125,14 @@ def test_the_client_examples_cumulative_month_body_is_accepted():
      {"scheduling_options": {"evaluation_window": {"day_starts": "04:00", "timezone": "Mars/Base"}}},
      "timezone 'Mars/Base' is not an IANA time zone"),
     ("avg(current_1w):avg:m{*} > 1", {}, "expected one of current_1h, current_1d, current_1mo"),
-    ("avg(current_1mo):avg:system.load.5{*} > 0.5",  # the rest of CreateMonitor_1539578087's body
-     {"scheduling_options": {"evaluation_window": {"day_starts": "04:00", "month_starts": 1}, "custom_schedule": {
-         "recurrences": [{"rrule": "FREQ=DAILY;INTERVAL=1", "timezone": "America/Los_Angeles",
-                          "start": "2024-10-26T09:13:00"}]}}}, "custom_schedule' is not supported by the sandbox"),
+    ("avg(last_5m):avg:m{*} > 1", {"scheduling_options": {"custom_schedule": {"recurrences": [
+        {"rrule": "FREQ=MINUTELY", "timezone": "UTC", "start": "2026-01-01T00:00:00"}]}}},
+     "custom_schedule.recurrences[0].rrule' is invalid: FREQ=MINUTELY is not supported by the sandbox"),
+    ("avg(last_5m):avg:m{*} > 1", {"scheduling_options": {"custom_schedule": {"recurrences": [
+        {"rrule": "FREQ=DAILY", "timezone": "Mars/Base", "start": "2026-01-01T00:00:00"}]}}},
+     "custom_schedule.recurrences[0].timezone' is invalid"),
+    ("avg(last_5m):avg:m{*} > 1", {"scheduling_options": {"custom_schedule": {"recurrences": []}}},
+     "expected 1 to 20 recurrences"),
 ])
 def test_refusals_name_what_is_wrong(query: str, options: dict[str, Any], fragment: str):
     with pytest.raises(IntakeError) as caught:
@@ -166,3 +176,22 @@ def test_a_cumulative_transition_reports_its_window_from_the_period_start():
     store = store_with({("env:demo",): [1] * 100})
     [first, *_] = backtest(store, monitor("sum(current_1h):sum:m.x{env:demo} >= 30"), T0, T0 + 100 * 60)
     assert (first.window_start, first.window_end) == (T0, T0 + 30 * 60)
+
+
+def test_a_custom_schedule_evaluates_only_at_its_occurrences():
+    store = store_with({("env:demo",): [5] * 200})
+    plain = monitor("avg(last_5m):avg:m.x{env:demo} > 3")
+    scheduled = monitor("avg(last_5m):avg:m.x{env:demo} > 3", scheduling_options={"custom_schedule": {"recurrences": [
+        {"rrule": "FREQ=DAILY", "timezone": "UTC", "start": "2026-01-01T02:30:00"}]}})
+    assert minutes(store, plain, span=200)[0][:4] == (1, "*", "OK", "Alert")
+    assert minutes(store, scheduled, span=200) == [(150, "*", "OK", "Alert")]  # 02:30, the day's one evaluation
+
+
+def test_the_examples_schedule_occurs_at_0913_in_los_angeles():
+    from autonomic_lib.sandbox.monitors.schedule import custom_schedule_of
+
+    schedule = custom_schedule_of({"scheduling_options": {"custom_schedule": EXAMPLE_SCHEDULE}})
+    assert schedule is not None
+    day = np.arange(utc("2026-01-01T00:00:00"), utc("2026-01-02T00:00:00"), 60, dtype=np.int64)
+    assert [datetime.fromtimestamp(int(t), UTC).isoformat() for t in day[schedule.mask(day)]] == [
+        "2026-01-01T17:13:00+00:00"]  # 09:13 PST
