@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Iterator
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from datadog_api_client.v2.model.downtime_create_request import DowntimeCreateRequest
 from datadog_api_client.v2.model.downtime_update_request import DowntimeUpdateRequest
@@ -174,11 +174,9 @@ def _instant(value: Any, field: str) -> float | None:
 def _recurring(schedule: dict[str, Any], now: float) -> dict[str, Any]:
     zone_name = schedule.get("timezone") or "UTC"
     try:
-        zone = ZoneInfo(zone_name) if isinstance(zone_name, str) and len(zone_name) <= 64 else None
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = None
-    if zone is None:
-        raise bad("schedule.timezone", f"{shorten(zone_name)} is not an IANA time zone")
+        zone = recurrence.zone_of(zone_name)
+    except RecurrenceError as exc:
+        raise bad("schedule.timezone", str(exc)) from None
     recurrences = schedule.get("recurrences")
     if not isinstance(recurrences, list) or not 1 <= len(recurrences) <= MAX_RECURRENCES:
         raise bad("schedule.recurrences", f"must list 1 to {MAX_RECURRENCES} recurrences")

@@ -15,11 +15,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from autonomic_lib.errors import IntakeError
+from autonomic_lib.recurrence import RecurrenceError, zone_of
 from autonomic_lib.query.windows import CUMULATIVE_LONGEST
 from autonomic_lib.sandbox.http.params import shorten
 
@@ -74,11 +75,9 @@ def periods_of(period: str, options: dict[str, Any]) -> Periods:
         raise IntakeError(400, f"{_WHERE} must be an object")
     zone_name = window.get("timezone") or "UTC"
     try:
-        valid_zone = isinstance(zone_name, str) and len(zone_name) <= 64 and ZoneInfo(zone_name) is not None
-    except (ZoneInfoNotFoundError, ValueError):
-        valid_zone = False
-    if not valid_zone:
-        raise IntakeError(400, f"{_WHERE}.timezone {shorten(zone_name)} is not an IANA time zone")
+        zone_of(zone_name)
+    except RecurrenceError:
+        raise IntakeError(400, f"{_WHERE}.timezone {shorten(zone_name)} is not an IANA time zone") from None
     if "hour_starts" in window:  # "If hour_starts is set, no other fields may be set" (client model)
         minute = window["hour_starts"]
         if set(window) - {"hour_starts", "timezone"} or type(minute) is not int or not 0 <= minute <= 59:
