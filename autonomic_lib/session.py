@@ -106,17 +106,46 @@ def open_session(backend: Backend = "auto", site: str | None = None, sandbox_dir
     return Session(settings, folder, plan, started)
 
 
-def send_traffic(session: Session, api_client: ApiClient) -> Ledger:
-    """Simulate the plan's scenario and send it with its pacing, one progress bar per phase; saves the ledger.
-
-    A run has an identity: when this state folder already holds a sent run, the sandbox starts a new one
-    (`POST /sandbox/reset`: telemetry, evaluations, notifications and cases of the last run are cleared, the assets
-    kept), so a second run never piles onto the first; on Datadog, whose data cannot be cleared, it refuses.
+def send_traffic(session: Session, api_client: ApiClient, *, pacing: Backfill | Live | None = None) -> Ledger:
+    """Simulate the plan's scenario and send it with its pacing (or `pacing`, pinned by muting.mute_phase), one
+    progress bar per phase; saves the ledger. A run already sent from this state folder is cleared first
+    (`clear_previous_run`).
 
     Raises:
         ConfigError: Datadog, and this state folder already sent a run (the message says how to start over).
     """
-    from .notebook import ProgressBar, announce
+    from .notebook import ProgressBar
+
+    clear_previous_run(session, api_client)
+    scenario = session.scenario
+    expected = expected_messages(scenario)
+    bars = {name: ProgressBar(name, n, "messages") for name, n in expected.items()}
+    points = dict.fromkeys(bars, 0)
+
+    def progress(phase: str, messages: int, sent: int) -> None:
+        bar = bars[phase]
+        points[phase] += sent
+        bar.update(messages, note=f"({points[phase]:,} points acknowledged)", total=max(bar.total, bar.n + messages))
+
+    ledger = run_scenario(scenario, session.plan.seed, api_client=api_client, pacing=pacing or session.pacing,
+                          progress=progress)
+    for bar in bars.values():
+        bar.total = max(bar.n, 1)  # the expected count was a Poisson mean: end every bar full
+        bar.close()
+    session.save_ledger(ledger)
+    return ledger
+
+
+def clear_previous_run(session: Session, api_client: ApiClient) -> None:
+    """A run has an identity: when this state folder already holds a sent run, the sandbox starts a new one
+    (`POST /sandbox/reset`: telemetry, evaluations, notifications, cases and downtimes of the last run are cleared,
+    the assets kept), so a second run never piles onto the first; on Datadog, whose data cannot be cleared, it
+    refuses. Nothing to do when no run was sent.
+
+    Raises:
+        ConfigError: Datadog, and this state folder already sent a run (the message says how to start over).
+    """
+    from .notebook import announce
 
     previous = previous_run(session)
     if previous is not None:
@@ -128,24 +157,6 @@ def send_traffic(session: Session, api_client: ApiClient) -> Ledger:
         raw_request(api_client, "POST", "/sandbox/reset", app_key=True)
         (session.folder / LEDGER_FILE).unlink(missing_ok=True)
         announce(f"A new run: the previous one ({previous}) was cleared from the sandbox; the assets are kept.")
-
-    scenario = session.scenario
-    expected = expected_messages(scenario)
-    bars = {name: ProgressBar(name, n, "messages") for name, n in expected.items()}
-    points = dict.fromkeys(bars, 0)
-
-    def progress(phase: str, messages: int, sent: int) -> None:
-        bar = bars[phase]
-        points[phase] += sent
-        bar.update(messages, note=f"({points[phase]:,} points acknowledged)", total=max(bar.total, bar.n + messages))
-
-    ledger = run_scenario(scenario, session.plan.seed, api_client=api_client, pacing=session.pacing,
-                          progress=progress)
-    for bar in bars.values():
-        bar.total = max(bar.n, 1)  # the expected count was a Poisson mean: end every bar full
-        bar.close()
-    session.save_ledger(ledger)
-    return ledger
 
 
 def previous_run(session: Session) -> str | None:

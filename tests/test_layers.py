@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "autonomic_lib"
 
 _ABOVE_FOUNDATION = ("sandbox", "assets", "swarm", "telemetry", "traffic", "analysis", "reconciliation", "session",
-                     "backend", "notebook", "demo", "cli")
-_PRODUCTS = ("metrics", "logs", "dashboards", "monitors", "automation", "llmobs")
+                     "backend", "notebook", "demo", "cli", "muting")
+_PRODUCTS = ("metrics", "logs", "dashboards", "monitors", "automation", "llmobs", "downtimes")
 
 
 def _sandbox(*names: str) -> tuple[str, ...]:
@@ -34,14 +34,17 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "swarm":     ("telemetry", "traffic", "analysis", "reconciliation", "session", "sandbox", "assets"),
     "assets":    ("sandbox", "swarm", "telemetry", "traffic", "session"),
     "sandbox":   ("swarm", "telemetry", "traffic", "analysis", "reconciliation", "session", "assets", "backend",
-                  "notebook", "demo", "cli", "sandbox_process"),
+                  "notebook", "demo", "cli", "sandbox_process", "muting"),
     # inside the sandbox: only app.py (and server.py, which serves it) sees every product; products depend one way
     "sandbox.storage": _sandbox("http", *_PRODUCTS, "pages", "dogstatsd", "app", "server"),
     "sandbox.http": _sandbox("storage", *_PRODUCTS, "pages", "dogstatsd", "app", "server"),
     "sandbox.metrics": _sandbox("logs", "llmobs", "dashboards", "monitors", "automation", "pages", "dogstatsd", "app", "server"),
     "sandbox.logs": _sandbox("metrics", "llmobs", "dashboards", "monitors", "automation", "pages", "dogstatsd", "app", "server"),
     "sandbox.dashboards": _sandbox("logs", "monitors", "automation", "pages", "dogstatsd", "app", "server"),
-    "sandbox.monitors": _sandbox("dashboards", "automation", "pages", "dogstatsd", "app", "server"),
+    "sandbox.monitors": _sandbox("dashboards", "automation", "pages", "dogstatsd", "app", "server", "downtimes"),
+    # downtimes silence monitors (the evaluator asks them through an injected hook); nothing but app.py reads them
+    "sandbox.downtimes": _sandbox("logs", "metrics", "dashboards", "automation", "pages", "dogstatsd", "app",
+                                  "server"),
     "sandbox.automation": _sandbox("metrics", "dashboards", "pages", "dogstatsd", "app", "server"),
     # the read-only pages read every product but logs; no product reads them
     "sandbox.pages": _sandbox("logs", "dogstatsd", "app", "server"),
@@ -52,6 +55,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "sandbox.config": _sandbox("http", "storage", *_PRODUCTS, "pages", "dogstatsd", "app", "server"),
     # the page links' paths and tokens: written by the client side, checked by the sandbox; imports neither
     "links": _ABOVE_FOUNDATION + ("catalog", "query", "client", "series", "settings", "errors"),
+    # RFC 5545 recurrences (downtimes, monitor custom schedules): the foundation, importing none of the package
+    "recurrence": _ABOVE_FOUNDATION + ("catalog", "query", "client", "series", "settings", "errors", "links"),
 }
 # The imports a rule lets through, with the reason. "x.*" is every module of package x; "x" is the module x
 # itself (for a package: its __init__.py).

@@ -12,11 +12,13 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 from autonomic_lib.errors import QueryError, UnsupportedQueryError
 from autonomic_lib.query.glob import Glob
-from autonomic_lib.query.windows import window_seconds
+from autonomic_lib.query.windows import CUMULATIVE_LONGEST, cumulative_period, shift_seconds, window_seconds
 
 SPACE_AGGREGATORS = ("avg", "sum", "min", "max")
 ROLLUP_METHODS = ("avg", "sum", "min", "max", "count", "last")
 MONITOR_TIME_AGGREGATORS = ("avg", "sum", "min", "max", "last", "change", "pct_change")
+CHANGE_AGGREGATORS = ("change", "pct_change")
+CHANGE_TIME_AGGREGATORS = ("avg", "sum", "min", "max")  # DATADOG.md 3.4: the time_aggr of the change form
 _PERCENTILE = re.compile(r"p\d+(\.\d+)?")
 _TAG_CHARS = r"A-Za-z0-9_\-.\/:*$"
 
@@ -261,14 +263,31 @@ Expr = Union[MetricQuery, Number, Negate, BinaryOp, FunctionCall, QueryRef]
 
 
 @dataclass(frozen=True)
+class ChangeSpec:
+    """The change form's inside, `change(avg(last_5m),1h_ago)`: the window's time aggregation (`avg`) and the
+    timeshift in seconds the series is compared with."""
+
+    time_aggr: str
+    shift: int
+
+
+@dataclass(frozen=True)
 class MonitorQuery:
-    """`time_aggr(last_Nx):<expression> <operator> <threshold>`."""
+    """`time_aggr(last_Nx):<expression> <operator> <threshold>`, or the change form
+    `change|pct_change(time_aggr(window),timeshift):...` (time_aggr the change aggregator, `change` its inside).
+
+    `window_seconds` is the window's length; for a cumulative window (`current_1d`: `cumulative` is "hour", "day"
+    or "month") the longest the period can be, the window itself running from the period's start.
+    """
 
     time_aggr: str
     window_seconds: int
     expression: Expr
     operator: str
     threshold: float
+    _: KW_ONLY
+    cumulative: str | None = None
+    change: ChangeSpec | None = None
 
 
 # ---------------------------------------------------------------------------------------------------- parsing
@@ -536,17 +555,35 @@ class _Builder(Transformer):
         if aggr not in MONITOR_TIME_AGGREGATORS:
             raise self._fail(f"unknown monitor time aggregator {str(aggr)!r}; expected one of "
                              f"{', '.join(MONITOR_TIME_AGGREGATORS)}", aggr.start_pos)
-        return MonitorQuery(str(aggr), window, expression, str(comparator), threshold)
+        seconds, cumulative, change = window
+        if change is not None and aggr not in CHANGE_AGGREGATORS:
+            raise self._fail(f"{str(aggr)}(<aggregation>(<window>),<timeshift>) is the change form: its outer "
+                             f"aggregator is change or pct_change", aggr.start_pos)
+        return MonitorQuery(str(aggr), seconds, expression, str(comparator), threshold, cumulative=cumulative,
+                            change=change)
 
     def window(self, tok):
+        text = str(tok)
         try:
-            return window_seconds(str(tok))
+            if text.startswith("current_"):
+                period = cumulative_period(text)
+                return CUMULATIVE_LONGEST[period], period, None
+            return window_seconds(text), None, None
         except QueryError as exc:
             raise self._fail(str(exc), tok.start_pos, isinstance(exc, UnsupportedQueryError)) from None
 
     def change_window(self, inner, window, shift):
-        raise self._fail(f"change monitors with a timeshift ({shift}) are not supported by the sandbox",
-                         inner.start_pos, unsupported=True)
+        if inner not in CHANGE_TIME_AGGREGATORS:
+            raise self._fail(f"unknown time aggregator {str(inner)!r} in the change form; expected one of "
+                             f"{', '.join(CHANGE_TIME_AGGREGATORS)}", inner.start_pos)
+        if str(window).startswith("current_"):
+            raise self._fail(f"a change monitor compares rolling windows, not the cumulative {window}",
+                             window.start_pos)
+        try:
+            seconds, shifted = window_seconds(str(window)), shift_seconds(str(shift))
+        except QueryError as exc:
+            raise self._fail(str(exc), inner.start_pos) from None
+        return seconds, None, ChangeSpec(str(inner), shifted)
 
     def threshold(self, *toks):
         return -float(toks[-1]) if len(toks) == 2 else float(toks[-1])

@@ -27,6 +27,8 @@ from autonomic_lib.sandbox.config import SandboxConfig
 from autonomic_lib.sandbox.dashboards import routes as dashboard_routes
 from autonomic_lib.sandbox.dashboards.backend import Dashboards
 from autonomic_lib.sandbox.dogstatsd import routes as dogstatsd_routes
+from autonomic_lib.sandbox.downtimes import routes as downtime_routes
+from autonomic_lib.sandbox.downtimes.backend import Downtimes
 from autonomic_lib.sandbox.dogstatsd.backend import DogStatsD
 from autonomic_lib.sandbox.http.routing import Address, Keys, error_response, internal_error, json_response, route
 from autonomic_lib.sandbox.logs import event_routes
@@ -80,23 +82,28 @@ class Sandbox:
         self.dashboards = Dashboards(self.documents, clock, self.metrics, self.address)
         self.automation = Automation(self.documents, clock, self.address)
         self.monitors = Monitors(self.documents, clock, self.metrics)
+        self.downtimes = Downtimes(self.documents, clock, self.monitors)
+        self.monitors.matching_downtimes = self.downtimes.matching_v1
+        self.monitors.silenced_groups = self.downtimes.silenced_groups
         self.pages = Pages(monitors=self.monitors, dashboards=self.dashboards, automation=self.automation,
                            metrics=self.metrics, llmobs=self.llmobs)
         self.dogstatsd = DogStatsD(self.metrics, self.logs, self.documents, clock=clock)  # fed by server.py's listener
         self.evaluator = MonitorEvaluator(monitors=self.monitors, events=self.logs, metrics=self.metrics,
-                                          notify=self._notify, quiet_seconds=config.evaluation_quiet_seconds)
+                                          notify=self._notify, quiet_seconds=config.evaluation_quiet_seconds,
+                                          silence=self.downtimes.silence)
         self.logs.on_ingest(self.evaluator.learn_logs)  # log intake triggers evaluation, as metric writes do
 
     def new_run(self) -> dict[str, int]:
         """Forget everything a run sent and caused (telemetry, evaluations, notifications, workflow runs, cases,
-        snapshots); keep the assets (dashboards, monitors, workflows, case projects). Returns what was cleared.
+        snapshots, and the downtimes that muted its phases); keep the assets (dashboards, monitors, workflows, case
+        projects). Returns what was cleared.
 
         Why: the demo's story is backfilled to end now, so a second run overlaps the first in time; without this
         its points pile onto the first's and every count doubles.
         """
         cleared = {"transitions": self.evaluator.new_run(), "points": self.store.clear(), **self.logs.clear(),
                    **self.llmobs.clear(), **self.automation.clear_runs(),
-                   "snapshots": self.dashboards.clear_snapshots()}
+                   "snapshots": self.dashboards.clear_snapshots(), "downtimes": self.downtimes.clear()}
         log.info("new run: cleared %s", cleared)
         return cleared
 
@@ -136,6 +143,7 @@ def create_app(sandbox: Sandbox) -> Starlette:
         *dashboard_routes.routes(sandbox.dashboards), *monitor_routes.routes(sandbox.monitors, sandbox.evaluator),
         *automation_routes.routes(sandbox.automation), *page_routes.routes(sandbox.pages),
         *dogstatsd_routes.routes(sandbox.dogstatsd), *llmobs_routes.routes(sandbox.llmobs),
+        *downtime_routes.routes(sandbox.downtimes),
         route("/sandbox/reset", "POST", new_run, sandbox, app_key=True),
     ], exception_handlers={HTTPException: http_error, Exception: server_error})
     app.state.keys = Keys(sandbox.config.api_key, sandbox.config.app_key)

@@ -164,3 +164,21 @@ def test_analysis_shows_each_incidents_worst_trace_and_the_two_pass_rates_agree(
     assert rates["evaluations"] > 0 and rates["agree"] is True
     # the short story is traced whole (fewer messages than a run's trace budget): the two rates are equal
     assert rates["tolerance"] == 0.0 and rates["evaluation"] == pytest.approx(rates["metric"])
+
+
+def test_traffic_can_mute_a_monitor_for_a_phase(story: dict, notebooks: dict[str, Path],
+                                                notebook_sandbox: SandboxServer) -> None:
+    """MUTE_PHASE (off by default): a v2 downtime over the phase; the monitor still changes state inside it (its
+    history shows it) but nothing inside it is notified, so the workflow does not run for it. Runs last: it starts a
+    new run in the story's sandbox."""
+    _, records = execute(notebooks["traffic"], "02_traffic_muted", SANDBOX_DIR=str(notebook_sandbox.config.data_dir),
+                         MUTE_PHASE="optimization_failure")
+    muted, sandbox = records["muted"], notebook_sandbox.sandbox
+    downtime = sandbox.downtimes.get(muted["downtime"])
+    assert muted["phase"] == "optimization_failure" and downtime is not None
+    start, end = downtime["schedule"]["start"], downtime["schedule"]["end"]
+    inside = [t for t in sandbox.monitors.history(muted["monitor_id"]) if start <= t["at"] < end]
+    assert inside and all(t["notified"] and "downtime" in t["silenced"] for t in inside)
+    notified = sandbox.automation.list_notifications(monitor_id=str(muted["monitor_id"]))
+    assert not [n for n in notified if start <= n["at"] < end]
+    assert story["traffic"][1]["muted"] == {"phase": None, "monitor_id": None, "downtime": None}  # the default

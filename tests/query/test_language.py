@@ -6,7 +6,7 @@ import pytest
 
 from autonomic_lib.errors import QueryError, UnsupportedQueryError
 from autonomic_lib.query.language import (
-    AllTags, And, BinaryOp, FunctionCall, MetricQuery, MonitorQuery, Negate, Not, Number, Or, QueryRef, TagTerm,
+    AllTags, And, BinaryOp, ChangeSpec, FunctionCall, MetricQuery, MonitorQuery, Negate, Not, Number, Or, QueryRef, TagTerm,
     TemplateVar, parse_formula, parse_monitor, parse_query, render_expr,
 )
 
@@ -175,6 +175,14 @@ MONITORS = [
     ("pct_change(last_5m):avg:a{*} / avg:b{*} == 10", MonitorQuery(
         "pct_change", 300, BinaryOp("/", mq("a"), mq("b")), "==", 10.0)),
     ("change(last_4h):m{*} > 1", MonitorQuery("change", 14400, mq("m", aggr=None), ">", 1.0)),
+    ("pct_change(avg(last_5m),5m_ago):avg:m{*} > 10", MonitorQuery(
+        "pct_change", 300, mq("m"), ">", 10.0, change=ChangeSpec("avg", 300))),
+    ("change(max(last_1h),last_1d):avg:m{*} by {host} < -3", MonitorQuery(
+        "change", 3600, mq("m", group_by=("host",)), "<", -3.0, change=ChangeSpec("max", 86400))),
+    ("avg(current_1mo):avg:system.load.5{*} > 0.5", MonitorQuery(
+        "avg", 31 * 86400, mq("system.load.5"), ">", 0.5, cumulative="month")),
+    ("sum(current_1h):m{*} >= 3", MonitorQuery("sum", 3600, mq("m", aggr=None), ">=", 3.0, cumulative="hour")),
+    ("max(current_1d):m{*} >= 3", MonitorQuery("max", 86400, mq("m", aggr=None), ">=", 3.0, cumulative="day")),
 ]
 
 
@@ -189,8 +197,13 @@ def test_monitor_queries(text, expected):
     ("avg(5m):m{*} > 1", QueryError, "a window like last_5m"),
     ("avg(last_5m):m{*}", QueryError, "expected"),
     ("avg(last_5m):m{*} => 1", QueryError, "unexpected"),
-    ("avg(current_1mo):m{*} > 1", UnsupportedQueryError, "cumulative window"),
-    ("pct_change(avg(last_5m),5m_ago):avg:m{*} > 10", UnsupportedQueryError, "timeshift"),
+    ("avg(current_1w):m{*} > 1", QueryError, "expected one of current_1h, current_1d, current_1mo"),
+    ("avg(current_2h):m{*} > 1", QueryError, "bad cumulative window 'current_2h'"),
+    ("avg(avg(last_5m),5m_ago):m{*} > 1", QueryError, "outer aggregator is change or pct_change"),
+    ("change(last(last_5m),5m_ago):m{*} > 1", QueryError, "in the change form; expected one of avg, sum"),
+    ("change(avg(last_5m),5x_ago):m{*} > 1", QueryError, "bad timeshift '5x_ago'"),
+    ("change(avg(last_5m),99999999m_ago):m{*} > 1", QueryError, "at most a month"),
+    ("change(avg(current_1d),5m_ago):m{*} > 1", QueryError, "not the cumulative current_1d"),
 ])
 def test_invalid_monitor_queries(text, error, fragment):
     with pytest.raises(error, match=fragment):

@@ -11,7 +11,7 @@ import pytest
 from autonomic_lib.assets import lint_assets
 from autonomic_lib.errors import IntakeError, QueryError, UnsupportedQueryError
 from autonomic_lib.query.language import parse_monitor
-from autonomic_lib.query.windows import WINDOW_FORM, window_seconds
+from autonomic_lib.query.windows import SHIFT_FORM, WINDOW_FORM, shift_seconds, window_seconds
 from autonomic_lib.sandbox.monitors.model import normalise_monitor
 
 LATENCY = Path(__file__).resolve().parents[2] / "assets/monitors/latency_anomaly.json"
@@ -34,9 +34,22 @@ def test_bad_windows_name_the_text_and_the_accepted_form(text: Any) -> None:
     assert str(caught.value) == f"bad window {text!r}: expected {WINDOW_FORM}"
 
 
-def test_cumulative_windows_are_valid_datadog_the_sandbox_refuses() -> None:
-    with pytest.raises(UnsupportedQueryError, match=r"cumulative window 'current_1mo' is not supported"):
+def test_cumulative_windows_are_no_rolling_window() -> None:
+    """A cumulative window is a metric monitor's window only (anomalies' alert_window, threshold_windows: no)."""
+    with pytest.raises(UnsupportedQueryError, match=r"cumulative window 'current_1mo' is not supported here"):
         window_seconds("current_1mo")
+
+
+@pytest.mark.parametrize("text, seconds", [("5m_ago", 300), ("1h_ago", 3600), ("1d_ago", 86400),
+                                           ("last_1h", 3600), ("1w_ago", 604800)])
+def test_timeshifts(text: str, seconds: int) -> None:
+    assert shift_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["0m_ago", "5x_ago", "5m", "ago", "current_1d", "9999999w_ago", "last_0m"])
+def test_bad_timeshifts_name_the_form(text: str) -> None:
+    with pytest.raises(QueryError, match=f"bad timeshift {text!r}: expected {SHIFT_FORM}"):
+        shift_seconds(text)
 
 
 @pytest.mark.parametrize("window", ["last_0m", "last_5x"])

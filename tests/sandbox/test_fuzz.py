@@ -685,7 +685,9 @@ QUERY_BITS = ["(", ")", "{", "}", ",", ":", "*", "-", "+", "/", "!", " by ", ".r
               " IN ", "'", '"', "²", "٣", "1e999", "9" * 25, ".as_count()", "$env", "anomalies(", "abs(", "-" * 150,
               "(" * 150, "{" * 40, " ", ".", "last_5m", "e", "0", ".rollup(avg, 99999999999999999999)",
               "-" * 1200, "!" * 1200, "NOT " * 400, "abs(" * 400]
-WINDOWS = ["last_5m", "last_1h", "last_0m", "last_٣m", "last_32d", "last_9999999999m", "current_1mo", "last_5x"]
+WINDOWS = ["last_5m", "last_1h", "last_0m", "last_٣m", "last_32d", "last_9999999999m", "current_1mo", "last_5x",
+           "current_1h", "current_1d", "current_1w", "current_0d"]
+SHIFTS = ["5m_ago", "1h_ago", "0m_ago", "٣m_ago", "99999999999d_ago", "last_1d", "current_1d", "5x_ago"]
 
 
 @st.composite
@@ -786,6 +788,13 @@ MONITORS = [
               "alert_window='last_15m', interval=60, count_default_zero='true') >= 1",
      "options": {"thresholds": {"critical": 1, "critical_recovery": 0},
                  "threshold_windows": {"trigger_window": "last_15m", "recovery_window": "last_15m"}}},
+    {"type": "query alert", "name": "fuzz change", "message": "m",
+     "query": "pct_change(avg(last_5m),1h_ago):avg:fuzz.mon{env:fuzz} by {host} > 50",
+     "options": {"thresholds": {"critical": 50, "warning": 20}}},
+    {"type": "query alert", "name": "fuzz cumulative", "message": "m",
+     "query": "sum(current_1d):sum:fuzz.mon{env:fuzz}.as_count() > 100",
+     "options": {"thresholds": {"critical": 100}, "scheduling_options": {
+         "evaluation_window": {"day_starts": "04:00", "month_starts": 1, "timezone": "Europe/Paris"}}}},
 ]
 
 
@@ -796,7 +805,8 @@ def test_fuzz_monitor_create(server: SandboxServer, data: st.DataObject, which: 
     at once, after one evaluation, which must end."""
     before = count(server, "monitor")
     query = data.draw(st.one_of(st.just(which["query"]), st.builds(
-        "avg({}):{} > 1".format, st.sampled_from(WINDOWS), odd_query())))
+        "avg({}):{} > 1".format, st.sampled_from(WINDOWS), odd_query()), st.builds(
+        "change(avg({}),{}):{} > 1".format, st.sampled_from(WINDOWS), st.sampled_from(SHIFTS), odd_query())))
     status, answer = _check(server, "POST", "/api/v1/monitor", data.draw(mutated({**which, "query": query})))
     if status == 200:
         _check(server, "POST", "/sandbox/evaluate")
@@ -1175,3 +1185,58 @@ def test_fuzz_llmobs_span_search(server: SandboxServer, data: st.DataObject) -> 
                            "sort", "page[limit]", "page[cursor]"]))
 def test_fuzz_llmobs_span_list_parameters(server: SandboxServer, params: dict[str, str]) -> None:
     _check(server, "GET", "/api/v2/llm-obs/v1/spans/events", params=params, style="jsonapi")
+
+
+# ------------------------------------------------------------------------------------------ downtimes, search
+DOWNTIME = {"data": {"type": "downtime", "attributes": {
+    "scope": "env:fuzz AND host:h1", "message": "m", "monitor_identifier": {"monitor_tags": ["env:fuzz"]},
+    "display_timezone": "Europe/Paris", "mute_first_recovery_notification": True,
+    "notify_end_states": ["alert", "warn"], "notify_end_types": ["expired", "canceled"],
+    "schedule": {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T02:00:00+00:00"}}}}
+RECURRING = {"data": {"type": "downtime", "attributes": {
+    "scope": "*", "monitor_identifier": {"monitor_id": 1},
+    "schedule": {"timezone": "America/New_York", "recurrences": [
+        {"duration": "2h", "rrule": "FREQ=WEEKLY;BYDAY=MO,TU;INTERVAL=2", "start": "2026-01-05T09:00:00"}]}}}}
+
+
+@fuzz()
+@given(data=st.data(), which=st.sampled_from([DOWNTIME, RECURRING]))
+def test_fuzz_downtime_create_update_and_cancel(server: SandboxServer, data: st.DataObject, which: Json) -> None:
+    """A refused downtime stores nothing; an accepted one takes a mutated update (refused or applied), lists,
+    silences evaluation without error, and cancels."""
+    before = count(server, "downtime")
+    status, answer = _check(server, "POST", "/api/v2/downtime", data.draw(mutated(which)))
+    if status != 200:
+        assert count(server, "downtime") == before
+        return
+    downtime = answer["data"]["id"]
+    update = data.draw(mutated({"data": {"type": "downtime", "id": downtime, "attributes": {
+        "message": "n", "scope": "env:other", "schedule": {"end": "2026-01-02T00:00:00Z"}}}}))
+    _check(server, "PATCH", f"/api/v2/downtime/{downtime}", update)
+    _check(server, "GET", "/api/v2/downtime", params={"include": "created_by,monitor", "page[limit]": "5"})
+    _check(server, "POST", "/sandbox/evaluate")
+    assert send(server, "DELETE", f"/api/v2/downtime/{downtime}")[0] == 204
+
+
+@fuzz()
+@given(params=_odd_params(["current_only", "include", "page[offset]", "page[limit]"]), downtime_id=PARAM_TEXT)
+def test_fuzz_downtime_parameters(server: SandboxServer, anomaly_monitor: int, params: dict[str, str],
+                                  downtime_id: str) -> None:
+    _check(server, "GET", "/api/v2/downtime", params=params)
+    _check(server, "GET", f"/api/v2/monitor/{anomaly_monitor}/downtime_matches", params=params)
+    if downtime_id and "/" not in downtime_id and downtime_id not in (".", ".."):
+        _check(server, "GET", "/api/v2/downtime/" + quote(downtime_id, safe=""))
+        _check(server, "DELETE", "/api/v2/downtime/" + quote(downtime_id, safe=""))
+
+
+SEARCHES = ["", "status:alert type:metric", 'status:"no data" tag:env:fuzz', "*fuzz* muted:false",
+            "notification:workflow-none metric:fuzz.mon scope:env:fuzz", "group:host:*"]
+
+
+@fuzz()
+@given(query=st.one_of(st.sampled_from(SEARCHES), PARAM_TEXT, st.builds("{} {}".format, st.sampled_from(SEARCHES),
+                                                                        PARAM_TEXT)),
+       params=_odd_params(["page", "per_page", "sort"]))
+def test_fuzz_monitor_search(server: SandboxServer, anomaly_monitor: int, query: str, params: dict[str, str]) -> None:
+    _check(server, "GET", "/api/v1/monitor/search", params={"query": query, **params})
+    _check(server, "GET", "/api/v1/monitor/groups/search", params={"query": query, **params})

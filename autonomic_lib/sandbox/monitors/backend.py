@@ -15,6 +15,7 @@ from autonomic_lib.sandbox.http.identity import ORG_ID, SANDBOX_USER
 from autonomic_lib.sandbox.http.params import iso_time
 from autonomic_lib.sandbox.metrics.backend import Metrics
 from autonomic_lib.sandbox.monitors import model as mm
+from autonomic_lib.sandbox.monitors import search as ms
 from autonomic_lib.sandbox.monitors.anomaly import anomaly_band
 from autonomic_lib.sandbox.monitors.evaluator import Transition, iso
 from autonomic_lib.sandbox.monitors.unevaluated import is_evaluated, not_evaluated_reason
@@ -39,6 +40,10 @@ class Monitors:
 
     def __init__(self, documents: DocumentStore, clock: Callable[[], float], metrics: Metrics):
         self._documents, self.clock, self.metrics = documents, clock, metrics
+        # the downtimes silencing a monitor, as v1's matching_downtimes, and the groups they silence now (app.py
+        # wires the downtimes product's)
+        self.matching_downtimes: Callable[[dict[str, Any]], list[dict[str, Any]]] = lambda monitor: []
+        self.silenced_groups: Callable[[dict[str, Any]], set[str]] = lambda monitor: set()
 
     # ------------------------------------------------------------------------------------------ definitions
     def create(self, body: Any) -> dict[str, Any]:
@@ -104,6 +109,21 @@ class Monitors:
             docs = docs[(page or 0) * page_size:((page or 0) + 1) * page_size]
         return docs
 
+    def find(self, *, query: str = "", groups: bool = False, page: int = 0, per_page: int | None = None,
+             sort: str | None = None) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+        """Monitor search (search.py): the page of matching monitors (or monitor groups), its metadata, the facets.
+
+        Raises:
+            IntakeError: 400 for a query, sort or page size the search does not take.
+        """
+        terms = ms.parse_search(query, ms.GROUP_FIELDS if groups else ms.MONITOR_FIELDS)
+        rows = []
+        for monitor in self.search():
+            silenced = self.silenced_groups(monitor)
+            found = ms.group_rows(monitor, silenced) if groups else [ms.monitor_row(monitor, silenced)]
+            rows += [row for row in found if ms.matches(terms, row)]
+        return ms.page_of(rows, page=page, per_page=per_page, sort=sort)
+
     def expected_band(self, monitor: dict[str, Any], *, start: int, end: int) -> pd.DataFrame:
         """An anomaly monitor's expected band over [start, end] (time, value, lower, upper; NaN where unknown).
 
@@ -149,13 +169,14 @@ class Monitors:
         were tracked count as notified)."""
         return [r for r in self._documents.list(_TRANSITION, since=0, until=_FOREVER) if r.get("notified") is False]
 
-    def mark_notified(self, row: dict[str, Any], *, error: str | None = None) -> None:
-        """The notification of a stored transition was delivered (or given up on, with the reason)."""
+    def mark_notified(self, row: dict[str, Any], *, error: str | None = None, muted: str | None = None) -> None:
+        """The notification of a stored transition was delivered (or given up on, or muted, with the reason)."""
         key = _transition_id(row["monitor_id"], row["at"], row["group"])
         stored = self._documents.get(_TRANSITION, key)
         if stored is not None:
             self._documents.put(_TRANSITION, key, {**stored, "notified": True,
-                                                   **({"notify_error": error} if error else {})}, ts=row["at"])
+                                                   **({"notify_error": error} if error else {}),
+                                                   **({"silenced": muted} if muted else {})}, ts=row["at"])
 
     def remove_transition(self, monitor_id: int, *, at: int, group: str) -> bool:
         """Forget a transition (a replay no longer makes it); False when there was none."""

@@ -27,6 +27,14 @@ Semantics (DATADOG.md 3.4-3.6; sandbox choices marked):
   overall_state is the worst group state (Alert > Warn > No Data > OK), "No Data" while there is no group.
 - log monitors (log_evaluator.py) bring their own data: a grid whose `windows` hold each window's value computed
   over the whole window (a log count, unique values, a measure); the judging below is the same.
+- change monitors (`change|pct_change(avg(last_5m),1h_ago)`, DATADOG.md 3.4; "the difference between the current
+  series and the series N minutes ago is computed, and then average/min/max/sum over the selected period",
+  docs.datadoghq.com/monitors/types/metric/ Change tab): each point minus the point `shift` earlier, or for
+  pct_change that difference in percent of the earlier point's magnitude (no value where the earlier point is
+  missing or 0: sandbox reading), then the window's time aggregation.
+- a custom schedule (schedule.py): evaluated only at its recurrences' occurrences.
+- cumulative windows (`current_1h|1d|1mo`, cumulative.py): the window runs from the start of the period holding the
+  window's end; points are 60 s buckets (sandbox choice: a month of 10 s buckets per group is too much).
 - anomalies(): the value is the fraction of points outside the band in the trigger window (threshold_windows), the
   recovery condition is read over the recovery window; see anomaly.py for the algorithms and their approximations.
 
@@ -56,8 +64,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autonomic_lib.errors import AutonomicError, QueryError
-from autonomic_lib.query.language import Expr, FunctionCall, metric_queries, parse_monitor
+from autonomic_lib.errors import AutonomicError, IntakeError, QueryError
+from autonomic_lib.query.language import CHANGE_AGGREGATORS, Expr, FunctionCall, metric_queries, parse_monitor
 from autonomic_lib.query.windows import window_seconds
 from autonomic_lib.sandbox.metrics.evaluate import MetricKind, evaluate_expression, evaluate_grid, store_kinds
 from autonomic_lib.sandbox.monitors.anomaly import (
@@ -68,6 +76,8 @@ from autonomic_lib.sandbox.monitors.anomaly import (
     history_reason,
     spec_from_call,
 )
+from autonomic_lib.sandbox.monitors.cumulative import Periods, periods_of
+from autonomic_lib.sandbox.monitors.schedule import CustomSchedule, custom_schedule_of
 from autonomic_lib.sandbox.monitors.states import MonitorState
 
 log = logging.getLogger("autonomic_lib.sandbox")
@@ -116,6 +126,9 @@ class MonitorPlan:
     resolve_on_missing: bool
     no_data_after: int | None
     timeout: int | None
+    change: tuple[str, int] | None = None  # ("change" | "pct_change", timeshift seconds)
+    periods: Periods | None = None  # a cumulative window's periods
+    schedule: CustomSchedule | None = None  # evaluated only at its occurrences (schedule.py)
 
 
 @dataclass
@@ -153,8 +166,16 @@ def plan_monitor(monitor: dict[str, Any], *, kinds: KindFn | None = None, store:
         parsed = parse_monitor(str(query))
     except QueryError as exc:
         raise MonitorEvalError(f"monitor query cannot be parsed: {exc}") from None
-    if parsed.time_aggr not in ("avg", "sum", "min", "max", "last"):
+    change = (parsed.time_aggr, parsed.change.shift) if parsed.change is not None else None
+    time_aggr = parsed.change.time_aggr if parsed.change is not None else parsed.time_aggr
+    if time_aggr not in ("avg", "sum", "min", "max", "last") or (parsed.time_aggr in CHANGE_AGGREGATORS
+                                                                   and change is None):
         raise MonitorEvalError(f"time aggregation {parsed.time_aggr!r} is not evaluated by the sandbox")
+    try:
+        periods = periods_of(parsed.cumulative, options) if parsed.cumulative else None
+        schedule = custom_schedule_of(options)
+    except IntakeError as exc:
+        raise MonitorEvalError(str(exc)) from None
     if kinds is None and store is not None:
         kinds = store_kinds(store)  # what the query evaluation reads when no catalogue is given
     anomaly = None
@@ -169,18 +190,19 @@ def plan_monitor(monitor: dict[str, Any], *, kinds: KindFn | None = None, store:
         expression, step = anomaly.query, anomaly.interval
     else:
         expression = parsed.expression
-        step = _step(expression, kinds)
+        step = 60 if periods is not None else _step(expression, kinds)
     if overrides:
         raise MonitorEvalError(f"unknown override(s) {sorted(overrides)}; expected query, thresholds, options or an "
                                "anomalies() argument")
     window = anomaly.alert_window if anomaly else parsed.window_seconds
     return MonitorPlan(
-        monitor_id=int(monitor.get("id") or 0), expression=expression, time_aggr=parsed.time_aggr, window=window,
+        monitor_id=int(monitor.get("id") or 0), expression=expression, time_aggr=time_aggr, window=window,
         operator=parsed.operator, critical=float(thresholds.get("critical", parsed.threshold)),
         critical_recovery=_num(thresholds.get("critical_recovery")), warning=_num(thresholds.get("warning")),
         warning_recovery=_num(thresholds.get("warning_recovery")), anomaly=anomaly, recovery_window=recovery_window,
-        step=step, **timing_options(options, window=window, query_window=parsed.window_seconds,
-                                    counts=anomaly is None and parsed.time_aggr == "sum"))
+        step=step, change=change, periods=periods, schedule=schedule,
+        **timing_options(options, window=window, query_window=parsed.window_seconds,
+                         counts=anomaly is None and time_aggr == "sum"))
 
 
 def timing_options(options: dict[str, Any], *, window: int, query_window: int, counts: bool) -> dict[str, Any]:
@@ -237,7 +259,22 @@ def fetch_grid(plan: MonitorPlan, store: Any, start: int, end: int, kinds: KindF
     if plan.anomaly is not None:
         for i in range(len(tags)):
             values[i] = fill_counts(values[i], plan.anomaly, store, kinds)
+    if plan.change is not None:
+        values = changed(values, plan.change[0], plan.change[1] // step)
     return Grid(start, step, [",".join(t) if t else "*" for t in tags], tags, values)
+
+
+def changed(values: np.ndarray, kind: str, shift: int) -> np.ndarray:
+    """Each point minus the point `shift` buckets earlier (pct_change: in percent of that point's magnitude);
+    NaN where the earlier point is missing (or 0 for pct_change)."""
+    earlier = np.full_like(values, np.nan)
+    if shift < values.shape[-1]:
+        earlier[..., shift:] = values[..., :values.shape[-1] - shift]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        diff = values - earlier
+        if kind == "change":
+            return diff
+        return np.where(earlier != 0, diff / np.abs(earlier) * 100.0, np.nan)
 
 
 def first_data_time(plan: MonitorPlan, store: Any, now: int, kinds: KindFn | None) -> int | None:
@@ -259,13 +296,14 @@ def evaluate_span(plan: MonitorPlan, grid: Grid, evals: np.ndarray, states: dict
     transitions: list[Transition] = []
     ends = (evals - plan.evaluation_delay) // 60 * 60
     hi = (ends - grid.start) // grid.step
+    windows = Windows(window_starts(plan, grid, ends, hi), _segments(plan, grid))  # once for every group
     keys = sorted(set(grid.keys) | set(states))
     index = {k: i for i, k in enumerate(grid.keys)}
     for key in keys:
         row = grid.values[index[key]] if key in index else np.full(grid.values.shape[1], np.nan)
         state = states.get(key)
         window_row = grid.windows[index[key]] if grid.windows is not None and key in index else None
-        codes, values, reason, first_seen, last_data = _group_codes(plan, grid, row, hi, ends, evals, state,
+        codes, values, reason, first_seen, last_data = _group_codes(plan, grid, row, hi, windows, ends, evals, state,
                                                                     window_row)
         if state is None:
             if first_seen is None:
@@ -283,7 +321,7 @@ def evaluate_span(plan: MonitorPlan, grid: Grid, evals: np.ndarray, states: dict
                 transitions.append(Transition(
                     monitor_id=plan.monitor_id, group=key, group_tags=tags, previous=prev.wire, current=code.wire,
                     at=at, value=value, threshold=_threshold(plan, prev, code),
-                    window_start=int(ends[k]) - plan.window, window_end=int(ends[k])))
+                    window_start=grid.start + int(windows.lo[k]) * grid.step, window_end=int(ends[k])))
                 _stamp(state, code, at)
                 prev = code
         if len(evaluated):
@@ -295,15 +333,16 @@ def evaluate_span(plan: MonitorPlan, grid: Grid, evals: np.ndarray, states: dict
     return transitions
 
 
-def _group_codes(plan: MonitorPlan, grid: Grid, row: np.ndarray, hi: np.ndarray, ends: np.ndarray,
-                 evals: np.ndarray, state: GroupState | None, window_row: np.ndarray | None = None
+def _group_codes(plan: MonitorPlan, grid: Grid, row: np.ndarray, hi: np.ndarray, windows: Windows,
+                 ends: np.ndarray, evals: np.ndarray, state: GroupState | None, window_row: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, str | None, int | None, int | None]:
     """Per evaluation: the MonitorState code (or NOT_EVALUATED) and the value; why the group is not judged (if so),
     when it first had data in an evaluation window and when its data last ended."""
-    step, wl = grid.step, plan.window // grid.step
+    step = grid.step
+    lo = windows.lo
     present = ~np.isnan(row)
     cum_n = np.concatenate(([0], np.cumsum(present)))
-    count = cum_n[hi] - cum_n[hi - wl]
+    count = cum_n[hi] - cum_n[lo]
     data = count > 0
     # when the group last had data (end of that bucket), carried over from earlier runs
     last_idx = np.maximum.accumulate(np.where(present, np.arange(len(row)), -1))
@@ -318,13 +357,14 @@ def _group_codes(plan: MonitorPlan, grid: Grid, row: np.ndarray, hi: np.ndarray,
     if plan.anomaly is not None:
         value, recovery, judged, reason = _anomaly_values(plan, grid, row, hi, ends, first_seen, present)
     else:
-        value = _reduce(plan.time_aggr, row, present, hi, wl, cum_n) if window_row is None else window_row[hi]
+        value = (_reduce(plan.time_aggr, row, present, hi, lo, cum_n, windows.segments) if window_row is None
+                 else window_row[hi])
         if plan.empty_as_zero:
             value = np.where(data, value, 0.0)
         recovery, judged = value, ~np.isnan(value)
     evaluated = judged.copy()
     if plan.require_full_window:
-        evaluated &= _full_window(present, hi, wl, step)
+        evaluated &= _full_window(present, hi, lo, step)
     if first_seen is not None:
         evaluated &= evals >= first_seen + plan.new_group_delay
     else:
@@ -349,15 +389,46 @@ def _group_codes(plan: MonitorPlan, grid: Grid, row: np.ndarray, hi: np.ndarray,
     return codes, np.where(nodata, np.nan, value), reason, first_seen, last_data
 
 
-def _reduce(aggr: str, row: np.ndarray, present: np.ndarray, hi: np.ndarray, wl: int, cum_n: np.ndarray) -> np.ndarray:
-    """The window's time aggregation at each evaluation (NaN for an empty window)."""
-    count = cum_n[hi] - cum_n[hi - wl]
+@dataclass(frozen=True)
+class Windows:
+    """Where each evaluation's window starts (a bucket index), and a cumulative window's period per bucket."""
+
+    lo: np.ndarray
+    segments: np.ndarray | None
+
+
+def window_starts(plan: MonitorPlan, grid: Grid, ends: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Each evaluation window's first bucket: `window` before its end, or for a cumulative window the start of the
+    period holding its end."""
+    if plan.periods is None:
+        return hi - plan.window // grid.step
+    starts = np.array([plan.periods.start(int(end)) for end in ends], dtype=np.int64)
+    return np.minimum((starts - grid.start) // grid.step, hi)
+
+
+def _segments(plan: MonitorPlan, grid: Grid) -> np.ndarray | None:
+    """For a cumulative window, the period of each bucket (windows never cross one); None for a rolling window."""
+    if plan.periods is None:
+        return None
+    times = grid.start + np.arange(grid.values.shape[1], dtype=np.int64) * grid.step
+    bounds = plan.periods.boundaries(grid.start, int(times[-1]) if len(times) else grid.start)
+    return np.searchsorted(bounds, times, side="right")
+
+
+def _reduce(aggr: str, row: np.ndarray, present: np.ndarray, hi: np.ndarray, lo: np.ndarray, cum_n: np.ndarray,
+            segments: np.ndarray | None = None) -> np.ndarray:
+    """The window's time aggregation at each evaluation (NaN for an empty window); windows are [lo, hi) in buckets,
+    all of one length unless `segments` (a cumulative window's period per bucket) is given."""
+    count = cum_n[hi] - cum_n[lo]
     with np.errstate(invalid="ignore", divide="ignore"):
         if aggr in ("sum", "avg"):
             cum = np.concatenate(([0.0], np.cumsum(np.where(present, row, 0.0))))
-            total = cum[hi] - cum[hi - wl]
+            total = cum[hi] - cum[lo]
             value = total if aggr == "sum" else total / count
+        elif aggr in ("min", "max") and segments is not None:
+            value = _segment_extreme(aggr, row, segments)[np.maximum(hi - 1, 0)]
         elif aggr in ("min", "max"):
+            wl = int(hi[0] - lo[0]) if len(hi) else 1
             rolled = pd.Series(row).rolling(wl, min_periods=1)
             value = (rolled.max() if aggr == "max" else rolled.min()).to_numpy()[hi - 1]
         else:  # last
@@ -366,14 +437,24 @@ def _reduce(aggr: str, row: np.ndarray, present: np.ndarray, hi: np.ndarray, wl:
     return np.where(count > 0, value, np.nan)
 
 
-def _full_window(present: np.ndarray, hi: np.ndarray, wl: int, step: int) -> np.ndarray:
+def _segment_extreme(aggr: str, row: np.ndarray, segments: np.ndarray) -> np.ndarray:
+    """The running max (min) of each segment of equal `segments` values, NaN ignored."""
+    out = np.full_like(row, np.nan)
+    accumulate = np.fmax.accumulate if aggr == "max" else np.fmin.accumulate
+    edges = np.flatnonzero(np.diff(segments)) + 1
+    for start, end in zip(np.concatenate(([0], edges)), np.concatenate((edges, [len(row)]))):
+        out[start:end] = accumulate(row[start:end])
+    return out
+
+
+def _full_window(present: np.ndarray, hi: np.ndarray, lo: np.ndarray, step: int) -> np.ndarray:
     """True where every minute of the window has at least one point."""
     per = 60 // step
     n = present.shape[0] // per * per
     minutes = np.asarray(present[:n].reshape(-1, per).any(axis=1))
     cum = np.concatenate(([0], np.cumsum(minutes)))
-    mhi, mwl = hi // per, wl // per
-    return (cum[np.minimum(mhi, minutes.shape[0])] - cum[np.maximum(mhi - mwl, 0)]) >= mwl
+    mhi, mlo = hi // per, lo // per
+    return (cum[np.minimum(mhi, minutes.shape[0])] - cum[np.maximum(mlo, 0)]) >= mhi - mlo
 
 
 def _anomaly_values(plan: MonitorPlan, grid: Grid, row: np.ndarray, hi: np.ndarray, ends: np.ndarray,
@@ -468,7 +549,9 @@ def metric_names(plan: MonitorPlan) -> set[str]:
 
 
 def lookback(plan: MonitorPlan) -> int:
-    """Seconds of data before a window that its evaluation reads (the anomaly history)."""
+    """Seconds of data before a window that its evaluation reads (the anomaly history, a change's timeshift)."""
+    if plan.change is not None:
+        return plan.change[1]
     if plan.anomaly is None:
         return 0
     return -(-plan.anomaly.lookback // 60) * 60
@@ -483,6 +566,10 @@ def run_monitor(plan: MonitorPlan, store: Any, first_eval: int, last_eval: int, 
     widest = max(plan.window, plan.recovery_window)
     for span_start in range(first_eval, last_eval + 1, MAX_SPAN):
         evals = np.arange(span_start, min(last_eval, span_start + MAX_SPAN - 60) + 1, 60, dtype=np.int64)
+        if plan.schedule is not None:
+            evals = evals[plan.schedule.mask(evals)]
+            if not len(evals):
+                continue
         ends = (evals - plan.evaluation_delay) // 60 * 60
         grid_start = int(ends[0]) - widest - lookback(plan)
         grid = fetch(plan, store, grid_start, int(ends[-1]), kinds)

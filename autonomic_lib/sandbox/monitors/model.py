@@ -18,6 +18,7 @@ from datadog_api_client.v1.model.monitor_type import MonitorType
 
 from autonomic_lib.errors import IntakeError, QueryError, UnsupportedQueryError
 from autonomic_lib.query.language import (
+    CHANGE_AGGREGATORS,
     BinaryOp,
     Expr,
     FunctionCall,
@@ -35,7 +36,10 @@ from autonomic_lib.query.windows import window_seconds
 from autonomic_lib.sandbox.http.params import shorten
 from autonomic_lib.sandbox.http.schema import schema_error
 from autonomic_lib.sandbox.logs.search import parse_query as parse_log_search
+from autonomic_lib.sandbox.monitors.cumulative import periods_of
+from autonomic_lib.sandbox.monitors.formula import check_formula_monitor, is_formula_query
 from autonomic_lib.sandbox.monitors.log_query import parse_log_monitor
+from autonomic_lib.sandbox.monitors.schedule import custom_schedule_of
 from autonomic_lib.sandbox.monitors.unevaluated import check_query_shape
 
 MONITOR_TYPES = frozenset(MonitorType.allowed_values)
@@ -107,6 +111,12 @@ def _check_typed_query(mtype: str, query: str, options: dict[str, Any]) -> bool:
 
 def check_query(query: str, options: dict[str, Any]) -> MonitorQuery:
     """Parse a metric monitor query and check it against its options; fills thresholds.critical from the query."""
+    if is_formula_query(query):
+        check_formula_monitor(query, options)  # a malformed one is a 400 naming its problem first
+        raise IntakeError(400, "The value provided for parameter 'query' is not supported by the sandbox: formula "
+                               "and functions metric monitors (formula(...) over options.variables) are not "
+                               "evaluated; write the arithmetic in the metric query, e.g. "
+                               "avg(last_5m):sum:a{*} / sum:b{*} > 1")
     try:
         parsed = parse_monitor(query)
         anomaly = _check_expression(parsed.expression)
@@ -120,6 +130,7 @@ def check_query(query: str, options: dict[str, Any]) -> MonitorQuery:
     check_thresholds(options, parsed.threshold, parsed.operator)
     if anomaly is not None:
         _check_anomaly(anomaly, parsed, options)
+    _check_window_forms(parsed, anomaly, options)
     return parsed
 
 
@@ -141,6 +152,20 @@ def check_thresholds(options: dict[str, Any], threshold: float, operator: str) -
                                f"query ({_num(threshold)}).")
     _check_threshold_order(thresholds, operator)
     options["thresholds"] = thresholds
+
+
+def _check_window_forms(parsed: MonitorQuery, anomaly: FunctionCall | None, options: dict[str, Any]) -> None:
+    """Change and cumulative windows: evaluated in their documented forms, refused with anomalies()."""
+    if parsed.time_aggr in CHANGE_AGGREGATORS and parsed.change is None:
+        raise IntakeError(400, f"The value provided for parameter 'query' is not supported by the sandbox: "
+                               f"{parsed.time_aggr}(<window>) without a time aggregation and timeshift; write the "
+                               f"documented form {parsed.time_aggr}(avg(last_5m),last_1h)")
+    if anomaly is not None and (parsed.change or parsed.cumulative):
+        raise IntakeError(400, "The value provided for parameter 'query' is not supported by the sandbox: "
+                               "anomalies() in a change monitor or over a cumulative window")
+    if parsed.cumulative:
+        periods_of(parsed.cumulative, options)
+    custom_schedule_of(options)
 
 
 def _check_expression(expr: Expr, top: bool = True) -> FunctionCall | None:

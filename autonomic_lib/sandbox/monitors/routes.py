@@ -22,7 +22,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from autonomic_lib.errors import IntakeError
-from autonomic_lib.sandbox.http.params import EPOCH_SECONDS, MAX_EPOCH_S, int_param, parse_int
+from autonomic_lib.sandbox.http.identity import ORG_ID, SANDBOX_USER
+from autonomic_lib.sandbox.http.params import EPOCH_SECONDS, MAX_EPOCH_S, flag, int_param, parse_int
 from autonomic_lib.sandbox.http.routing import error_response, json_body, json_response, route
 from autonomic_lib.sandbox.monitors import model as mm
 from autonomic_lib.sandbox.monitors.backend import Monitors
@@ -38,9 +39,12 @@ def _monitor_404() -> Response:
     return error_response(404, "Monitor not found")
 
 
-def _monitor_view(doc: dict[str, Any], request: Request) -> dict[str, Any]:
-    """A stored monitor as the API shows it: group states only when asked for (group_states=...)."""
+def _monitor_view(doc: dict[str, Any], request: Request, monitors: Monitors) -> dict[str, Any]:
+    """A stored monitor as the API shows it: group states only when asked for (group_states=...), the downtimes
+    silencing it with with_downtimes=true."""
     view = {k: v for k, v in doc.items() if k != "state"}
+    if flag(request, "with_downtimes"):
+        view["matching_downtimes"] = monitors.matching_downtimes(doc)
     wanted = _group_states(request)
     if wanted is not None:
         groups = (doc.get("state") or {}).get("groups") or {}
@@ -69,12 +73,12 @@ def _monitor_id(request: Request) -> int:
 
 async def create_monitor(request: Request, monitors: Monitors) -> Response:
     doc = monitors.create(await json_body(request))
-    return json_response(_monitor_view(doc, request))
+    return json_response(_monitor_view(doc, request, monitors))
 
 
 async def get_monitor(request: Request, monitors: Monitors) -> Response:
     doc = monitors.get(_monitor_id(request))
-    return json_response(_monitor_view(doc, request)) if doc else _monitor_404()
+    return json_response(_monitor_view(doc, request, monitors)) if doc else _monitor_404()
 
 
 async def update_monitor(request: Request, monitors: Monitors) -> Response:
@@ -83,7 +87,7 @@ async def update_monitor(request: Request, monitors: Monitors) -> Response:
     if monitors.get(monitor_id) is None:
         return _monitor_404()
     doc = monitors.update(monitor_id, await json_body(request))
-    return json_response(_monitor_view(doc, request)) if doc else _monitor_404()
+    return json_response(_monitor_view(doc, request, monitors)) if doc else _monitor_404()
 
 
 async def delete_monitor(request: Request, monitors: Monitors) -> Response:
@@ -99,7 +103,31 @@ async def list_monitors(request: Request, monitors: Monitors) -> Response:
                            monitor_tags=_comma_list(params.get("monitor_tags")),
                            id_offset=int_param(request, "id_offset", 0) or 0, page=int_param(request, "page"),
                            page_size=int_param(request, "page_size", low=1))
-    return json_response([_monitor_view(d, request) for d in docs])
+    return json_response([_monitor_view(d, request, monitors) for d in docs])
+
+
+async def search_monitors(request: Request, monitors: Monitors) -> Response:
+    rows, metadata, counts = await _find(request, monitors, groups=False)
+    fields = ("id", "name", "query", "type", "status", "tags", "classification", "metrics", "scopes",
+              "last_triggered_ts", "priority")
+    found = [{**{k: row[k] for k in fields}, "org_id": ORG_ID, "creator": dict(SANDBOX_USER), "quality_issues": [],
+              "notifications": [{"handle": h, "name": h} for h in row["notifications"]]} for row in rows]
+    return json_response({"monitors": found, "metadata": metadata, "counts": counts})
+
+
+async def search_monitor_groups(request: Request, monitors: Monitors) -> Response:
+    rows, metadata, counts = await _find(request, monitors, groups=True)
+    fields = ("group", "group_tags", "last_nodata_ts", "last_triggered_ts", "status", "muted")
+    return json_response({"groups": [{**{k: row[k] for k in fields}, "monitor_id": row["id"],
+                                      "monitor_name": row["name"]} for row in rows],
+                          "metadata": metadata, "counts": counts})
+
+
+async def _find(request: Request, monitors: Monitors, *, groups: bool) -> Any:
+    return await run_in_threadpool(monitors.find, query=request.query_params.get("query") or "", groups=groups,
+                                   page=int_param(request, "page", 0, high=1_000_000),
+                                   per_page=int_param(request, "per_page", low=1, high=1000),
+                                   sort=request.query_params.get("sort"))
 
 
 def _comma_list(text: str | None) -> list[str]:
@@ -179,6 +207,8 @@ def routes(monitors: Monitors, evaluator: MonitorEvaluator) -> list[Route]:
         # fixed monitor paths first, so that they never read as a monitor id
         route("/api/v1/monitor/validate", "POST", validate_monitor, monitors, app_key=True),
         route("/api/v1/monitor/can_delete", "GET", can_delete_monitors, monitors, app_key=True),
+        route("/api/v1/monitor/search", "GET", search_monitors, monitors, app_key=True),
+        route("/api/v1/monitor/groups/search", "GET", search_monitor_groups, monitors, app_key=True),
         route("/api/v1/monitor", "POST", create_monitor, monitors, app_key=True),
         route("/api/v1/monitor", "GET", list_monitors, monitors, app_key=True),
         route("/api/v1/monitor/{monitor_id:int}", "GET", get_monitor, monitors, app_key=True),

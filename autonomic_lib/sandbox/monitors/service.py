@@ -38,6 +38,7 @@ from autonomic_lib.sandbox.monitors.evaluator import (
 )
 from autonomic_lib.sandbox.monitors.log_evaluator import LOG_SOURCE, first_log_time, plan_log_monitor, run_log_monitor
 from autonomic_lib.sandbox.monitors.unevaluated import is_evaluated, not_evaluated_reason
+from autonomic_lib.sandbox.monitors.silence import SilenceFn, never_silenced
 
 log = logging.getLogger("autonomic_lib.sandbox")
 MAX_NOTIFY_ATTEMPTS = 3
@@ -63,9 +64,10 @@ class MonitorEvaluator:
     """
 
     def __init__(self, *, monitors: Monitors, events: Logs, metrics: Metrics, notify: Notify | None = None,
-                 quiet_seconds: float = 2.0):
+                 quiet_seconds: float = 2.0, silence: SilenceFn | None = None):
         self.monitors, self.events, self.metrics = monitors, events, metrics
         self.notify: Notify = notify or _no_notify
+        self.silence: SilenceFn = silence or never_silenced  # downtimes (app.py): asked before each notification
         self.quiet_seconds = quiet_seconds
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -150,7 +152,7 @@ class MonitorEvaluator:
                     log.exception("evaluation of monitor %s failed", monitor.get("id"))
                     report = self._failed(monitor, f"internal error: {type(exc).__name__}: {exc}")
                 summary.append(report)
-            self._deliver()
+            self._deliver(clock)
             self._done, self._last_minute = generation, clock // 60
             return summary
 
@@ -161,18 +163,28 @@ class MonitorEvaluator:
         self.monitors.save_evaluation(monitor["id"], {**record, "error": reason})
         return {"monitor_id": monitor["id"], "from": None, "to": None, "transitions": 0, "error": reason}
 
-    def _deliver(self) -> None:
+    def _deliver(self, now: float) -> None:
         """Notify every stored transition whose notification is owed, in time order (an outbox: a transition is
         stored with its notification pending, so none is lost to a crash or a failing hook). A notification that
-        fails MAX_NOTIFY_ATTEMPTS times is given up, with the reason on the transition."""
+        fails MAX_NOTIFY_ATTEMPTS times is given up, with the reason on the transition. A downtime may mute it,
+        hold it (pending until the downtime ends) or move it to the downtime's end (`self.silence`)."""
         pending = sorted(self.monitors.pending_transitions(), key=lambda r: (r["at"], r["monitor_id"], r["group"]))
         for row in pending:
             monitor = self.monitors.get(row["monitor_id"])
             if monitor is None:
                 self.monitors.mark_notified(row, error="the monitor was deleted")
                 continue
+            transition = transition_of(row)
+            silence = self.silence(monitor, transition, now)
+            if silence is not None:
+                if silence.wait:
+                    continue
+                if silence.deliver is None:
+                    self.monitors.mark_notified(row, muted=silence.reason)
+                    continue
+                transition = silence.deliver
             try:
-                self.notify(monitor, transition_of(row))
+                self.notify(monitor, transition)
             except Exception as exc:
                 key = (row["monitor_id"], row["at"], row["group"])
                 self._attempts[key] = self._attempts.get(key, 0) + 1
@@ -180,7 +192,7 @@ class MonitorEvaluator:
                 if self._attempts[key] >= MAX_NOTIFY_ATTEMPTS:
                     self.monitors.mark_notified(row, error=f"{type(exc).__name__}: {exc}")
                 continue
-            self.monitors.mark_notified(row)
+            self.monitors.mark_notified(row, muted=silence.reason if silence else None)
 
     def _run_one(self, monitor: dict[str, Any], clock: int, oldest: dict[str, int]
                  ) -> tuple[dict[str, Any], list[Transition]]:

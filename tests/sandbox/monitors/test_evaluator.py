@@ -242,7 +242,9 @@ def test_get_monitor_shows_alert_at_the_right_minute_through_the_client(server: 
         evaluated = _sandbox_get(server, "/sandbox/evaluate", "POST")["evaluated"]
         got = MonitorsApi(client).get_monitor(mon.id, group_states="all")
         events = EventsApi(client).list_events(start=start, end=now + 60, tags=f"monitor:{mon.id}").events
-    assert any(e["monitor_id"] == mon.id and e["transitions"] == 2 for e in evaluated)
+    # the background evaluator (quiet 0.2 s) may have judged the data before this POST on a loaded machine: the
+    # transitions are checked in the history below, whichever run made them
+    assert any(e["monitor_id"] == mon.id for e in evaluated)
     group = got.state.groups["agent_id:a1"]
     assert str(got.overall_state) == "OK" and str(group.status) == "OK"
     assert group.last_triggered_ts == start + 11 * 60  # the first window [10, 11) holding a 9
