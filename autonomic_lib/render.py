@@ -330,6 +330,8 @@ def zoom(phases: Sequence[PhaseSpan], names: Sequence[str], margin_minutes: floa
 def trace_waterfall(tree: pd.DataFrame, *, title: str) -> Figure:
     """One trace as a waterfall (`traces.span_tree`): a bar per span from its start for its duration, in tree order,
     labelled with its tokens (in / out / thinking), cost and verdict; LLM spans in purple, the others grey."""
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(11, 0.8 + 0.42 * max(len(tree), 1)))
     words = []
     for lane, span in enumerate(tree.to_dict("records")):
