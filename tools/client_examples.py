@@ -159,6 +159,19 @@ class Outcome:
     status: str
     error: str = ""
     env: list[str] = field(default_factory=list)
+    cause: str = ""  # for a failure or skip: one of CAUSES, a first guess for the reader
+
+
+# The first-guess causes (`cause` of an Outcome), most specific first; FAILURES.md groups by them.
+ROUTE_MISSING = "sandbox route missing"
+SANDBOX_REFUSES = "sandbox refuses the request (shape, grammar or bound)"
+SANDBOX_ERROR = "sandbox error (5xx)"
+PLACEHOLDER = "example uses a placeholder or real-org id"
+DATADOG_ONLY_CAUSE = "needs something only real Datadog has"
+FIXTURE_GAP = "fixture missing in the runner"
+CLIENT_SIDE = "fails in the client before or after the request"
+VERSION = "written for another client version"
+TIMEOUT = "timed out"
 
 
 # ---------------------------------------------------------------------------------------------------------- discovery
@@ -377,6 +390,43 @@ DATADOG_ONLY = {
 }
 
 
+def literal_ids(source: str) -> list[str]:
+    """Ids the example writes as constants in its API call (`case_id="case_id"`, `event_id=9223372036854775807`)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "api_instance"):
+            found += [f"{k.arg}={k.value.value!r}" for k in node.keywords
+                      if k.arg and k.arg.endswith("_id") and isinstance(k.value, ast.Constant)]
+    return found
+
+
+def cause_of(status: str, error: str, source: str) -> str:
+    """A first guess at why an example did not pass, from its error line and source."""
+    if status == SKIPPED:
+        return VERSION
+    if error.startswith("timed out"):
+        return TIMEOUT
+    fixture = error.startswith("fixture ")
+    if fixture and "needs " in error.split(":", 1)[1][:8]:
+        return DATADOG_ONLY_CAUSE
+    if fixture and "does not know how" in error:
+        return FIXTURE_GAP
+    http = re.search(r"\b(\d{3}): ", error)
+    code = int(http.group(1)) if http else None
+    if code is None:
+        return CLIENT_SIDE
+    if code >= 500:
+        return SANDBOX_ERROR
+    if code in (404, 405) and ("'Not found'" in error or "Method not allowed" in error):
+        return ROUTE_MISSING
+    if code == 404 and not fixture and literal_ids(source):
+        return PLACEHOLDER
+    if code == 404:
+        return ROUTE_MISSING if "not found" in error.lower() and not literal_ids(source) else PLACEHOLDER
+    return SANDBOX_REFUSES
+
+
 def make_fixtures(client: ApiClient, names: list[str], context: dict[str, str]) -> dict[str, str]:
     """Fresh objects for the variables an example reads; FixtureError names the one that could not be made.
     `context` holds what the run set up once (the case project)."""
@@ -471,14 +521,14 @@ class Runner:
         names = env_names(source)
         reason = newer_than_client(source)
         if reason:
-            return Outcome(example.name, SKIPPED, reason, names)
+            return Outcome(example.name, SKIPPED, reason, names, VERSION)
         stale = stale_unstable_flags(source)
         note = f" [ran with its unstable flag {', '.join(stale)} ignored: not unstable in {CLIENT_VERSION}]" if stale else ""
         try:
             with self.client() as client:
                 fixture_env = make_fixtures(client, names, self.context)
         except FixtureError as exc:
-            return Outcome(example.name, FAILED, str(exc) + note, names)
+            return self.failed(example.name, str(exc) + note, names, source)
         env = {key: value for key, value in os.environ.items() if not key.startswith("DD_")}
         env.update(fixture_env)
         env.update({
@@ -490,10 +540,14 @@ class Runner:
             done = subprocess.run([sys.executable, str(example.path)], cwd=self.workdir, env=env,
                                   capture_output=True, text=True, timeout=self.timeout)
         except subprocess.TimeoutExpired:
-            return Outcome(example.name, FAILED, f"timed out after {self.timeout:.0f} s" + note, names)
+            return self.failed(example.name, f"timed out after {self.timeout:.0f} s" + note, names, source)
         if done.returncode == 0:
             return Outcome(example.name, PASSED, note.strip(), names)
-        return Outcome(example.name, FAILED, self.scrub(error_of(done.stderr)) + note, names)
+        return self.failed(example.name, self.scrub(error_of(done.stderr)) + note, names, source)
+
+    @staticmethod
+    def failed(name: str, error: str, names: list[str], source: str) -> Outcome:
+        return Outcome(name, FAILED, error, names, cause_of(FAILED, error, source))
 
     def scrub(self, text: str) -> str:
         for key in (self.server.config.api_key, self.server.config.app_key):
@@ -544,7 +598,27 @@ def render(summary: dict[str, Any], verbose: bool = True) -> str:
             lines += ["", f"{key}:"]
             for example in failures:
                 mark = "FAIL" if example["status"] == FAILED else "skip"
-                lines.append(f"  {mark} {example['name']}: {example['error']}")
+                lines.append(f"  {mark} {example['name']} [{example['cause']}]: {example['error']}")
+    return "\n".join(lines)
+
+
+def failures_markdown(summary: dict[str, Any]) -> str:
+    """Every failing or skipped example, grouped by area then by first-guess cause (for FAILURES.md)."""
+    totals = summary["totals"]
+    lines = [f"# Client examples that do not pass on the sandbox ({summary['sandbox_commit']})", "",
+             f"Generated by `tools/client_examples.py --failures` with datadog-api-client {summary['client_version']}:"
+             f" {totals[PASSED]} passed, {totals[FAILED]} failed, {totals[SKIPPED]} skipped. The cause is the"
+             " runner's first guess from the error line; read the error.", ""]
+    for key, area in sorted(summary["areas"].items()):
+        bad = [e for e in area["examples"] if e["status"] != PASSED]
+        lines.append(f"## {key}: {area[PASSED]} passed, {area[FAILED]} failed, {area[SKIPPED]} skipped")
+        by_cause: dict[str, list[dict[str, Any]]] = {}
+        for example in bad:
+            by_cause.setdefault(example["cause"], []).append(example)
+        for cause, examples in sorted(by_cause.items()):
+            lines += ["", f"### {cause} ({len(examples)})", ""]
+            lines += [f"- `{e['name']}`: {e['error']}" for e in examples]
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -554,6 +628,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--area", action="append", default=[],
                         help="only this area (folder name, or v1/<name>, v2/<name>); repeatable")
     parser.add_argument("--json", type=Path, help="also write the summary, every example's outcome, here")
+    parser.add_argument("--failures", type=Path, help="also write every non-passing example, by cause, as markdown")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per example (default 60)")
     parser.add_argument("--jobs", type=int, default=2, help="examples run at once (default 2)")
     parser.add_argument("--quiet", action="store_true", help="the table only, not every failure")
@@ -576,6 +651,8 @@ def main(argv: list[str] | None = None) -> int:
     print(render(summary, verbose=not args.quiet))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    if args.failures:
+        args.failures.write_text(failures_markdown(summary))
     return 0
 
 
