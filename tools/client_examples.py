@@ -131,10 +131,12 @@ SITECUSTOMIZE = textwrap.dedent(f'''\
     _configuration._UnstableOperations.__setitem__ = _set
     ''')
 
-# Ids the sandbox has no product for (roles, users): the examples only pass them along as references.
+# Values the sandbox has no product for: the examples only pass these ids along as references (roles, users),
+# and a bearer token rides next to the API keys the runner sets, which are what the sandbox checks.
 SYNTHETIC_IDS = {
     "ROLE_DATA_ID": "2a4d6b8c-0e1f-4a3b-9c5d-7e8f9a0b1c2d",
     "USER_DATA_ID": "3b5e7c9d-1f20-4b4c-8d6e-8f9a0b1c2d3e",
+    "DD_BEARER_TOKEN": "sandbox-takes-api-and-application-keys",
 }
 
 
@@ -170,6 +172,7 @@ PLACEHOLDER = "example uses a placeholder or real-org id"
 DATADOG_ONLY_CAUSE = "needs something only real Datadog has"
 FIXTURE_GAP = "fixture missing in the runner"
 CLIENT_SIDE = "fails in the client before or after the request"
+RESPONSE_SHAPE = "the client cannot read the sandbox's response (shape wrong)"
 VERSION = "written for another client version"
 TIMEOUT = "timed out"
 
@@ -387,6 +390,8 @@ DATADOG_ONLY = {
     "SYNTHETICS_API_TEST_MONITOR_ID": "a Synthetics API test (no Synthetics in the sandbox)",
     "CASE_WITH_TYPE_ID": "a case of a custom case type (no case types API in the sandbox)",
     "CUSTOM_ATTRIBUTE_ATTRIBUTES_KEY": "a case custom attribute (no case types API in the sandbox)",
+    "SLO_DATA_0_ID": "a service level objective (no SLO API in the sandbox)",
+    "POWERPACK_DATA_ID": "a powerpack (no powerpack API in the sandbox)",
 }
 
 
@@ -478,6 +483,31 @@ EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt
 API_STATUS = re.compile(r"^\((\d{3})\)$")
 
 
+CLIENT_CHECKS = ("ApiTypeError", "ApiValueError", "ApiAttributeError", "TypeError", "AttributeError")
+
+
+def failing_statement(stderr: str, path: Path) -> str:
+    """The example's own line the traceback ends in ("" when the traceback has none)."""
+    lines = stderr.strip().splitlines()
+    frames = [i for i, line in enumerate(lines) if line.strip().startswith(f'File "{path}"')]
+    return lines[frames[-1] + 1].strip() if frames and frames[-1] + 1 < len(lines) else ""
+
+
+def raised_before_the_call(stderr: str, path: Path) -> bool:
+    """True when the client's own checks refused the example while it built its body, before any request:
+    the example was written for another version of the client's models (the sandbox never saw it)."""
+    statement = failing_statement(stderr, path)
+    return (bool(statement) and "api_instance." not in statement and not statement.startswith(("print(", "for "))
+            and error_of(stderr).split(" ", 1)[0].rstrip(":") in CLIENT_CHECKS)
+
+
+def raised_reading_the_response(stderr: str, path: Path) -> bool:
+    """True when the call returned but the client could not make sense of the response (printing or paging it
+    walks the models the response was read into), or its deserializer refused the received data."""
+    statement = failing_statement(stderr, path)
+    return (statement.startswith(("print(", "for ")) or "received_data" in stderr) and " 4" not in error_of(stderr)[:20]
+
+
 def first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
@@ -543,7 +573,12 @@ class Runner:
             return self.failed(example.name, f"timed out after {self.timeout:.0f} s" + note, names, source)
         if done.returncode == 0:
             return Outcome(example.name, PASSED, note.strip(), names)
-        return self.failed(example.name, self.scrub(error_of(done.stderr)) + note, names, source)
+        error = self.scrub(error_of(done.stderr))
+        if raised_before_the_call(done.stderr, example.path):
+            return Outcome(example.name, SKIPPED, f"the client refuses the example's body: {error}", names, VERSION)
+        if raised_reading_the_response(done.stderr, example.path):
+            return Outcome(example.name, FAILED, f"{error} (reading the response)" + note, names, RESPONSE_SHAPE)
+        return self.failed(example.name, error + note, names, source)
 
     @staticmethod
     def failed(name: str, error: str, names: list[str], source: str) -> Outcome:
