@@ -10,7 +10,9 @@ Python process. The examples build `Configuration()` with no host, so a `sitecus
 folder on PYTHONPATH points every new Configuration at the sandbox; the keys travel in DD_API_KEY / DD_APP_KEY,
 which the client reads itself. The objects an example expects to exist (`environ["MONITOR_ID"]`, `CASE_ID`, ...)
 are created fresh for each example through the client, with request bodies modeled on the client's own BDD
-fixtures (tests/v2/features/given.json), so one example deleting its monitor does not break the next one.
+fixtures (tests/v2/features/given.json; the monitor is the examples' own log alert), so one example deleting its
+monitor does not break the next one. Where the sandbox has no product behind a fixture (roles, users), a fixed id
+stands in; where only real Datadog has one (Synthetics, SLOs, powerpacks, case types), the example fails naming it.
 
 Examples written for a newer client than the installed one (an import, API method or unstable-operation name the
 installed client lacks) are not run: they are counted as skipped, with the reason.
@@ -62,6 +64,7 @@ from datadog_api_client.v2.model.case_comment_attributes import CaseCommentAttri
 from datadog_api_client.v2.model.case_comment_request import CaseCommentRequest
 from datadog_api_client.v2.model.case_create import CaseCreate
 from datadog_api_client.v2.model.case_create_attributes import CaseCreateAttributes
+from datadog_api_client.v2.model.case_create_relationships import CaseCreateRelationships
 from datadog_api_client.v2.model.case_create_request import CaseCreateRequest
 from datadog_api_client.v2.model.case_priority import CasePriority
 from datadog_api_client.v2.model.case_resource_type import CaseResourceType
@@ -87,7 +90,6 @@ from datadog_api_client.v2.model.project_create_request import ProjectCreateRequ
 from datadog_api_client.v2.model.project_relationship import ProjectRelationship
 from datadog_api_client.v2.model.project_relationship_data import ProjectRelationshipData
 from datadog_api_client.v2.model.project_resource_type import ProjectResourceType
-from datadog_api_client.v2.model.case_create_relationships import CaseCreateRelationships
 from datadog_api_client.v2.model.spec import Spec
 from datadog_api_client.v2.model.step import Step
 from datadog_api_client.v2.model.workflow_data import WorkflowData
@@ -133,7 +135,7 @@ SITECUSTOMIZE = textwrap.dedent(f'''\
 
 # Values the sandbox has no product for: the examples only pass these ids along as references (roles, users),
 # and a bearer token rides next to the API keys the runner sets, which are what the sandbox checks.
-SYNTHETIC_IDS = {
+SYNTHETIC_VALUES = {
     "ROLE_DATA_ID": "2a4d6b8c-0e1f-4a3b-9c5d-7e8f9a0b1c2d",
     "USER_DATA_ID": "3b5e7c9d-1f20-4b4c-8d6e-8f9a0b1c2d3e",
     "DD_BEARER_TOKEN": "sandbox-takes-api-and-application-keys",
@@ -406,6 +408,15 @@ def literal_ids(source: str) -> list[str]:
     return found
 
 
+HTTP_STATUS = re.compile(r"^(?:fixture \w+: )?\w+ (\d{3}): ")
+
+
+def http_status(error: str) -> int | None:
+    """The HTTP status in an error line made by error_of or describe (None: the failure was not an answer)."""
+    match = HTTP_STATUS.match(error)
+    return int(match.group(1)) if match else None
+
+
 def cause_of(status: str, error: str, source: str) -> str:
     """A first guess at why an example did not pass, from its error line and source."""
     if status == SKIPPED:
@@ -417,8 +428,7 @@ def cause_of(status: str, error: str, source: str) -> str:
         return DATADOG_ONLY_CAUSE
     if fixture and "does not know how" in error:
         return FIXTURE_GAP
-    http = re.search(r"\b(\d{3}): ", error)
-    code = int(http.group(1)) if http else None
+    code = http_status(error)
     if code is None:
         return CLIENT_SIDE
     if code >= 500:
@@ -439,8 +449,8 @@ def make_fixtures(client: ApiClient, names: list[str], context: dict[str, str]) 
     for name in names:
         if name in env:
             continue
-        if name in SYNTHETIC_IDS:
-            env[name] = SYNTHETIC_IDS[name]
+        if name in SYNTHETIC_VALUES:
+            env[name] = SYNTHETIC_VALUES[name]
         elif name in DATADOG_ONLY:
             raise FixtureError(f"fixture {name}: needs {DATADOG_ONLY[name]}")
         elif name in FIXTURES:
@@ -505,7 +515,8 @@ def raised_reading_the_response(stderr: str, path: Path) -> bool:
     """True when the call returned but the client could not make sense of the response (printing or paging it
     walks the models the response was read into), or its deserializer refused the received data."""
     statement = failing_statement(stderr, path)
-    return (statement.startswith(("print(", "for ")) or "received_data" in stderr) and " 4" not in error_of(stderr)[:20]
+    reading = statement.startswith(("print(", "for ")) or "received_data" in stderr
+    return reading and http_status(error_of(stderr)) is None
 
 
 def first_line(text: str) -> str:
@@ -553,7 +564,8 @@ class Runner:
         if reason:
             return Outcome(example.name, SKIPPED, reason, names, VERSION)
         stale = stale_unstable_flags(source)
-        note = f" [ran with its unstable flag {', '.join(stale)} ignored: not unstable in {CLIENT_VERSION}]" if stale else ""
+        note = (f" [ran with its unstable flag {', '.join(stale)} ignored: not unstable in {CLIENT_VERSION}]"
+                if stale else "")
         try:
             with self.client() as client:
                 fixture_env = make_fixtures(client, names, self.context)
