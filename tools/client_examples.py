@@ -679,6 +679,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per example (default 60)")
     parser.add_argument("--jobs", type=int, default=2, help="examples run at once (default 2)")
     parser.add_argument("--quiet", action="store_true", help="the table only, not every failure")
+    parser.add_argument("--label", help="what is measured, in place of this checkout's commit (e.g. a branch)")
     args = parser.parse_args(argv)
 
     examples = discover(args.examples, args.area)
@@ -695,6 +696,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             server.stop()
     summary = summarize(examples, outcomes)
+    if args.label:
+        summary["sandbox_commit"] = args.label
     print(render(summary, verbose=not args.quiet))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
