@@ -180,7 +180,8 @@ async def apm_traces(request: Request, llmobs: LLMObs) -> Response:
 
 
 async def dropped(request: Request, llmobs: LLMObs) -> Response:
-    """APM traces, stats, telemetry: read within a bound and dropped (the sandbox has no APM)."""
+    """v0.5 and v0.7 APM traces (which cannot carry LLM Obs spans), stats, telemetry: read within a bound and
+    dropped (the sandbox has no APM)."""
     await read_body(request, MAX_DROPPED_BODY)
     if "/traces" in request.url.path:  # ddtrace reads the Agent's sampling rates from the answer
         return json_response({"rate_by_service": {}})
