@@ -23,6 +23,7 @@ import msgpack
 import orjson
 
 from autonomic_lib.errors import IntakeError
+from autonomic_lib.sandbox.http.params import shorten
 from autonomic_lib.sandbox.http.routing import MAX_JSON_DEPTH, json_depth
 from autonomic_lib.sandbox.llmobs.model import MAX_SPANS_PER_PAYLOAD, ROOT_PARENT_ID, ItemError
 
@@ -32,11 +33,15 @@ LLMOBS_KEY = "_llmobs"  # ddtrace 4.16.0 llmobs/_constants.py LLMOBS_STRUCT.KEY
 # decoded and stored a chunk at a time, never more than the 1000 spans or 5 MiB of structs an EVP request holds.
 MAX_STRUCT_BYTES = 5 << 20
 MAX_CONTAINER_ITEMS = 100_000
-_SCALAR_FIELDS = ("trace_id", "span_id", "parent_id", "name", "start", "duration", "error")
+# Sandbox bound on the spans of one trace payload, read at about a million a second: ddtrace's largest payload
+# (20 MiB, internal/constants.py DEFAULT_MAX_PAYLOAD_SIZE) holds some 150 000 of its smallest spans.
+MAX_APM_SPANS = 1_000_000
+_SCALAR_FIELDS = ("span_id", "name", "start", "duration", "error")  # the APM span fields an LLM Obs event takes
 # msgpack's first byte of a map, an array, a str (fixmap 0x80-0x8f, fixarray 0x90-0x9f, fixstr 0xa0-0xbf, then
 # the 16- and 32-bit forms); ext types (0xc7-0xc9, 0xd4-0xd8) are no value a span holds.
 _MAPS, _ARRAYS = {*range(0x80, 0x90), 0xDE, 0xDF}, {*range(0x90, 0xA0), 0xDC, 0xDD}
 _STRS, _EXTS = {*range(0xA0, 0xC0), 0xD9, 0xDA, 0xDB}, {0xC7, 0xC8, 0xC9, *range(0xD4, 0xD9)}
+_NOT_SCALARS = _MAPS | _ARRAYS | _EXTS
 
 
 class CarriedSpan(NamedTuple):
@@ -97,16 +102,19 @@ def span_event(span: CarriedSpan) -> dict[str, Any]:
         raise ItemError(f"{where} must be a map, got {type(data).__name__}")
     if json_depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         raise ItemError(f"{where} nests more than {MAX_JSON_DEPTH} levels")
+    span_id, error = span.fields.get("span_id"), span.fields.get("error", 0)
+    if type(span_id) is not int or type(error) is not int:
+        raise ItemError(f"{span.where}: span_id and error must be integers (v0.4), got {shorten(span_id)} and "
+                        f"{shorten(error)}")
     tags = data.get("tags") or {}
     if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
         raise ItemError(f"{where}.tags must be a map of strings")
     meta = data.get("meta")
-    error = span.fields.get("error", 0)
     error_type = (meta.get("error") or {}).get("type") if isinstance(meta, dict) and isinstance(
         meta.get("error"), dict) else None
     tags = {**tags, "error": str(error)} | ({"error_type": str(error_type)} if error_type else {})
     event: dict[str, Any] = {
-        "trace_id": data.get("trace_id"), "span_id": str(span.fields.get("span_id")),
+        "trace_id": data.get("trace_id"), "span_id": str(span_id),
         "parent_id": data.get("parent_id") or ROOT_PARENT_ID, "name": data.get("name") or span.fields.get("name"),
         "start_ns": span.fields.get("start"), "duration": span.fields.get("duration"),
         "status": "error" if error else "ok", "meta": meta, "metrics": data.get("metrics") or {},
@@ -126,6 +134,7 @@ class _Reader:
                                           max_str_len=len(payload), max_bin_len=len(payload), max_ext_len=0,
                                           max_array_len=len(payload), max_map_len=len(payload))
         self._unpacker.feed(payload)
+        self._spans = 0
 
     @property
     def offset(self) -> int:
@@ -150,13 +159,16 @@ class _Reader:
     def span(self, where: str) -> CarriedSpan | None:
         if self._marker(where) not in _MAPS:
             raise IntakeError(400, f"{where} must be a msgpack map (a span; byte {self.offset})")
+        self._spans += 1
+        if self._spans > MAX_APM_SPANS:
+            raise IntakeError(400, f"The trace payload holds more than the sandbox's {MAX_APM_SPANS} spans; split it")
         fields: dict[str, Any] = {}
         struct = None
         for _ in range(self._unpacker.read_map_header()):
             key = self.key(where)
             if key == "meta_struct" and self._marker(where) in _MAPS:
                 struct = self.meta_struct(where)
-            elif key in _SCALAR_FIELDS and self._marker(where) not in _MAPS | _ARRAYS | _EXTS:
+            elif key in _SCALAR_FIELDS and self._marker(where) not in _NOT_SCALARS:
                 fields[key] = self._unpacker.unpack()
             else:
                 self._unpacker.skip()  # meta, metrics, links...: read past, never built
@@ -166,7 +178,7 @@ class _Reader:
         struct = None
         for _ in range(self._unpacker.read_map_header()):
             if self.key(f"{where}.meta_struct") == LLMOBS_KEY:
-                value = self._unpacker.unpack() if self._marker(where) not in _MAPS | _ARRAYS | _EXTS else None
+                value = self._unpacker.unpack() if self._marker(where) not in _NOT_SCALARS else None
                 if not isinstance(value, bytes):
                     raise IntakeError(400, f"{where}.meta_struct.{LLMOBS_KEY} must be msgpack bytes")
                 struct = value

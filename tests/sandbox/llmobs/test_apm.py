@@ -143,6 +143,18 @@ def test_an_llmobs_struct_that_is_not_a_map_of_json_values_is_refused_naming_it(
     assert message.startswith("traces[0][0].meta_struct._llmobs") and named in message, message
 
 
+def test_an_apm_span_id_that_is_not_an_integer_is_refused_naming_it(llmobs: LLMObs) -> None:
+    result = llmobs.ingest_apm_traces(hand_built(msgpack.packb({"trace_id": "t"}), span_id="2"))
+    assert result.refused == ["traces[0][0]: span_id and error must be integers (v0.4), got '2' and 0"]
+
+
+def test_a_payload_past_a_million_spans_is_a_400(llmobs: LLMObs) -> None:
+    spans = apm.MAX_APM_SPANS + 1
+    with pytest.raises(IntakeError) as refused:
+        llmobs.ingest_apm_traces(b"\x91\xdd" + spans.to_bytes(4, "big") + b"\x80" * spans)  # one trace of empty spans
+    assert list(refused.value.messages) == ["The trace payload holds more than the sandbox's 1000000 spans; split it"]
+
+
 @pytest.mark.parametrize("payload, named", [
     (b"", "ends inside traces"),
     (b"\x81\xa1a\x01", "traces must be a msgpack array"),
