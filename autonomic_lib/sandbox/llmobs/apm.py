@@ -28,9 +28,9 @@ from autonomic_lib.sandbox.http.routing import MAX_JSON_DEPTH, json_depth
 from autonomic_lib.sandbox.llmobs.model import MAX_SPANS_PER_PAYLOAD, ROOT_PARENT_ID, ItemError
 
 LLMOBS_KEY = "_llmobs"  # ddtrace 4.16.0 llmobs/_constants.py LLMOBS_STRUCT.KEY
-# Sandbox bounds: one span's _llmobs as large as the 5 MiB ddtrace allows an LLM Obs request (routes.py), and
-# as many items in one of its arrays or maps as ddtrace buffers events (1000) a hundred times over. Spans are
-# decoded and stored a chunk at a time, never more than the 1000 spans or 5 MiB of structs an EVP request holds.
+# Sandbox bounds: one span's _llmobs as large as the 5 MiB ddtrace allows an LLM Obs request (routes.py), with at
+# most 100 000 items in one of its arrays or maps (far above a real span's). Spans are decoded and stored a chunk
+# at a time, never more than the 1000 spans or 5 MiB of structs an EVP request holds.
 MAX_STRUCT_BYTES = 5 << 20
 MAX_CONTAINER_ITEMS = 100_000
 # Sandbox bound on the spans of one trace payload, read at about a million a second: ddtrace's largest payload
@@ -70,7 +70,7 @@ def carried_spans(payload: bytes) -> list[CarriedSpan]:
 
 
 def chunks(spans: list[CarriedSpan]) -> Iterator[list[CarriedSpan]]:
-    """The spans in runs an EVP request could hold: at most 1000 spans, 5 MiB of structs (past one lone big span)."""
+    """The spans in runs an EVP request could hold: at most 1000 spans and 5 MiB of structs (or one bigger span)."""
     run: list[CarriedSpan] = []
     size = 0
     for span in spans:
@@ -110,8 +110,8 @@ def span_event(span: CarriedSpan) -> dict[str, Any]:
     if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
         raise ItemError(f"{where}.tags must be a map of strings")
     meta = data.get("meta")
-    error_type = (meta.get("error") or {}).get("type") if isinstance(meta, dict) and isinstance(
-        meta.get("error"), dict) else None
+    error_field = meta.get("error") if isinstance(meta, dict) else None  # ddtrace copies the span's error.type here
+    error_type = error_field.get("type") if isinstance(error_field, dict) else None
     tags = {**tags, "error": str(error)} | ({"error_type": str(error_type)} if error_type else {})
     event: dict[str, Any] = {
         "trace_id": data.get("trace_id"), "span_id": str(span_id),

@@ -169,8 +169,9 @@ def test_real_ddtrace_llmobs_in_agent_mode_is_found_through_the_export_api_and_t
     """
     app = ml_app()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DD_", "_DD_"))}
-    env.update(DD_TRACE_AGENT_URL=session_sandbox.url, DD_INSTRUMENTATION_TELEMETRY_ENABLED="false", DD_REMOTE_CONFIGURATION_ENABLED="false",
-               DD_TRACE_STARTUP_LOGS="false", DD_SERVICE="ddtrace-test", DD_ENV="test")
+    env.update(DD_TRACE_AGENT_URL=session_sandbox.url, DD_INSTRUMENTATION_TELEMETRY_ENABLED="false",
+               DD_REMOTE_CONFIGURATION_ENABLED="false", DD_TRACE_STARTUP_LOGS="false", DD_SERVICE="ddtrace-test",
+               DD_ENV="test")
     if apm_tracing == "off":
         env["DD_APM_TRACING_ENABLED"] = "false"
     done = subprocess.run([sys.executable, str(EMITTER), app], env=env, capture_output=True, text=True, timeout=120)
