@@ -26,9 +26,10 @@ from collections.abc import Callable, Iterator
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
+import msgpack
 import pytest
 import urllib3
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from autonomic_lib.sandbox.automation.cases import STANDARD_TYPE_ID
@@ -1153,6 +1154,77 @@ def test_fuzz_llmobs_ddtrace_events_through_the_agent(server: SandboxServer, dat
     added = count(server, "llmobs-span") - before
     assert added == 0 if status >= 400 else 0 <= added <= 1
     _every_stored_span_renders(server)
+
+
+def _apm_payload(trace_id: str) -> Json:
+    """A v0.4 trace payload as ddtrace sends the local Agent with APM tracing on: a workflow and an llm span each
+    carrying `_llmobs` (still a JSON value here; `_packed` packs it to bytes as ddtrace does), and a plain APM span."""
+    def carried(span_id: int, parent_id: int, kind: str) -> Json:
+        struct = {"name": kind, "trace_id": trace_id, "parent_id": str(parent_id) if parent_id else "undefined",
+                  "ml_app": "fuzz-app", "tags": {"ml_app": "fuzz-app", "env": "fuzz"}, "metrics": {"input_tokens": 3},
+                  "meta": {"span": {"kind": kind}, "model_name": "m", "model_provider": "p", "input": {"value": "x"}}}
+        return {**_apm_span(span_id, parent_id), "meta_struct": {"_llmobs": struct}}
+    return [[carried(7, 0, "workflow"), carried(8, 7, "llm"), _apm_span(9, 8)]]
+
+
+def _apm_span(span_id: int, parent_id: int) -> Json:
+    return {"trace_id": 1, "span_id": span_id, "parent_id": parent_id, "name": "op", "service": "svc",
+            "resource": "op", "type": "llm", "start": time.time_ns() - 10**9, "duration": 10**6, "error": 0,
+            "meta": {"env": "fuzz"}, "metrics": {"_sampling_priority_v1": 1.0}}
+
+
+def _packed(payload: Json) -> bytes | None:
+    """The payload in msgpack, each span's meta_struct values packed to bytes first; None if msgpack cannot write
+    it (an integer past 64 bits)."""
+    traces = copy.deepcopy(payload)
+    try:
+        for trace in traces if isinstance(traces, list) else []:
+            for span in trace if isinstance(trace, list) else []:
+                structs = span.get("meta_struct") if isinstance(span, dict) else None
+                for key, value in structs.items() if isinstance(structs, dict) else []:
+                    structs[key] = msgpack.packb(value)
+        return bytes(msgpack.packb(traces))
+    except (OverflowError, TypeError, ValueError):
+        return None
+
+
+def _put_traces(server: SandboxServer, payload: bytes) -> int:
+    """PUT a trace payload to the local Agent's v0.4 intake: never a 5xx; a 4xx in the JSON:API error shape."""
+    before = count(server, "llmobs-span")
+    status, answer = send(server, "PUT", "/v0.4/traces", data=payload, headers={"Content-Type": "application/msgpack"})
+    assert_refusal_shape(status, answer, "jsonapi")
+    added = count(server, "llmobs-span") - before
+    assert added == 0 if status >= 400 else 0 <= added <= 2
+    _every_stored_span_renders(server)
+    return status
+
+
+@fuzz()
+@given(data=st.data())
+def test_fuzz_llmobs_spans_on_apm_traces(server: SandboxServer, data: st.DataObject) -> None:
+    """ddtrace's default with APM tracing on: LLM Obs spans in the v0.4 payload's meta_struct, fields mutated."""
+    payload = _packed(data.draw(mutated(_apm_payload(uuid.uuid4().hex))))
+    assume(payload is not None)
+    assert payload is not None
+    _put_traces(server, payload)
+
+
+@fuzz()
+@given(data=st.data(), cut=st.integers(0, 10_000), edits=st.lists(st.tuples(st.integers(0, 10_000),
+                                                                             st.binary(min_size=1, max_size=3)),
+                                                                   max_size=4))
+def test_fuzz_apm_trace_bytes(server: SandboxServer, data: st.DataObject, cut: int,
+                              edits: list[tuple[int, bytes]]) -> None:
+    """A valid v0.4 payload with bytes overwritten and cut short, or random bytes: msgpack decoding never a 500."""
+    valid = _packed(_apm_payload(uuid.uuid4().hex))
+    assert valid is not None
+    payload = bytearray(valid)
+    for at, replacement in edits:
+        at %= len(payload)
+        payload[at:at + len(replacement)] = replacement
+    payload = payload[:len(payload) - cut % 40] if cut % 3 else payload
+    _put_traces(server, bytes(payload))
+    _put_traces(server, data.draw(st.binary(max_size=64)))
 
 
 @fuzz()

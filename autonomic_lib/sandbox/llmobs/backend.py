@@ -21,7 +21,7 @@ import orjson
 
 from autonomic_lib.errors import IntakeError
 from autonomic_lib.query.glob import Glob
-from autonomic_lib.sandbox.llmobs import derived
+from autonomic_lib.sandbox.llmobs import apm, derived
 from autonomic_lib.sandbox.llmobs.model import (
     ItemError,
     SpanBatch,
@@ -77,6 +77,7 @@ class LLMObs:
 
         llmobs = LLMObs(DocumentStore(db), metrics)
         llmobs.ingest_spans(body)                 # the documented payload or ddtrace's events
+        llmobs.ingest_apm_traces(payload)         # the LLM Obs spans an APM v0.4 trace payload carries
         llmobs.ingest_evaluations(body)
         llmobs.search(SpanFilter(start_ms=t0, end_ms=t1, ml_app="swarm"), limit=50)
         llmobs.trace("6903738200000000af2d3775dfc70530")
@@ -94,20 +95,47 @@ class LLMObs:
         Raises:
             IntakeError: the request's shape is wrong, or no span of it is valid (400 naming the first refusal).
         """
-        now_ns = int(self.clock() * 1e9)
-        stored, refused = [], []
+        result = Accepted([], [])
         for batch in span_batches(body):
-            for where, span in batch.spans:
+            self._store_batch(batch, result)
+        if not result.stored:
+            raise IntakeError(400, *result.refused)  # span_batches refuses a request without any span
+        return result
+
+    def ingest_apm_traces(self, payload: bytes) -> Accepted:
+        """Store the LLM Obs spans an APM v0.4 trace payload carries (apm.py) as `ingest_spans` stores ddtrace's
+        events: the same checks and metrics, and the same key, so a span that arrives both ways is kept once. A
+        payload carrying none is no error (most APM traces carry none).
+
+        Raises:
+            IntakeError: the payload is not a v0.4 trace payload (400, as the Agent answers).
+        """
+        result = Accepted([], [])
+        for chunk in apm.chunks(apm.carried_spans(payload)):
+            events = []
+            for span in chunk:
                 try:
-                    stored.append(self._span_doc(span, where, batch, now_ns))
+                    events.append((span.where, apm.span_event(span)))
                 except ItemError as exc:
-                    refused.append(exc.messages[0])
-        if not stored:
-            raise IntakeError(400, *refused)  # span_batches refuses a request without any span
-        with self._lock:
-            self._documents.put_many(SPAN, [(d["_key"], d["start_ns"] // 10**6, d) for d in stored])
-            self._recount({derived.bucket_of(d["start_ns"]) for d in stored})
-        return Accepted(stored, refused)
+                    result.refused.append(exc.messages[0])
+            if events:
+                self._store_batch(SpanBatch(events), result)
+        return result
+
+    def _store_batch(self, batch: SpanBatch, result: Accepted) -> None:
+        """Store a batch's valid spans and recount their buckets; refusals added to `result`."""
+        now_ns = int(self.clock() * 1e9)
+        stored = []
+        for where, span in batch.spans:
+            try:
+                stored.append(self._span_doc(span, where, batch, now_ns))
+            except ItemError as exc:
+                result.refused.append(exc.messages[0])
+        if stored:
+            with self._lock:
+                self._documents.put_many(SPAN, [(d["_key"], d["start_ns"] // 10**6, d) for d in stored])
+                self._recount({derived.bucket_of(d["start_ns"]) for d in stored})
+            result.stored.extend(stored)
 
     @staticmethod
     def _span_doc(span: Any, where: str, batch: SpanBatch, now_ns: int) -> dict[str, Any]:

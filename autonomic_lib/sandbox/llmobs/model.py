@@ -7,7 +7,8 @@ Two span formats arrive:
   in `meta.kind`, model name and provider in `meta.metadata`;
 - ddtrace's LLMObs writer (ddtrace 4.16.0 `llmobs/_writer.py` LLMObsSpanWriter._data, `_llmobs.py`
   `_llmobs_span_event`): a list of `{"event_type": "span", "spans": [event]}`; the kind in `meta.span.kind`, model
-  name and provider in `meta`, `ml_app` only as an `ml_app:` tag.
+  name and provider in `meta`, `ml_app` only as an `ml_app:` tag. apm.py builds the same events from the LLM Obs
+  spans ddtrace puts on APM traces (its default, APM tracing on).
 
 Both become one stored shape, the attributes the Export API answers (datadog-api-client's LLMObsSpanAttributes),
 plus a few private fields whose names start with "_" (the error's message and type, the session) that the trace

@@ -20,12 +20,16 @@ on localhost takes none (it adds its own before forwarding to Datadog).
 - `POST /evp_proxy/v{1-4}/<path>` with `X-Datadog-EVP-Subdomain`: spans at `llmobs-intake` `/api/v2/llmobs`,
   evaluations at `api` `/api/intake/llm-obs/v2/eval-metric` (ddtrace's LLMObsSpanWriter and
   LLMObsEvalMetricWriter); anything else the sandbox cannot forward is a 404 naming the path.
-- APM traces (`/v0.4/traces`, `/v0.5/traces`, `/v0.7/traces`), stats, and instrumentation telemetry
-  (`/telemetry/proxy/...`): read within a size bound and dropped, never parsed. ddtrace 4.16.0 puts LLM Obs
-  events on the APM trace when APM tracing is on (export mode APM_AGENT, llmobs/_processor.py), so those are
-  dropped with it: run LLMObs against the sandbox with `DD_APM_TRACING_ENABLED=false`, which sends them through
-  the EVP proxy (export mode LLMOBS_AGENT_PROXY; dd-trace-py's 4.10.0 release notes: with that setting "LLMObs span
-  events ship separately"). `DD_TRACE_ENABLED=false` has the same effect.
+- `PUT /v0.4/traces` (ddtrace's APM traces, msgpack): the LLM Obs spans they carry are stored (apm.py), the rest
+  dropped. With APM tracing on, ddtrace's default, ddtrace 4.16.0 sends LLM Obs spans that way rather than through
+  the EVP proxy (export mode APM_AGENT, llmobs/_llmobs.py and _processor.py), so `LLMObs.enable(ml_app=...,
+  agentless_enabled=False)` works here unchanged; with `DD_APM_TRACING_ENABLED=false` (or `DD_TRACE_ENABLED=false`)
+  they come through the EVP proxy instead (export mode LLMOBS_AGENT_PROXY). A span that comes both ways is kept
+  once. A payload that is not v0.4 msgpack is a 400, as the Agent answers (its `httpDecodingError`); LLM Obs spans
+  it refuses are named under `errors` next to `rate_by_service`, the rest stored.
+- `/v0.5/traces` (whose encoding cannot carry meta_struct, so LLM Obs forces v0.4: ddtrace's
+  internal/writer/writer.py `_resolve_api_version`), `/v0.7/traces`, stats and instrumentation telemetry
+  (`/telemetry/proxy/...`): read within a size bound and dropped, never parsed.
 """
 
 from __future__ import annotations
@@ -59,8 +63,9 @@ from autonomic_lib.sandbox.logs.search import parse_time
 # ddtrace 4.16.0 internal/evp_proxy/constants.py: DEFAULT_EVP_PAYLOAD_SIZE_LIMIT = 5 MiB ("actual server limit is
 # 5.1 MB"); the LLM Obs event limit is 5 MB. The sandbox takes 5 MiB, compressed or not.
 LLMOBS_LIMITS = IntakeLimits(max_compressed=5 << 20, max_decompressed=5 << 20)
-# Sandbox choice for what is dropped unread: 50 MiB, above any trace payload ddtrace sends (its buffer flushes at
-# a few MiB); Datadog documents the Agent's own bound only as configuration.
+# Sandbox choice for the Agent's trace, stats and telemetry bodies: 50 MiB, above the 20 MiB trace payload ddtrace
+# flushes at most (ddtrace 4.16.0 internal/constants.py DEFAULT_MAX_PAYLOAD_SIZE); Datadog documents the Agent's
+# own bound only as configuration.
 MAX_DROPPED_BODY = 50 << 20
 DEFAULT_WINDOW_MS = 15 * 60_000  # documented: from defaults to now minus 15 minutes
 SPAN_SUBDOMAIN, EVAL_SUBDOMAIN = "llmobs-intake", "api"  # ddtrace 4.16.0 llmobs/_constants.py
@@ -135,9 +140,10 @@ def agent_route(path: str, methods: list[str], handler: Handler, llmobs: LLMObs)
 
 
 async def agent_info(request: Request, llmobs: LLMObs) -> Response:
-    """The Agent's `GET /info`, the part ddtrace reads: its endpoints (the EVP proxy among them)."""
+    """The Agent's `GET /info`, the part ddtrace reads: its endpoints (the EVP proxy among them), and that its trace
+    intake takes meta_struct (`span_meta_structs`, a field of the Agent's info.go that libdatadog parses)."""
     return json_response({"version": "sandbox", "endpoints": AGENT_ENDPOINTS, "feature_flags": [],
-                          "client_drop_p0s": False, "config": {"default_env": "none"}})
+                          "client_drop_p0s": False, "span_meta_structs": True, "config": {"default_env": "none"}})
 
 
 _EVP_TARGETS: dict[tuple[str, str], Handler] = {
@@ -163,8 +169,19 @@ async def evp_proxy(request: Request, llmobs: LLMObs) -> Response:
     return await handler(request, llmobs)
 
 
+async def apm_traces(request: Request, llmobs: LLMObs) -> Response:
+    """The Agent's v0.4 trace intake: the LLM Obs spans the traces carry stored, the APM spans dropped."""
+    payload = await read_body(request, MAX_DROPPED_BODY)
+    result = await run_in_threadpool(llmobs.ingest_apm_traces, payload)
+    answer: dict[str, Any] = {"rate_by_service": {}}  # ddtrace reads the Agent's sampling rates from it
+    if result.refused:
+        answer["errors"] = result.refused
+    return json_response(answer)
+
+
 async def dropped(request: Request, llmobs: LLMObs) -> Response:
-    """APM traces, stats, telemetry: read within a bound and dropped (the sandbox has no APM)."""
+    """v0.5 and v0.7 APM traces (which cannot carry LLM Obs spans), stats, telemetry: read within a bound and
+    dropped (the sandbox has no APM)."""
     await read_body(request, MAX_DROPPED_BODY)
     if "/traces" in request.url.path:  # ddtrace reads the Agent's sampling rates from the answer
         return json_response({"rate_by_service": {}})
@@ -262,7 +279,8 @@ def routes(llmobs: LLMObs) -> list[Route]:
         route("/api/v2/llm-obs/v1/spans/events/search", "POST", search_spans, llmobs, app_key=True, errors="jsonapi"),
         agent_route("/info", ["GET"], agent_info, llmobs),
         agent_route("/evp_proxy/{version:str}/{path:path}", ["POST"], evp_proxy, llmobs),
+        agent_route("/v0.4/traces", ["PUT", "POST"], apm_traces, llmobs),
         *[agent_route(path, ["PUT", "POST"], dropped, llmobs)
-          for path in ("/v0.4/traces", "/v0.5/traces", "/v0.7/traces", "/v0.6/stats", "/v0.1/pipeline_stats")],
+          for path in ("/v0.5/traces", "/v0.7/traces", "/v0.6/stats", "/v0.1/pipeline_stats")],
         agent_route("/telemetry/proxy/{path:path}", ["POST"], dropped, llmobs),
     ]

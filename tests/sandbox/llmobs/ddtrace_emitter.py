@@ -1,6 +1,7 @@
 """Run by test_routes.py in a subprocess (ddtrace patches globally): only ddtrace's public LLMObs API, in agent mode
 (DD_TRACE_AGENT_URL from the environment): a workflow span holding an llm span, and an evaluation of the llm span.
-Prints the trace id and the llm span's id."""
+Prints the trace id, the llm span's id, and the export mode ddtrace chose (its internal `_export_mode`: apm_agent
+with its default settings, the spans riding the APM trace; llmobs_agent_proxy with APM tracing off)."""
 import sys
 from ddtrace.llmobs import LLMObs
 
@@ -16,4 +17,4 @@ with LLMObs.workflow(name="handle_message") as wf:
 LLMObs.submit_evaluation(span=exported, label="auditor_verdict", metric_type="categorical", value="pass",
                          ml_app=ml_app, assessment="pass")
 LLMObs.flush()
-print(exported["trace_id"], exported["span_id"])
+print(exported["trace_id"], exported["span_id"], LLMObs._instance._export_mode.value)

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
 import urllib3
 from datadog_api_client import ApiClient
@@ -117,10 +118,23 @@ def test_the_public_intake_needs_the_api_key_and_the_local_agent_does_not(sessio
                            headers={"X-Datadog-EVP-Subdomain": "citestcycle-intake"})
     assert unknown.status == 404 and "cannot forward" in unknown.json()["errors"][0]["detail"]
     info = http.request("GET", session_sandbox.url + "/info").json()
-    assert "/evp_proxy/v2/" in info["endpoints"]
+    assert "/evp_proxy/v2/" in info["endpoints"] and info["span_meta_structs"] is True
     dropped = http.request("PUT", session_sandbox.url + "/v0.5/traces", body=b"\x92\x90\x90",
                            headers={"Content-Type": "application/msgpack"})
     assert dropped.status == 200 and dropped.json() == {"rate_by_service": {}}
+
+
+def test_an_apm_trace_payload_that_is_not_v04_msgpack_is_a_400_and_one_without_llm_obs_spans_a_200(
+        session_sandbox: SandboxServer) -> None:
+    """As the Agent answers (its httpDecodingError: 400); the sandbox's error body is its JSON:API one."""
+    http = urllib3.PoolManager(retries=False)
+    headers = {"Content-Type": "application/msgpack"}
+    bad = http.request("PUT", session_sandbox.url + "/v0.4/traces", body=b"\x91\x91\x01", headers=headers)
+    assert bad.status == 400 and bad.json()["errors"][0]["detail"] == (
+        "traces[0][0] must be a msgpack map (a span; byte 2)")
+    plain = msgpack.packb([[{"trace_id": 1, "span_id": 2, "name": "http.request", "start": 1, "duration": 1}]])
+    ok = http.request("PUT", session_sandbox.url + "/v0.4/traces", body=plain, headers=headers)
+    assert ok.status == 200 and ok.json() == {"rate_by_service": {}}
 
 
 def test_a_body_past_5_mib_is_a_413_and_stores_nothing(session_sandbox: SandboxServer) -> None:
@@ -143,22 +157,27 @@ def test_a_malformed_search_is_a_400_naming_the_field(session_sandbox: SandboxSe
     assert status == 400 and "page[limit]" in answer["errors"][0]["detail"]
 
 
+@pytest.mark.parametrize("apm_tracing", ["default", "off"])
 def test_real_ddtrace_llmobs_in_agent_mode_is_found_through_the_export_api_and_the_metrics(
-        session_sandbox: SandboxServer, llmobs_api: AgentObservabilityApi, api_client: ApiClient) -> None:
+        session_sandbox: SandboxServer, llmobs_api: AgentObservabilityApi, api_client: ApiClient,
+        apm_tracing: str) -> None:
     """The issue's done-when: a script using only ddtrace's LLMObs, agentless off, DD_TRACE_AGENT_URL at the sandbox.
 
-    ddtrace patches globally, so it runs in a subprocess. APM tracing is off there (DD_APM_TRACING_ENABLED=false):
-    with it on, ddtrace 4.16.0 sends LLM Obs events on the APM trace (which the sandbox drops); off, it sends them
+    ddtrace patches globally, so it runs in a subprocess. Both ways ddtrace 4.16.0 sends the spans: with its default
+    settings (APM tracing on) on the APM trace, in the v0.4 payload's meta_struct; with DD_APM_TRACING_ENABLED=false
     through the Agent's EVP proxy. Telemetry, remote configuration and startup logs are off so it is fast and quiet.
     """
     app = ml_app()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DD_", "_DD_"))}
-    env.update(DD_TRACE_AGENT_URL=session_sandbox.url, DD_APM_TRACING_ENABLED="false",
-               DD_INSTRUMENTATION_TELEMETRY_ENABLED="false", DD_REMOTE_CONFIGURATION_ENABLED="false",
-               DD_TRACE_STARTUP_LOGS="false", DD_SERVICE="ddtrace-test", DD_ENV="test")
+    env.update(DD_TRACE_AGENT_URL=session_sandbox.url, DD_INSTRUMENTATION_TELEMETRY_ENABLED="false",
+               DD_REMOTE_CONFIGURATION_ENABLED="false", DD_TRACE_STARTUP_LOGS="false", DD_SERVICE="ddtrace-test",
+               DD_ENV="test")
+    if apm_tracing == "off":
+        env["DD_APM_TRACING_ENABLED"] = "false"
     done = subprocess.run([sys.executable, str(EMITTER), app], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    trace_id, llm_span_id = done.stdout.split()
+    trace_id, llm_span_id, export_mode = done.stdout.split()
+    assert export_mode == {"default": "apm_agent", "off": "llmobs_agent_proxy"}[apm_tracing]
 
     spans = {s.attributes.span_kind: s.attributes for s in search(llmobs_api, ml_app=app, trace_id=trace_id).data}
     assert set(spans) == {"workflow", "llm"}
