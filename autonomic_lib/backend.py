@@ -58,13 +58,11 @@ def running_sandbox(data_dir: Path = SANDBOX_DIR) -> Settings | None:
 def agent_env(settings: Settings) -> dict[str, str]:
     """The standard variables that aim Datadog's own libraries at a running sandbox as at a local Agent: ddtrace's
     LLM Observability in agent mode (`DD_TRACE_AGENT_URL`) and DogStatsD (`DD_AGENT_HOST`, `DD_DOGSTATSD_PORT`).
-    No key: an Agent's clients send none. APM tracing is off: with it on, ddtrace 4.16.0 carries LLM Observability
-    events on the APM trace payload, which a real Agent forwards and the sandbox drops; off, they go through the
-    Agent's EVP proxy, which the sandbox serves."""
+    No key: an Agent's clients send none. ddtrace's own defaults stand: with APM tracing on, LLM Observability events
+    ride the APM trace payload (`/v0.4/traces`), off they go through the Agent's EVP proxy; the sandbox reads both."""
     if not settings.is_sandbox or settings.host is None:
         raise ConfigError(f"{settings.target} is not a sandbox: point the libraries at your Datadog Agent instead")
-    env = {"DD_TRACE_AGENT_URL": settings.host, "DD_LLMOBS_AGENTLESS_ENABLED": "false",
-           "DD_APM_TRACING_ENABLED": "false"}
+    env = {"DD_TRACE_AGENT_URL": settings.host, "DD_LLMOBS_AGENTLESS_ENABLED": "false"}
     if settings.dogstatsd_port is not None:
         env.update(DD_AGENT_HOST=urlsplit(settings.host).hostname or "127.0.0.1",
                    DD_DOGSTATSD_PORT=str(settings.dogstatsd_port))

@@ -213,7 +213,7 @@ def test_sandbox_env_prints_the_agent_variables_of_the_running_sandbox_and_no_ke
         assert done.returncode == 0, done.stderr
         lines = dict(line.removeprefix("export ").split("=", 1) for line in done.stdout.splitlines())
         assert lines == {"DD_TRACE_AGENT_URL": state.url, "DD_LLMOBS_AGENTLESS_ENABLED": "false",
-                         "DD_APM_TRACING_ENABLED": "false", "DD_AGENT_HOST": "127.0.0.1",
+                         "DD_AGENT_HOST": "127.0.0.1",
                          "DD_DOGSTATSD_PORT": str(state.dogstatsd_port)}
         assert state.api_key not in done.stdout + done.stderr and state.app_key not in done.stdout + done.stderr
     finally:
