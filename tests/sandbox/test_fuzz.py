@@ -310,6 +310,7 @@ def test_an_event_without_date_happened_but_null_happens_now(server: SandboxServ
 PARAM_500S = [  # (case, path, parameters, what the 400 names)
     ("events start=²", "/api/v1/events", {"start": "²", "end": "10"}, "'start'"),
     ("events end=-²", "/api/v1/events", {"start": "1", "end": "-²"}, "'end'"),
+    ("events start=2**63", "/api/v1/events", {"start": str(2**63), "end": "10"}, "'start'"),
     ("events page=²", "/api/v1/events", {"start": "1", "end": "10", "page": "²"}, "'page'"),
     ("logs page[limit]=²", "/api/v2/logs/events", {"page[limit]": "²"}, "'page[limit]'"),
     ("logs filter[from]=²", "/api/v2/logs/events", {"filter[from]": "²"}, "filter.from"),

@@ -75,12 +75,12 @@ def int_param(request: Request, name: str, default: int | None = None, *, low: i
     return default if value is None else parse_int(value, name, low=low, high=high, what=what)
 
 
-def epoch_param(request: Request, name: str) -> int:
-    """A required epoch-seconds query parameter (`start`, `end`): a 400 when missing or out of range."""
+def epoch_param(request: Request, name: str, *, high: int = MAX_EPOCH_S) -> int:
+    """A required epoch-seconds query parameter (`start`, `end`): a 400 when missing or out of [0, high]."""
     value = request.query_params.get(name)
     if not value:
         raise IntakeError(400, f"The parameter '{name}' is required")  # Datadog's wording (events)
-    return parse_int(value, name, high=MAX_EPOCH_S, what=EPOCH_SECONDS)
+    return parse_int(value, name, high=high, what=EPOCH_SECONDS)
 
 
 def shorten(value: Any, limit: int = 40) -> str:

@@ -30,7 +30,7 @@ from starlette.routing import Route
 
 from autonomic_lib.errors import IntakeError
 from autonomic_lib.sandbox.http.body import IntakeLimits, decode_body, read_body
-from autonomic_lib.sandbox.http.params import MAX_EPOCH_S, epoch_param, int_field, int_param
+from autonomic_lib.sandbox.http.params import INT64_MAX, MAX_EPOCH_S, epoch_param, int_field, int_param
 from autonomic_lib.sandbox.http.routing import (
     ErrorStyle,
     Handler,
@@ -453,7 +453,10 @@ def event_token(request: Request, event_id: int | str) -> str:
 async def list_events(request: Request, logs: Logs) -> Response:
     """GET /api/v1/events?start=&end= (epoch s, inclusive), newest first, 1000 a page (page 0 first)."""
     p = request.query_params
-    start, end = epoch_param(request, "start"), epoch_param(request, "end")
+    # the spec types both as int64 and its example sends int64's maximum: any int64 is taken; past the last second
+    # a date can show (MAX_EPOCH_S), where no event can be, the window is cut (a start beyond it keeps it empty)
+    start = min(epoch_param(request, "start", high=INT64_MAX), MAX_EPOCH_S + 1)
+    end = min(epoch_param(request, "end", high=INT64_MAX), MAX_EPOCH_S)
     priority, page = p.get("priority"), int_param(request, "page", 0)
     if priority not in (None, "normal", "low"):
         raise IntakeError(400, f"priority {priority!r} is invalid; use 'normal' or 'low'")

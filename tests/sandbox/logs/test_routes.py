@@ -390,6 +390,18 @@ def test_unknown_event_is_404_and_missing_start_is_400(session_sandbox: SandboxS
     assert reply.status == 400 and reply.json() == {"errors": ["The parameter 'start' is required"]}
 
 
+def test_event_stream_takes_any_int64_window_as_the_spec_types_it(session_sandbox: SandboxServer,
+                                                                  api_client: ApiClient) -> None:
+    """The spec types start/end as int64 and its ListEvents example sends 2**63-1 for both: an empty stream, not a
+    400; an event stored now is still found by a window reaching that far, and 2**63 is still refused."""
+    event = create(api_client, title="Far window event").event
+    api = EventsApi(api_client)
+    assert api.list_events(start=2**63 - 1, end=2**63 - 1).events == []
+    assert event.id in [e.id for e in api.list_events(start=event.date_happened, end=2**63 - 1).events]
+    reply = raw(session_sandbox, "GET", "/api/v1/events", app_key="ok", start=1, end=2**63)
+    assert reply.status == 400 and "'end'" in reply.json()["errors"][0]
+
+
 def test_the_key_less_event_page_needs_its_unguessable_token(session_sandbox: SandboxServer,
                                                             api_client: ApiClient) -> None:
     """Event ids are sequential and the page takes no key: the id alone must not open it (it did: 200)."""
