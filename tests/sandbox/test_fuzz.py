@@ -681,6 +681,18 @@ def test_fuzz_series_intake(server: SandboxServer, version: int, data: st.DataOb
         assert server.sandbox.store.count_points() == before
 
 
+@fuzz()
+@given(data=st.data())
+def test_fuzz_distribution_points(server: SandboxServer, data: st.DataObject) -> None:
+    """Any body, well formed or not, is the same 400 saying distributions are unsupported, and stores nothing."""
+    series: Json = {"metric": name("fuzz.dist"), "type": "distribution", "tags": ["env:fuzz"], "host": "h1",
+                    "points": [[now(), [1.0, 2.5]], [now() - 10, [3.0]]]}
+    before = server.sandbox.store.count_points()
+    status, answer = _check(server, "POST", "/api/v1/distribution_points", data.draw(mutated({"series": [series]})))
+    assert status == 400 and "not supported by the sandbox" in answer["errors"][0]
+    assert server.sandbox.store.count_points() == before
+
+
 QUERIES = ["avg:fuzz.q{env:a,host:b} by {host}", "sum:fuzz.q{*}.as_count().rollup(sum, 60)",
            "avg:fuzz.q{env:a AND NOT (host:b OR host:c)} / 2 - -avg:fuzz.r{*}", "max:fuzz.q{host:web-*}.fill(zero)"]
 QUERY_BITS = ["(", ")", "{", "}", ",", ":", "*", "-", "+", "/", "!", " by ", ".rollup(", "avg:", " NOT ", " OR ",

@@ -1,5 +1,6 @@
 """Metric routes of the sandbox: intake (v1/v2 series), queries (v1, v2 timeseries, v2 scalar), metadata (v1) and
-the v2 metric reads (list, a metric's tags); Metrics Without Limits tag configurations are refused."""
+the v2 metric reads (list, a metric's tags); Metrics Without Limits tag configurations and distribution points are
+refused."""
 
 from __future__ import annotations
 
@@ -344,11 +345,22 @@ async def refuse_tag_configuration(request: Request, metrics: Metrics) -> Respon
                                "indexes every tag it ingests); nothing was changed")
 
 
+async def refuse_distribution_points(request: Request, metrics: Metrics) -> Response:
+    """POST /api/v1/distribution_points: refused loudly (400, one of the operation's documented answers), never
+    stored as something else. Datadog keeps distributions as global sketches queried for percentiles; the sandbox's
+    store keeps one value a point, so it could not answer `count:` or `p95:` of one right (as DogStatsD `d`)."""
+    return error_response(400, "Distribution metrics are not supported by the sandbox (it has no distribution "
+                               "type, so count: and percentile queries of one could not be answered right); nothing "
+                               "was stored. Send the values as a histogram over DogStatsD (type h: .avg, .count, "
+                               ".max, .median, .95percentile) or a gauge to /api/v1/series or /api/v2/series")
+
+
 def routes(metrics: Metrics) -> list[Route]:
     return [
         route("/api/v1/validate", "GET", validate, metrics, app_key=False),
         route("/api/v2/series", "POST", submit_series(2), metrics, app_key=False),
         route("/api/v1/series", "POST", submit_series(1), metrics, app_key=False),
+        route("/api/v1/distribution_points", "POST", refuse_distribution_points, metrics, app_key=False),
         route("/api/v1/query", "GET", query_v1, metrics, app_key=True),
         route("/api/v2/query/timeseries", "POST", query_timeseries, metrics, app_key=True),
         route("/api/v2/query/scalar", "POST", query_scalar, metrics, app_key=True),

@@ -14,6 +14,9 @@ from datadog_api_client import ApiClient
 from datadog_api_client.exceptions import ApiException, ForbiddenException
 from datadog_api_client.v1.api.authentication_api import AuthenticationApi
 from datadog_api_client.v1.api.metrics_api import MetricsApi as MetricsApiV1
+from datadog_api_client.v1.model.distribution_point import DistributionPoint
+from datadog_api_client.v1.model.distribution_points_payload import DistributionPointsPayload
+from datadog_api_client.v1.model.distribution_points_series import DistributionPointsSeries
 from datadog_api_client.v1.model.metrics_payload import MetricsPayload
 from datadog_api_client.v1.model.point import Point
 from datadog_api_client.v1.model.series import Series as SeriesV1
@@ -227,6 +230,24 @@ def test_v2_formulas_and_scalar_queries(api_client: ApiClient, now: int) -> None
     columns = MetricsApi(api_client).query_scalar_data(body=scalar).data.attributes.columns
     assert [c.name for c in columns] == ["agent_id", "s"]
     assert columns[0].values == [["a1"]] and columns[1].values == [4.0]
+
+
+def test_distribution_points_are_refused_loudly_and_nothing_is_stored(session_sandbox: SandboxServer,
+                                                                        api_client: ApiClient, now: int) -> None:
+    """The sandbox has no distribution type: submit_distribution_points is a 400 saying so and what to send instead
+    (issue 12: refused loudly, not kept as something that answers count: or p95: wrong)."""
+    metric = unique("dist")
+    body = DistributionPointsPayload(series=[DistributionPointsSeries(
+        metric=metric, points=[DistributionPoint([float(now), [1.0, 2.0, 3.0]])], tags=["env:test"])])
+    with pytest.raises(ApiException) as info:
+        MetricsApiV1(api_client).submit_distribution_points(body=body)
+    assert info.value.status == 400
+    message = info.value.body["errors"][0]
+    assert "not supported by the sandbox" in message and "DogStatsD" in message and "/api/v2/series" in message
+    assert v1_points(api_client, f"avg:{metric}{{*}}", now - 60, now + 60) == {}
+    reply = raw_post(session_sandbox, "/api/v1/distribution_points", zlib.compress(orjson.dumps(body.to_dict())),
+                     {"Content-Encoding": "deflate"})
+    assert reply.status == 400 and "distribution" in reply.json()["errors"][0].lower()
 
 
 # ------------------------------------------------------------------------------------------ auth
