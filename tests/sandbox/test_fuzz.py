@@ -278,6 +278,12 @@ V2_QUERY_500S = [
     ("scalar 3000 nested query", "scalar",
      _formula_request("scalar_request", queries=[{"data_source": "metrics", "name": "a",
                                                    "query": "-" * 3000 + "avg:fuzz.q{*}"}]), "nested more than 100"),
+    ("scalar name 3", "scalar",  # an absent name is fine (optional in the spec), one of the wrong type is not
+     _formula_request("scalar_request", queries=[{"data_source": "metrics", "name": 3, "query": "avg:fuzz.q{*}"}]),
+     "queries[0]"),
+    ("timeseries formula over an unnamed query", "timeseries",
+     _formula_request("timeseries_request", formulas=[{"formula": "a * 2"}],
+                      queries=[{"data_source": "metrics", "query": "avg:fuzz.q{*}"}]), "'a'"),
 ]
 
 

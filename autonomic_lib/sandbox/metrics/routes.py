@@ -123,8 +123,12 @@ def formula_request(body: Any, expected_type: str, sources: Collection[str] = ()
     named: dict[str, Any] = {}
     for i, q in enumerate(queries):
         where = f"data.attributes.queries[{i}]"
-        if not isinstance(q, dict) or not isinstance(q.get("name"), str):
-            raise IntakeError(400, f"API input validation failed: {where} needs a string 'name'")
+        if not isinstance(q, dict) or not isinstance(q.get("name", where), str):
+            raise IntakeError(400, f"API input validation failed: {where} needs an object with a string 'name' "
+                                   "when it has one")
+        # `name` is optional (the spec requires data_source and query only); an unnamed query is answered under
+        # its place, which no formula can name (formulas reference queries "with their name property")
+        q = {**q, "name": q.get("name", where)}
         source = q.get("data_source")
         if source != "metrics" and (not isinstance(source, str) or source not in sources):
             known = ", ".join(repr(s) for s in ("metrics", *sources))

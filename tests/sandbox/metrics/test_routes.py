@@ -232,6 +232,37 @@ def test_v2_formulas_and_scalar_queries(api_client: ApiClient, now: int) -> None
     assert columns[0].values == [["a1"]] and columns[1].values == [4.0]
 
 
+def test_v2_queries_without_a_name_are_answered_but_no_formula_can_name_them(api_client: ApiClient,
+                                                                            now: int) -> None:
+    """`name` is optional in the spec (2.62.0's MetricsTimeseriesQuery / MetricsScalarQuery): an unnamed query is
+    answered under its place; a formula over names no query has (the QueryScalarData example's `a+b` over one
+    unnamed query) is a 400 naming the unknown name, not a guess."""
+    metric = unique("unnamed")
+    start = (now - 120) // 60 * 60
+    submit(api_client, series(metric, [(start + 10, 2.0), (start + 70, 4.0)], ["env:a"]))
+    attributes = TimeseriesFormulaRequestAttributes(
+        _from=start * 1000, to=now * 1000, interval=60_000, queries=TimeseriesFormulaRequestQueries([
+            MetricsTimeseriesQuery(data_source=MetricsDataSource.METRICS, query=f"avg:{metric}{{*}} by {{env}}")]))
+    body = TimeseriesFormulaQueryRequest(data=TimeseriesFormulaRequest(
+        type=TimeseriesFormulaRequestType.TIMESERIES_REQUEST, attributes=attributes))
+    answer = MetricsApi(api_client).query_timeseries_data(body=body).data.attributes
+    assert plain(answer) == ([start * 1000, (start + 60) * 1000], [[2.0, 4.0]])
+    assert [list(s.group_tags.value) for s in answer.series.value] == [["env:a"]]
+
+    scalar = ScalarFormulaRequestAttributes(_from=start * 1000, to=now * 1000, queries=ScalarFormulaRequestQueries([
+        MetricsScalarQuery(data_source=MetricsDataSource.METRICS, aggregator=MetricsAggregator.AVG,
+                           query=f"avg:{metric}{{*}} by {{env}}")]))
+    request = ScalarFormulaQueryRequest(data=ScalarFormulaRequest(type=ScalarFormulaRequestType.SCALAR_REQUEST,
+                                                                  attributes=scalar))
+    columns = MetricsApi(api_client).query_scalar_data(body=request).data.attributes.columns
+    assert [c.name for c in columns] == ["env", "data.attributes.queries[0]"] and columns[1].values == [3.0]
+
+    scalar.formulas = [QueryFormula(formula="a+b")]
+    with pytest.raises(ApiException) as info:
+        MetricsApi(api_client).query_scalar_data(body=request)
+    assert info.value.status == 400 and "'a'" in info.value.body["errors"][0]
+
+
 def test_distribution_points_are_refused_loudly_and_nothing_is_stored(session_sandbox: SandboxServer,
                                                                         api_client: ApiClient, now: int) -> None:
     """The sandbox has no distribution type: submit_distribution_points is a 400 saying so and what to send instead
