@@ -5,7 +5,10 @@ operator #` (the client's `MonitorsApi.create_monitor` docstring), which the cli
 `options.variables` naming the queries (`CreateMonitor_3883669300`: `formula("query2 / query1 * 100").last("15m")
 >= 0.8`). The formula is v2 formula syntax over those names (`parse_formula`); timeframe_type is `last` or
 `current`, the window `<n>m|h|d|w`; function, when given, is `change`, `anomaly` or `forecast` with its documented
-parameters. A hand-written scanner reads it in one pass (no pattern runs over the text).
+parameters. Before the window may come `.rollup("<aggregator>")` (avg, sum, min, max, count): the metric monitors
+over aggregate-filtered/augmented variables of the client's examples (`CreateMonitor_2082938111`,
+`_2608995690`: `formula("query1").rollup("sum").last("5m") > 100`), which Datadog's recorded answer stores as given.
+A hand-written scanner reads it in one pass (no pattern runs over the text).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from autonomic_lib.query.language import Expr, parse_formula
 
 TIMEFRAMES = ("last", "current")
 FUNCTIONS = ("change", "anomaly", "forecast")
+ROLLUPS = ("avg", "sum", "min", "max", "count")  # .rollup()'s aggregators (docs: dashboards/functions/rollup)
 COMPARATORS = (">=", "<=", "==", "!=", ">", "<")
 MAX_TEXT = 4000  # characters (a sandbox bound, as for every query)
 _UNITS = "mhdw"
@@ -34,10 +38,12 @@ class FormulaMonitorQuery:
     parameters: tuple[str, ...]
     operator: str
     threshold: float
+    rollup: str | None = None  # the time aggregation of `.rollup("sum")` before the window, None when not given
 
 
 def parse_formula_monitor(text: str, names: Iterable[str]) -> FormulaMonitorQuery:
-    """Parse `formula("...").last("15m")[.function(...)] <op> <number>`; `names` are options.variables' names.
+    """Parse `formula("...")[.rollup("sum")].last("15m")[.function(...)] <op> <number>`; `names` are
+    options.variables' names.
 
     Raises:
         QueryError: the message names what was expected and where.
@@ -63,9 +69,15 @@ def parse_formula_monitor(text: str, names: Iterable[str]) -> FormulaMonitorQuer
     operator = scan.comparator()
     threshold = scan.number()
     scan.end()
+    rollup: str | None = None
+    if calls and calls[0][0] == "rollup":  # formula("query1").rollup("sum").last("5m"): the client's examples
+        _, rollup_args, pos = calls.pop(0)
+        if len(rollup_args) != 1 or rollup_args[0] not in ROLLUPS:
+            raise QueryError(f".rollup() takes one of {', '.join(ROLLUPS)}", query=text, position=pos)
+        rollup = rollup_args[0]
     if not calls or calls[0][0] not in TIMEFRAMES:
-        raise QueryError("expected .last(\"<window>\") or .current(\"<window>\") after formula(...)", query=text,
-                         position=calls[0][2] if calls else scan.pos)
+        raise QueryError("expected [.rollup(\"<aggregator>\")] then .last(\"<window>\") or .current(\"<window>\") "
+                         "after formula(...)", query=text, position=calls[0][2] if calls else scan.pos)
     timeframe, window_args, pos = calls[0]
     if len(window_args) != 1 or not _is_window(window_args[0]):
         raise QueryError(f".{timeframe}() takes one window such as \"15m\" or \"7d\"", query=text, position=pos)
@@ -77,7 +89,7 @@ def parse_formula_monitor(text: str, names: Iterable[str]) -> FormulaMonitorQuer
                          f"{', '.join(f'.{f}()' for f in FUNCTIONS)}", query=text, position=pos)
     if len(calls) == 2:
         function, parameters = calls[1][0], calls[1][1]
-    return FormulaMonitorQuery(formula, timeframe, window_args[0], function, parameters, operator, threshold)
+    return FormulaMonitorQuery(formula, timeframe, window_args[0], function, parameters, operator, threshold, rollup)
 
 
 def _is_window(text: str) -> bool:

@@ -29,10 +29,22 @@ def test_the_documented_cost_form_with_a_function():
     assert anomaly.function == "anomaly" and anomaly.parameters == ("direction=above",)
 
 
+def test_a_rollup_before_the_window_as_the_client_examples_write_it():
+    """CreateMonitor_2082938111 / _2608995690: `.rollup("sum")` between formula(...) and the window."""
+    parsed = parse_formula_monitor('formula("query1").rollup("sum").last("5m") > 100', NAMES)
+    assert (parsed.rollup, parsed.timeframe, parsed.window, parsed.operator, parsed.threshold) == \
+        ("sum", "last", "5m", ">", 100.0)
+    assert parse_formula_monitor('formula("query1").last("5m") > 1', NAMES).rollup is None
+
+
 @pytest.mark.parametrize("text, fragment", [
     ('formula("query3").last("15m") > 1', "unknown query name 'query3'"),
     ('formula("query1").last("15x") > 1', 'takes one window such as "15m"'),
-    ('formula("query1").every("15m") > 1', 'expected .last("<window>") or .current("<window>")'),
+    ('formula("query1").every("15m") > 1', '.last("<window>") or .current("<window>")'),
+    ('formula("query1").rollup("median").last("5m") > 1', ".rollup() takes one of avg, sum, min, max, count"),
+    ('formula("query1").rollup("sum", "60").last("5m") > 1', ".rollup() takes one of"),
+    ('formula("query1").rollup("sum") > 1', '.last("<window>") or .current("<window>")'),
+    ('formula("query1").last("5m").rollup("sum") > 1', "after the window comes at most one of"),
     ('formula("query1").last("15m").median() > 1', "after the window comes at most one of"),
     ('formula("query1").last("15m") >> 1', "expected a number"),
     ('formula("query1").last("15m") > 1 extra', "expected end of query"),
