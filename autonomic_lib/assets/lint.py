@@ -19,6 +19,7 @@ from ..catalog import Catalog
 from ..errors import QueryError
 from autonomic_lib.query.language import (FunctionCall, MetricQuery, Scope, TagTerm, metric_queries, parse_formula,
                                           parse_monitor, parse_query)
+from autonomic_lib.query.formula_monitor import is_formula_query
 from autonomic_lib.query.windows import WINDOW_FORM, window_seconds
 from .model import IMPORT_MARK, INTEGRATION_TAG, MANAGED_TAG, NAME_PREFIX, Asset, Problem, Severity
 
@@ -145,6 +146,12 @@ class Linter:
             self.add(asset, f"{base}.type", f"a {body.get('type')!r} monitor is stored but not evaluated by the "
                      "sandbox (it evaluates metric and log monitors only): it never alerts there",
                      "fine for Datadog; in the sandbox its state stays No Data", "sandbox-monitor", "warning")
+            return
+        if is_formula_query(str(body.get("query", ""))):  # over options.variables: stored, not evaluated
+            self.add(asset, f"{base}.query", "a formula and functions metric monitor is stored but not evaluated by "
+                     "the sandbox: it never alerts there", "write the arithmetic in one metric query (e.g. "
+                     "avg(last_5m):sum:a{*} / sum:b{*} > 1) to have the sandbox evaluate it", "sandbox-monitor",
+                     "warning")
             return
         parsed = self.parse(asset, f"{base}.query", body.get("query"), "monitor query")
         if parsed is None:

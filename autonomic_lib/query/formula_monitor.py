@@ -41,6 +41,11 @@ class FormulaMonitorQuery:
     rollup: str | None = None  # the time aggregation of `.rollup("sum")` before the window, None when not given
 
 
+def is_formula_query(query: str) -> bool:
+    """Whether a monitor query is written as formula(...) over options.variables."""
+    return query.lstrip().startswith("formula(")
+
+
 def parse_formula_monitor(text: str, names: Iterable[str]) -> FormulaMonitorQuery:
     """Parse `formula("...")[.rollup("sum")].last("15m")[.function(...)] <op> <number>`; `names` are
     options.variables' names.

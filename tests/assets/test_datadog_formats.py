@@ -178,6 +178,18 @@ def test_a_monitor_of_a_type_the_sandbox_does_not_evaluate_is_a_warning(tmp_path
     assert "not evaluated by the sandbox" in warning.message and "No Data" in warning.fix
 
 
+def test_a_formula_metric_monitor_is_a_warning_not_a_parse_error(tmp_path: Path) -> None:
+    """The client example's `formula("query1").rollup("sum").last("5m") > 100`: stored, not evaluated."""
+    monitor = read(DATADOG / "monitor_get_answer.json")
+    monitor.update(type="query alert", query='formula("query1").rollup("sum").last("5m") > 100', options={
+        "thresholds": {"critical": 100}, "variables": [{"data_source": "metrics", "name": "query1",
+                                                        "query": "sum:container.cpu.usage{*}"}]})
+    _, problems = lint_assets([write(tmp_path / "formula_monitor.json", monitor)])
+    assert found(problems) == {("read-only", "info"), ("managed", "info"), ("sandbox-monitor", "warning")}
+    [warning] = [p for p in problems if p.rule == "sandbox-monitor"]
+    assert "not evaluated by the sandbox" in warning.message and "one metric query" in warning.fix
+
+
 def test_a_mention_resolves_against_a_workflow_linted_alongside() -> None:
     _, alone = lint_assets([DATADOG / "monitor_get_answer.json"])
     assert ("workflow-mention", "warning") in found(alone)

@@ -9,6 +9,7 @@ from autonomic_lib.query.formula_monitor import FormulaMonitorQuery, parse_formu
 from autonomic_lib.query.language import BinaryOp, Number, QueryRef
 from autonomic_lib.sandbox.monitors.formula import check_formula_monitor
 from autonomic_lib.sandbox.monitors.model import normalise_monitor
+from autonomic_lib.sandbox.monitors.unevaluated import is_evaluated, not_evaluated_reason
 
 NAMES = ("query1", "query2")
 
@@ -69,12 +70,16 @@ def test_variables_are_checked_before_the_query():
         check_formula_monitor('formula("query1").last("5m") > 1', {"variables": [variables[0], variables[0]]})
 
 
-def test_a_metric_formula_monitor_is_a_400_saying_the_sandbox_does_not_evaluate_it():
+def test_a_metric_formula_monitor_is_stored_not_evaluated_and_still_checked():
     body = {"type": "query alert", "query": 'formula("a / b").last("5m") > 1', "name": "ratio", "options": {
         "thresholds": {"critical": 1}, "variables": [
-            {"data_source": "metrics", "name": "a", "query": "sum:m.a{*}"},
+            {"data_source": "metrics", "name": "a", "query": "sum:m.a{*} by {host}"},
             {"data_source": "metrics", "name": "b", "query": "sum:m.b{*}"}]}}
-    with pytest.raises(IntakeError, match="formula and functions metric monitors .* are not evaluated"):
-        normalise_monitor(body)
+    stored = normalise_monitor(body)
+    assert stored["query"] == body["query"] and stored["multi"] is False  # as Datadog's recorded answer
+    assert not is_evaluated(stored) and "formula and functions metric monitor" in not_evaluated_reason(stored)
+    assert is_evaluated({"type": "query alert", "query": "avg(last_5m):sum:m.a{*} > 1"})
     with pytest.raises(IntakeError, match="unknown query name 'c'"):
         normalise_monitor({**body, "query": 'formula("a / c").last("5m") > 1'})
+    with pytest.raises(IntakeError, match="does not match"):
+        normalise_monitor({**body, "options": {**body["options"], "thresholds": {"critical": 2}}})

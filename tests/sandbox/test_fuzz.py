@@ -811,6 +811,15 @@ MONITORS = [
     {"type": "query alert", "name": "fuzz change", "message": "m",
      "query": "pct_change(avg(last_5m),1h_ago):avg:fuzz.mon{env:fuzz} by {host} > 50",
      "options": {"thresholds": {"critical": 50, "warning": 20}}},
+    {"type": "query alert", "name": "fuzz formula", "message": "m",  # stored, not evaluated
+     "query": 'formula("query1 / query2").rollup("sum").last("5m") > 100',
+     "options": {"thresholds": {"critical": 100}, "variables": [
+         {"data_source": "metrics", "name": "query1", "query": "sum:fuzz.mon{env:fuzz} by {host}"},
+         {"data_source": "aggregate_filtered_query", "name": "query2",
+          "base_query": {"data_source": "metrics", "name": "query2", "query": "max:fuzz.mon{*}"},
+          "filter_query": {"data_source": "reference_table", "name": "f", "table_name": "t",
+                           "columns": [{"name": "c"}]},
+          "filters": [{"base_attribute": "host", "filter_attribute": "c"}]}]}},
     {"type": "query alert", "name": "fuzz cumulative", "message": "m",
      "query": "sum(current_1d):sum:fuzz.mon{env:fuzz}.as_count() > 100",
      "options": {"thresholds": {"critical": 100}, "scheduling_options": {

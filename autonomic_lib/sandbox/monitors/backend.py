@@ -199,8 +199,8 @@ class Monitors:
             out.append({"monitor_id": monitor["id"], "name": monitor.get("name"),
                         "evaluated_until": record.get("evaluated_until"),
                         "overall_state": monitor.get("overall_state"), "groups": groups, "error": record.get("error"),
-                        **({} if is_evaluated(monitor["type"]) else
-                           {"not_evaluated": not_evaluated_reason(monitor["type"])})})
+                        **({} if is_evaluated(monitor) else
+                           {"not_evaluated": not_evaluated_reason(monitor)})})
         return out
 
     def clear_evaluations(self) -> int:

@@ -3,9 +3,9 @@ its `options.variables` (the client's `MonitorFormulaAndFunctionQueryDefinition`
 `data_source`).
 
 Datadog documents these for event and cost monitors (rum alert, ci-*, audit, cost alert, ...; the client's
-examples) and, in preview, for metric monitors with dynamic thresholds. The sandbox evaluates none of them: a
-metric monitor written this way is refused with a 400 saying so (model.py), and the checker here is what a
-stored-but-not-evaluated monitor type can run so that a malformed one is still a 400 naming the problem.
+examples) and for metric monitors (dynamic thresholds, aggregate-filtered/augmented variables; Datadog's recorded
+answer to CreateMonitor_2082938111 stores one as given). The sandbox evaluates none of them: it stores them marked
+not evaluated (unevaluated.py), and the checker here keeps a malformed one a 400 naming the problem.
 """
 
 from __future__ import annotations
@@ -17,10 +17,6 @@ from autonomic_lib.query.formula_monitor import FormulaMonitorQuery, parse_formu
 from autonomic_lib.sandbox.http.params import shorten
 
 MAX_VARIABLES = 100  # a sandbox bound
-
-
-def is_formula_query(query: str) -> bool:
-    return query.lstrip().startswith("formula(")
 
 
 def check_formula_monitor(query: str, options: dict[str, Any]) -> FormulaMonitorQuery:

@@ -50,8 +50,8 @@ def _monitor_view(doc: dict[str, Any], request: Request, monitors: Monitors) -> 
         groups = (doc.get("state") or {}).get("groups") or {}
         view["state"] = {"groups": {name: g for name, g in groups.items()
                                     if "all" in wanted or g.get("status") in {_GROUP_STATES[w] for w in wanted}}}
-        if not is_evaluated(doc["type"]):  # SANDBOX-ONLY field: why this monitor never changes state
-            view["state"]["sandbox_evaluation"] = {"evaluated": False, "reason": not_evaluated_reason(doc["type"])}
+        if not is_evaluated(doc):  # SANDBOX-ONLY field: why this monitor never changes state
+            view["state"]["sandbox_evaluation"] = {"evaluated": False, "reason": not_evaluated_reason(doc)}
     return view
 
 

@@ -206,8 +206,8 @@ class MonitorEvaluator:
         record = self.monitors.evaluation(monitor_id) or {"monitor_id": monitor_id, "evaluated_until": None,
                                                           "origin": None, "groups": {}, "error": None}
         report: dict[str, Any] = {"monitor_id": monitor_id, "from": None, "to": None, "transitions": 0}
-        if not is_evaluated(monitor.get("type", "")):
-            return {**report, "not_evaluated": not_evaluated_reason(monitor["type"])}, []
+        if not is_evaluated(monitor):
+            return {**report, "not_evaluated": not_evaluated_reason(monitor)}, []
         logs = monitor.get("type") == "log alert"
         try:
             plan = plan_log_monitor(monitor) if logs else plan_monitor(monitor, kinds=self.metrics.kind,

@@ -1,7 +1,8 @@
 """Monitor types the sandbox stores but does not evaluate, and the little of their queries Datadog documents.
 
 Datadog accepts every `MonitorType` (composite, service check, event-v2, SLO, RUM, APM, CI, cost, LLM
-Observability, ...). The sandbox has none of their data, so it keeps such a monitor as Datadog would right after
+Observability, ...), and metric monitors written as formulas over `options.variables` (formula.py). The sandbox
+has none of their data, so it keeps such a monitor as Datadog would right after
 creation (overall_state "No Data", no groups) and says so: `not_evaluated_reason` is shown in GET with
 `group_states` (state.sandbox_evaluation), on the monitor page and in /sandbox/evaluation; assets/lint.py warns.
 
@@ -14,26 +15,39 @@ query combines monitor ids with `&&`, `||`, `!` and parentheses; a service check
 from __future__ import annotations
 
 import math
+from typing import Any, Mapping
 
 from autonomic_lib.errors import QueryError
+from autonomic_lib.query.formula_monitor import is_formula_query
 
 EVALUATED_TYPES = ("query alert", "metric alert", "log alert")
+METRIC_TYPES = ("query alert", "metric alert")
 NO_COMPARISON = frozenset({"composite", "service check", "synthetics alert"})
 _OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
 _NUMBER_CHARS = frozenset("0123456789.eE+-")
 _COMPOSITE_CHARS = frozenset("0123456789&|!() \t\n")
 
 
-def is_evaluated(monitor_type: str) -> bool:
-    """Whether the sandbox evaluates monitors of this type (metric and log monitors)."""
-    return monitor_type in EVALUATED_TYPES
+def is_evaluated(monitor: Mapping[str, Any]) -> bool:
+    """Whether the sandbox evaluates this monitor: metric and log monitors, but not formula-and-functions ones."""
+    return monitor.get("type") in EVALUATED_TYPES and not _is_formula(monitor)
 
 
-def not_evaluated_reason(monitor_type: str) -> str:
-    """Why a monitor of this type never changes state in the sandbox."""
+def not_evaluated_reason(monitor: Mapping[str, Any]) -> str:
+    """Why this monitor never changes state in the sandbox."""
+    monitor_type = monitor.get("type")
+    if _is_formula(monitor):
+        return ("A formula and functions metric monitor (formula(...) over options.variables) is stored, listed, "
+                "updated and deleted as on Datadog, but not evaluated by the sandbox: it evaluates a metric monitor "
+                "written as one metric query (e.g. avg(last_5m):sum:a{*} / sum:b{*} > 1), and has no reference "
+                "tables. Its state stays as Datadog shows a monitor never evaluated.")
     return (f"A {monitor_type!r} monitor is stored, listed, updated and deleted as on Datadog, but not evaluated by "
             "the sandbox: it evaluates metric ('query alert') and log ('log alert') monitors only, and has no "
             f"{monitor_type} data. Its state stays as Datadog shows a monitor never evaluated.")
+
+
+def _is_formula(monitor: Mapping[str, Any]) -> bool:
+    return monitor.get("type") in METRIC_TYPES and is_formula_query(str(monitor.get("query") or ""))
 
 
 def trailing_comparison(query: str) -> tuple[str, float] | None:

@@ -132,7 +132,7 @@ class Pages:
         return {"monitor": monitor, "groups": groups, "history": history[:MAX_HISTORY_ROWS],
                 "more_history": max(len(history) - MAX_HISTORY_ROWS, 0), "group": group, "band": band,
                 "error": record.get("error"), "evaluated_until": when(record.get("evaluated_until")),
-                "not_evaluated": None if is_evaluated(monitor["type"]) else not_evaluated_reason(monitor["type"]),
+                "not_evaluated": None if is_evaluated(monitor) else not_evaluated_reason(monitor),
                 "state_since": iso_when(monitor.get("overall_state_modified")), "window": window}
 
     # ------------------------------------------------------------------------------------------ dashboards

@@ -13,6 +13,30 @@ from datadog_api_client.exceptions import ApiException, NotFoundException
 from datadog_api_client.v1.api.monitors_api import MonitorsApi
 from datadog_api_client.v1.model.monitor import Monitor
 from datadog_api_client.v1.model.monitor_draft_status import MonitorDraftStatus
+from datadog_api_client.v1.model.monitor_formula_and_function_aggregate_filtered_data_source import (
+    MonitorFormulaAndFunctionAggregateFilteredDataSource,
+)
+from datadog_api_client.v1.model.monitor_formula_and_function_aggregate_filtered_query_definition import (
+    MonitorFormulaAndFunctionAggregateFilteredQueryDefinition,
+)
+from datadog_api_client.v1.model.monitor_formula_and_function_aggregate_query_filter import (
+    MonitorFormulaAndFunctionAggregateQueryFilter,
+)
+from datadog_api_client.v1.model.monitor_formula_and_function_metrics_data_source import (
+    MonitorFormulaAndFunctionMetricsDataSource,
+)
+from datadog_api_client.v1.model.monitor_formula_and_function_metrics_query_definition import (
+    MonitorFormulaAndFunctionMetricsQueryDefinition,
+)
+from datadog_api_client.v1.model.monitor_formula_and_function_reference_table_column import (
+    MonitorFormulaAndFunctionReferenceTableColumn,
+)
+from datadog_api_client.v1.model.monitor_formula_and_function_reference_table_data_source import (
+    MonitorFormulaAndFunctionReferenceTableDataSource,
+)
+from datadog_api_client.v1.model.monitor_formula_and_function_reference_table_query_definition import (
+    MonitorFormulaAndFunctionReferenceTableQueryDefinition,
+)
 from datadog_api_client.v1.model.monitor_formula_and_function_cost_aggregator import (
     MonitorFormulaAndFunctionCostAggregator,
 )
@@ -143,6 +167,21 @@ def unevaluated_examples() -> list[tuple[str, dict[str, Any]]]:
                                   "query": 'error-tracking-rum("service:foo AND @error.source:source")'
                                            '.rollup("count").by("@issue.id").last("1h") >= 1',
                                   "options": MonitorOptions(thresholds=MonitorThresholds(critical=1.0))}),
+        ("metric formula aggregate filtered", {  # CreateMonitor_2082938111's body; Datadog stores it (cassette)
+            "type": MonitorType.QUERY_ALERT, "query": 'formula("query1").rollup("sum").last("5m") > 100',
+            "options": MonitorOptions(thresholds=MonitorThresholds(critical=100.0), variables=[
+                MonitorFormulaAndFunctionAggregateFilteredQueryDefinition(
+                    data_source=MonitorFormulaAndFunctionAggregateFilteredDataSource.AGGREGATE_FILTERED_QUERY,
+                    name="query1",
+                    base_query=MonitorFormulaAndFunctionMetricsQueryDefinition(
+                        data_source=MonitorFormulaAndFunctionMetricsDataSource.METRICS, name="query1",
+                        query="max:container.cpu.usage{*} by {kube_cluster_name}.rollup(max)"),
+                    filter_query=MonitorFormulaAndFunctionReferenceTableQueryDefinition(
+                        name="filter_query", table_name="test_table",
+                        data_source=MonitorFormulaAndFunctionReferenceTableDataSource.REFERENCE_TABLE,
+                        columns=[MonitorFormulaAndFunctionReferenceTableColumn(name="cluster_name")]),
+                    filters=[MonitorFormulaAndFunctionAggregateQueryFilter(base_attribute="kube_cluster_name",
+                                                                           filter_attribute="cluster_name")])])}),
         ("event-v2", {"type": MonitorType.EVENT_V2_ALERT,
                       "query": 'events("sources:nagios status:(error OR warning)").rollup("count").last("5m") > 1'}),
         ("slo", {"type": MonitorType.SLO_ALERT, "query": 'error_budget("abc123").over("7d") > 10'}),
