@@ -779,6 +779,14 @@ def test_fuzz_log_list_parameters(server: SandboxServer, data: st.DataObject, pa
 
 @fuzz()
 @given(data=st.data())
+def test_fuzz_v1_log_list(server: SandboxServer, data: st.DataObject) -> None:
+    body: Json = {"index": "main", "query": "service:fuzz* status:error", "sort": "asc", "limit": 10,
+                  "time": {"from": "2026-01-01T00:00:00Z", "to": "now", "timezone": "Europe/Paris"}}
+    _check(server, "POST", "/api/v1/logs-queries/list", data.draw(mutated(body)))
+
+
+@fuzz()
+@given(data=st.data())
 def test_fuzz_event_post(server: SandboxServer, data: st.DataObject) -> None:
     body = {"title": "fuzz", "text": "text", "date_happened": now(), "priority": "normal", "host": "h1",
             "tags": ["env:fuzz"], "alert_type": "info", "aggregation_key": "k", "source_type_name": "fuzz",

@@ -44,6 +44,7 @@ from autonomic_lib.sandbox.http.routing import (
 )
 from autonomic_lib.sandbox.logs.analytics import parse_aggregation
 from autonomic_lib.sandbox.logs.backend import Logs, log_key
+from autonomic_lib.sandbox.logs.list_v1 import list_logs_v1
 from autonomic_lib.sandbox.logs.search import iso_ms, normalize_status, parse_time
 
 JSON = "application/json"  # the logs intake answers its JSON:API-shaped errors as plain JSON, as recorded
@@ -508,6 +509,7 @@ def routes(logs: Logs) -> list[Route]:
         route("/api/v2/logs/events/search", "POST", search_logs, logs, app_key=True),
         route("/api/v2/logs/events", "GET", list_logs_get, logs, app_key=True),
         route("/api/v2/logs/analytics/aggregate", "POST", aggregate_logs, logs, app_key=True),
+        route("/api/v1/logs-queries/list", "POST", list_logs_v1, logs, app_key=True),
         route("/api/v1/events", "POST", create_event, logs, app_key=False),
         route("/api/v1/events", "GET", list_events, logs, app_key=True),
         route("/api/v1/events/{event_id}", "GET", get_event, logs, app_key=True),

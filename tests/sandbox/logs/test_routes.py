@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
@@ -22,6 +23,9 @@ from datadog_api_client.v1.model.event_create_request import EventCreateRequest
 from datadog_api_client.v1.model.event_priority import EventPriority
 from datadog_api_client.v1.model.http_log import HTTPLog as HTTPLogV1
 from datadog_api_client.v1.model.http_log_item import HTTPLogItem as HTTPLogItemV1
+from datadog_api_client.v1.model.logs_list_request import LogsListRequest as LogsListRequestV1
+from datadog_api_client.v1.model.logs_list_request_time import LogsListRequestTime as LogsListRequestTimeV1
+from datadog_api_client.v1.model.logs_sort import LogsSort as LogsSortV1
 from datadog_api_client.v2.api.logs_api import LogsApi
 from datadog_api_client.v2.model.content_encoding import ContentEncoding
 from datadog_api_client.v2.model.http_log import HTTPLog
@@ -388,6 +392,64 @@ def test_unknown_event_is_404_and_missing_start_is_400(session_sandbox: SandboxS
     assert info.value.body == {"errors": ["Event not found"]}
     reply = raw(session_sandbox, "GET", "/api/v1/events", app_key="ok", end=1)
     assert reply.status == 400 and reply.json() == {"errors": ["The parameter 'start' is required"]}
+
+
+def test_v1_log_list_pages_with_next_log_id_over_the_same_search(session_sandbox: SandboxServer,
+                                                                 api_client: ApiClient) -> None:
+    """v1 list_logs (POST /api/v1/logs-queries/list): the v2 search's logs, `limit` a page, `nextLogId` the first
+    log of the next page (sent back as startAt), null on the last; naive times read in time.timezone."""
+    service, at = unique(), now_ms() - 120_000
+    submit(api_client, *({"message": f"line {i}", "service": service, "hostname": "h1", "timestamp": at + i * 1000,
+                          "ddtags": "env:demo", "agent": {"id": f"a{i}"}} for i in range(5)))
+    api = LogsApiV1(api_client)
+    now = datetime.now(timezone.utc)
+    window = LogsListRequestTimeV1(_from=now - timedelta(minutes=10), to=now)
+
+    def page(**fields: Any) -> Any:
+        return api.list_logs(body=LogsListRequestV1(query=f"service:{service}", time=window, **fields))
+
+    first = page(sort=LogsSortV1.TIME_ASCENDING, limit=2, index="main")
+    assert first.status == "done" and [log.content.message for log in first.logs] == ["line 0", "line 1"]
+    content = first.logs[0].content
+    assert (content.host, content.service, content.attributes) == ("h1", service, {"agent": {"id": "a0"}})
+    assert content.timestamp == datetime.fromtimestamp(at / 1000, timezone.utc) and "env:demo" in content.tags
+    second = page(sort=LogsSortV1.TIME_ASCENDING, limit=2, start_at=first.next_log_id)
+    last = page(sort=LogsSortV1.TIME_ASCENDING, limit=2, start_at=second.next_log_id)
+    assert [log.content.message for log in second.logs + last.logs] == ["line 2", "line 3", "line 4"]
+    assert last.next_log_id is None
+    newest = page(sort=LogsSortV1.TIME_DESCENDING, limit=3)
+    assert [log.content.message for log in newest.logs] == ["line 4", "line 3", "line 2"]
+    assert [log.content.message for log in page(limit=3, start_at=newest.next_log_id).logs] == ["line 1", "line 0"]
+    assert len(page().logs) == 5  # 50 by default
+
+    # a time with its offset (the client writes even a naive datetime with Z) is that instant whatever the
+    # timezone, as the recorded answer to ListLogs_235998668 shows; a time without one is read in the timezone
+    zoned = LogsListRequestTimeV1(_from=now - timedelta(minutes=10), to=now, timezone="Europe/Paris")
+    assert len(api.list_logs(body=LogsListRequestV1(query=f"service:{service}", time=zoned)).logs) == 5
+    for zone, wall, found in (("Europe/Paris", ZoneInfo("Europe/Paris"), 5),
+                              ("UTC+03:00", timezone(timedelta(hours=3)), 5),
+                              ("UTC-05:00", timezone(timedelta(hours=3)), 0)):  # the wall times of another zone
+        naive = {"from": (now - timedelta(minutes=10)).astimezone(wall).replace(tzinfo=None).isoformat(),
+                 "to": now.astimezone(wall).replace(tzinfo=None).isoformat()}
+        body = orjson.dumps({"query": f"service:{service}", "time": {**naive, "timezone": zone}})
+        reply = raw(session_sandbox, "POST", "/api/v1/logs-queries/list", body, app_key="ok")
+        assert reply.status == 200 and len(reply.json()["logs"]) == found, zone
+    outside = LogsListRequestTimeV1(_from=now - timedelta(hours=3), to=now - timedelta(hours=2))
+    assert api.list_logs(body=LogsListRequestV1(query=f"service:{service}", time=outside)).logs == []
+
+
+@pytest.mark.parametrize("body, named", [
+    ({"query": "*"}, "'time'"),
+    ({"time": {"from": "now-1h", "to": "now"}, "limit": 1001}, "limit"),
+    ({"time": {"from": "now-1h", "to": "now"}, "sort": "up"}, "'sort'"),
+    ({"time": {"from": "now-1h", "to": "now"}, "startAt": "not-an-id"}, "startAt"),
+    ({"time": {"from": "now-1h", "to": "now", "timezone": "Mars/Olympus"}, "query": "*"}, "time.timezone"),
+    ({"time": {"from": "now", "to": "now-1h"}}, "time.to"),
+])
+def test_v1_log_list_refuses_a_bad_request_naming_the_field(session_sandbox: SandboxServer, body: dict[str, Any],
+                                                            named: str) -> None:
+    reply = raw(session_sandbox, "POST", "/api/v1/logs-queries/list", orjson.dumps(body), app_key="ok")
+    assert reply.status == 400 and named in reply.json()["errors"][0]
 
 
 def test_event_stream_takes_any_int64_window_as_the_spec_types_it(session_sandbox: SandboxServer,
