@@ -7,14 +7,13 @@ page) and the client's recorded answer (`{"status": "done", "nextLogId", "logs":
 "requestId"}`). `time.from`/`to` are ISO-8601 (`now-15m` and epoch ms also taken, as in v2). One with an offset or
 Z is that instant whatever `time.timezone` says (the recorded answer to ListLogs_235998668: Z times with
 Europe/Paris, logs of the Z window); one without is read in `time.timezone` (a region such as Europe/Paris or an
-offset such as UTC+03:00), UTC by default. The
-sandbox has one index, so every `index` reads all logs (as a log monitor's `.index()`). `startAt` outside the time
-window is ignored, as documented; one that is no id of this sandbox is a 400.
+offset such as UTC+03:00), UTC by default. The sandbox has one index, so every `index` reads all logs (as a log
+monitor's `.index()`). `startAt` outside the time window is ignored, as documented; one that is no id of this
+sandbox is a 400.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
@@ -43,18 +42,16 @@ async def list_logs_v1(request: Request, logs: Logs) -> Response:
         if body.get(name) is not None and not isinstance(body[name], str):
             raise IntakeError(400, f"'{name}' must be a string, not {shorten(body[name])}")
     limit = int_field(body.get("limit", DEFAULT_LIMIT), "limit", low=1, high=MAX_LIMIT)
-    sort = body.get("sort", "desc")
+    sort = body.get("sort", "desc")  # no documented default: newest first, as the v2 search
     if sort not in ("asc", "desc"):
         raise IntakeError(400, f"'sort' must be 'asc' or 'desc', not {shorten(sort)}")
     lo, hi = _window(body.get("time"), logs.now_ms())
     newest_first = sort == "desc"
     after = _just_before(body.get("startAt"), lo, hi, newest_first)
-    started = time.perf_counter()
     rows, _ = await run_in_threadpool(logs.search, query=body.get("query"), start_ms=lo, end_ms=hi,
                                       newest_first=newest_first, limit=limit + 1, after=after)
     return json_response({"status": "done", "nextLogId": rows[limit]["id"] if len(rows) > limit else None,
-                          "logs": [_log_json(doc) for doc in rows[:limit]], "requestId": uuid.uuid4().hex,
-                          "elapsed": int((time.perf_counter() - started) * 1000)})
+                          "logs": [_log_json(doc) for doc in rows[:limit]], "requestId": uuid.uuid4().hex})
 
 
 def _window(raw: Any, now_ms: int) -> tuple[int, int]:
