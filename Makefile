@@ -36,8 +36,8 @@ $(CHROMIUM):  # the browser test drives Debian's chromium: installed here when m
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
 	else echo "note: no $(CHROMIUM) and no root apt-get: the browser test will be skipped (apt-get install chromium)"; fi
 
-test: venv-python $(STAMP) $(CHROMIUM)  ## run the test suite
-	$(PY) -m pytest
+test: venv-python $(STAMP) $(CHROMIUM)  ## run the test suite, on every core
+	$(PY) -m pytest -n auto --dist loadfile
 
 bench: venv-python $(STAMP)  ## print the benchmarks (never part of the tests)
 	$(PY) bench/ingest_query.py

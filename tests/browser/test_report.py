@@ -1,5 +1,6 @@
-"""The demo command end to end in a temporary folder, and its index opened in real headless Chromium
-(Debian's chromium driven by playwright through executable_path; no `playwright install`)."""
+"""The demo command end to end in a temporary folder (aimed by DD_HOST at a sandbox of this process), and its index
+opened in real headless Chromium (Debian's chromium driven by playwright through executable_path; no `playwright
+install`). Every test of the suite's one demo run is in this file, so `make test` (one worker per file) runs it once."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def report(demo_run: DemoRun) -> tuple[subprocess.CompletedProcess[str], Path]:
     """`python -m autonomic_lib demo --out <tmp>` as a user runs it (its own process, four kernels): the session's
-    one demo run (tests/conftest.py), which tests/test_cli.py's DD_HOST test reads too."""
+    one demo run (tests/conftest.py)."""
     return demo_run.done, demo_run.out
 
 
@@ -75,3 +76,20 @@ def test_index_opens_in_chromium_with_summary_images_and_no_console_error(report
     assert len(images) >= 2 and all(complete and width > 0 for _, complete, width in images), images
     assert verdicts >= 8
     assert errors == []
+
+
+def test_demo_aimed_by_dd_host_at_a_running_sandbox_writes_a_self_contained_report_without_keys(
+        demo_run: DemoRun) -> None:
+    """DD_HOST + keys is one way to aim at any backend: the demo uses that sandbox with backfill pacing (it once
+    announced live pacing and 00 refused). The run is tests/conftest.py's `demo_run`, shared with the report tests
+    above; the demo starting its own sandbox is tests/test_demo.py's."""
+    done, server = demo_run.done, demo_run.server
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert demo_run.points_stored > 0  # the traffic went to that sandbox
+    assert "with backfill pacing" in done.stdout
+    page = (demo_run.out / "index.html").read_text()
+    assert "every expectation held" in page and "data:image/png;base64," in page
+    assert "Nothing is lost" in page and page.count(">held<") >= 7
+    assert "http://" not in page.replace("http://127.0.0.1", "")  # nothing to fetch: images are embedded
+    assert not KEY_PATTERN.search(page), "a key-shaped string reached the report"
+    assert not any(key in page for key in (server.config.api_key, server.config.app_key))

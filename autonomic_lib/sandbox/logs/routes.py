@@ -12,7 +12,6 @@ constant below says whether its value and its treatment are confirmed or a sandb
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import html
@@ -45,6 +44,7 @@ from autonomic_lib.sandbox.http.routing import (
 from autonomic_lib.sandbox.logs.analytics import parse_aggregation
 from autonomic_lib.sandbox.logs.backend import Logs, log_key
 from autonomic_lib.sandbox.logs.list_v1 import list_logs_v1
+from autonomic_lib.sandbox.logs.paging import CursorSearch, SearchRequest
 from autonomic_lib.sandbox.logs.search import iso_ms, normalize_status, parse_time
 
 JSON = "application/json"  # the logs intake answers its JSON:API-shaped errors as plain JSON, as recorded
@@ -327,37 +327,22 @@ async def list_logs_get(request: Request, logs: Logs) -> Response:
 
 async def _search(request: Request, logs: Logs, query: Any, start: Any, end: Any, sort: Any, limit: Any,
                   cursor: Any) -> Response:
-    for name, value in (("filter.query", query), ("filter.from", start), ("filter.to", end), ("page.cursor", cursor)):
-        if value is not None and not isinstance(value, str):
-            raise IntakeError(400, f"{name} must be a string")
-    int_field(limit, "page.limit", low=1, high=MAX_SEARCH_LIMIT)
-    sort = sort or "-timestamp"  # Datadog does not document its default; newest first, as the Log Explorer shows
-    if not isinstance(sort, str) or sort not in ("timestamp", "-timestamp"):
-        raise IntakeError(400, f"sort must be 'timestamp' or '-timestamp', got {sort!r}")
-    after = None
-    if cursor:
-        try:
-            after = log_key(orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["after"])
-        except (ValueError, TypeError, KeyError, orjson.JSONDecodeError):
-            raise IntakeError(400, f"page.cursor {cursor[:40]!r} is not a cursor this sandbox returned") from None
-    started = time.perf_counter()
-    now = logs.now_ms()
-    lo, hi = parse_time(start or "now-15m", now, "filter.from"), parse_time(end or "now", now, "filter.to")
-    if hi < lo:
-        raise IntakeError(400, f"filter.to ({end}) is earlier than filter.from ({start})")
-    rows, more = await run_in_threadpool(logs.search, query=query, start_ms=lo, end_ms=hi,
-                                         newest_first=sort == "-timestamp", limit=limit, after=after)
-    meta: dict[str, Any] = {"elapsed": int((time.perf_counter() - started) * 1000), "request_id": uuid.uuid4().hex,
-                            "status": "done"}
+    # Datadog does not document its default order; newest first, as the Log Explorer shows
+    search = CursorSearch(path="api/v2/logs/events", now_ms=logs.now_ms, max_limit=MAX_SEARCH_LIMIT,
+                          default_sort="-timestamp", id_of=lambda log: log["id"], key_of=_log_key_or_none,
+                          search=logs.search)
+    rows, meta, next_url = await search.answer(request, SearchRequest(query, start, end, sort, limit, cursor))
     result: dict[str, Any] = {"data": [_log_json(d) for d in rows], "meta": meta}
-    if more:
-        token = base64.urlsafe_b64encode(orjson.dumps({"after": rows[-1]["id"]})).decode().rstrip("=")
-        meta["page"] = {"after": token}
-        params = {"filter[query]": query, "filter[from]": start, "filter[to]": end, "sort": sort,
-                  "page[cursor]": token, "page[limit]": limit}
-        result["links"] = {"next": f"{request.base_url}api/v2/logs/events?"
-                                   + urlencode({k: v for k, v in params.items() if v is not None})}
+    if next_url:
+        result["links"] = {"next": next_url}
     return json_response(result)
+
+
+def _log_key_or_none(ident: Any) -> Any:
+    try:
+        return log_key(ident)
+    except (ValueError, TypeError):
+        return None
 
 
 async def aggregate_logs(request: Request, logs: Logs) -> Response:

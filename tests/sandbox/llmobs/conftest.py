@@ -7,6 +7,15 @@ import time
 import uuid
 from typing import Any
 
+import pytest
+
+from autonomic_lib.sandbox.llmobs.backend import LLMObs, SpanFilter
+from autonomic_lib.sandbox.metrics.backend import Metrics
+from autonomic_lib.sandbox.metrics.intake import IntakePolicy
+from autonomic_lib.sandbox.metrics.store import MetricStore
+from autonomic_lib.sandbox.storage.database import open_database
+from autonomic_lib.sandbox.storage.documents import DocumentStore
+
 
 def now_ns() -> int:
     return time.time_ns() - 60 * 10**9  # a minute ago: inside the intake's 24 h and the default 15 min search
@@ -46,3 +55,26 @@ def evaluation(ml_app: str, *, join: dict[str, Any], label: str = "verdict", val
 
 def evaluations_payload(*metrics: dict[str, Any]) -> dict[str, Any]:
     return {"data": {"type": "evaluation_metric", "attributes": {"metrics": list(metrics)}}}
+
+
+@pytest.fixture
+def llmobs() -> LLMObs:
+    """A backend over an in-memory database, for the tests without HTTP."""
+    database = open_database(None)
+    return LLMObs(DocumentStore(database), Metrics(MetricStore(database=database), IntakePolicy(), None))
+
+
+def everything(llmobs: LLMObs, **fields: Any) -> list[dict[str, Any]]:
+    """Every span of the last hour matching `fields` (SpanFilter's), newest first."""
+    now_ms = time.time_ns() // 10**6
+    return llmobs.search(SpanFilter(start_ms=now_ms - 3_600_000, end_ms=now_ms, **fields), limit=5000).spans
+
+
+def points(llmobs: LLMObs, metric: str) -> dict[tuple[str, ...], float]:
+    """Every series of `metric` with the sum of its points."""
+    store = llmobs.metrics.store
+    found = {}
+    for series in store.series(metric):
+        _, _, values = store.points([series.id], 0, 2**40)
+        found[series.tags] = float(values.sum())
+    return found

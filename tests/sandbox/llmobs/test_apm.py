@@ -18,7 +18,7 @@ import pytest
 from autonomic_lib.errors import IntakeError
 from autonomic_lib.sandbox.llmobs import apm
 from autonomic_lib.sandbox.llmobs.backend import SPAN, LLMObs
-from tests.sandbox.llmobs.test_backend import everything, llmobs, points  # noqa: F401 (the fixture)
+from tests.sandbox.llmobs.conftest import everything, points
 
 ENCODER = Path(__file__).with_name("apm_encoder.py")
 

@@ -4,40 +4,21 @@ the ml_obs.* metrics it writes through the metrics backend."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 
 from autonomic_lib.errors import IntakeError
 from autonomic_lib.sandbox.llmobs.backend import LLMObs, SpanFilter
-from autonomic_lib.sandbox.metrics.backend import Metrics
-from autonomic_lib.sandbox.metrics.intake import IntakePolicy
-from autonomic_lib.sandbox.metrics.store import MetricStore
-from autonomic_lib.sandbox.storage.database import open_database
-from autonomic_lib.sandbox.storage.documents import DocumentStore
-from tests.sandbox.llmobs.conftest import evaluation, evaluations_payload, now_ns, span, spans_payload, trace
-
-
-@pytest.fixture
-def llmobs() -> LLMObs:
-    database = open_database(None)
-    return LLMObs(DocumentStore(database), Metrics(MetricStore(database=database), IntakePolicy(), None))
-
-
-def everything(llmobs: LLMObs, **fields: Any) -> list[dict[str, Any]]:
-    """Every span of the last hour matching `fields` (SpanFilter's), newest first."""
-    now_ms = time.time_ns() // 10**6
-    return llmobs.search(SpanFilter(start_ms=now_ms - 3_600_000, end_ms=now_ms, **fields), limit=5000).spans
-
-
-def points(llmobs: LLMObs, metric: str) -> dict[tuple[str, ...], float]:
-    """Every series of `metric` with the sum of its points."""
-    store = llmobs.metrics.store
-    found = {}
-    for series in store.series(metric):
-        _, _, values = store.points([series.id], 0, 2**40)
-        found[series.tags] = float(values.sum())
-    return found
+from tests.sandbox.llmobs.conftest import (
+    evaluation,
+    evaluations_payload,
+    everything,
+    now_ns,
+    points,
+    span,
+    spans_payload,
+    trace,
+)
 
 
 def test_one_bad_span_is_refused_by_field_and_the_others_are_stored(llmobs: LLMObs) -> None:
