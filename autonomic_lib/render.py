@@ -330,9 +330,11 @@ def zoom(phases: Sequence[PhaseSpan], names: Sequence[str], margin_minutes: floa
 def trace_waterfall(tree: pd.DataFrame, *, title: str) -> Figure:
     """One trace as a waterfall (`traces.span_tree`): a bar per span from its start for its duration, in tree order,
     labelled with its tokens (in / out / thinking), cost and verdict; LLM spans in purple, the others grey."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
-    fig, ax = plt.subplots(figsize=(11, 0.8 + 0.42 * max(len(tree), 1)))
+    # not a pyplot figure: shown where the caller displays it, not a second time by the inline backend at cell end
+    fig = Figure(figsize=(11, 0.8 + 0.42 * max(len(tree), 1)))
+    ax = fig.subplots()
     words = []
     for lane, span in enumerate(tree.to_dict("records")):
         start, duration = float(span["start s"]), float(span["duration s"])
@@ -418,12 +420,50 @@ def png_description(png: bytes | str) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------ in a kernel
-def figure_html(fig: Figure) -> str | None:
-    """A chart as an <img> with its description as alt text (nbconvert writes none for a PNG output)."""
+def figure_html(fig: Figure, png: bytes | str | None = None) -> str | None:
+    """A chart as an <img> with its description as alt text (nbconvert writes none for a PNG output); `png`: the
+    chart already drawn (bytes or base64 text)."""
     from IPython.core.pylabtools import print_figure
 
-    png = print_figure(fig, "png", bbox_inches="tight")
-    return f'<img src="{png_data_uri(png)}" alt="{html.escape(figure_alt(fig))}">' if png else None
+    png = png if png is not None else print_figure(fig, "png", bbox_inches="tight")
+    uri = png_data_uri(png) if isinstance(png, bytes) else f"data:image/png;base64,{png}"
+    return f'<img src="{uri}" alt="{html.escape(figure_alt(fig))}">' if png else None
+
+
+class DrawnOnce:
+    """The image/png printer of charts, wrapping the inline backend's own (its dpi, retina): a chart's PNG is drawn
+    once for both of its outputs, image/png and the text/html with alt text. IPython formats the mime bundle
+    (which draws, through `draw`) before the per-MIME image/png, which then takes the PNG just drawn."""
+
+    def __init__(self, printer: Any):
+        self.printer = printer
+        self.drawn: weakref.WeakKeyDictionary[Figure, Any] = weakref.WeakKeyDictionary()
+
+    def __call__(self, fig: Figure) -> Any:
+        drawn = self.drawn.pop(fig, None)
+        return drawn if drawn is not None else self.printer(fig)
+
+    def draw(self, fig: Figure) -> bytes | str | None:
+        drawn = self.drawn[fig] = self.printer(fig)
+        png = drawn[0] if isinstance(drawn, tuple) else drawn  # retina: (data, size metadata)
+        return png if isinstance(png, (bytes, str)) else None
+
+
+def figure_bundle(fig: Figure, png_formatter: Any) -> dict[str, Any]:
+    """The text/html of a chart (`figure_html`), drawn by the backend's image/png printer when there is one, which
+    is then wrapped (`DrawnOnce`) so the image/png output reuses that drawing."""
+    if not fig.axes:
+        return {}
+    from matplotlib.figure import Figure
+
+    try:
+        printer = png_formatter.lookup_by_type(Figure)
+    except KeyError:  # no inline backend (yet): the HTML only, as it always was
+        return {"text/html": figure_html(fig)}
+    if not isinstance(printer, DrawnOnce):
+        printer = DrawnOnce(printer)
+        png_formatter.for_type(Figure, printer)
+    return {"text/html": figure_html(fig, printer.draw(fig))}
 
 
 def image_html(image: Any) -> str | None:
@@ -447,8 +487,9 @@ def register_formats(display: Any) -> None:
     # On the mime-bundle formatter: activating the inline backend (at the first figure) pops every per-type printer
     # of Figure from the per-MIME formatters; the bundle adds text/html beside the backend's image/png.
     # By name, so registering does not import matplotlib.
+    png_formatter = display.formatters["image/png"]
     display.mimebundle_formatter.for_type_by_name("matplotlib.figure", "Figure",
-                                                  lambda fig: {"text/html": figure_html(fig)} if fig.axes else {})
+                                                  lambda fig: figure_bundle(fig, png_formatter))
 
 
 def show_in_kernel() -> bool:

@@ -169,6 +169,52 @@ def test_a_chart_carries_its_description_into_its_png_and_the_kernel_shows_it_as
     assert ">5676<" in table["text/html"] and "NaN" not in table["text/html"]
 
 
+def test_a_chart_shown_under_the_inline_backend_is_drawn_once_for_its_png_and_its_html() -> None:
+    """The inline backend's image/png printer (as IPython's select_figure_formats registers it) draws the chart;
+    the text/html with alt text embeds that same PNG instead of drawing it again."""
+    from functools import partial
+
+    from IPython.core.formatters import DisplayFormatter
+    from IPython.core.pylabtools import print_figure
+    from matplotlib.figure import Figure
+
+    draws: list[str] = []  # every draw of a figure, by its title (renderers fire draw_event)
+    display = DisplayFormatter()
+    display.formatters["image/png"].for_type(Figure, partial(print_figure, fmt="png", base64=True,
+                                                             bbox_inches="tight"))
+    register_formats(display)
+    figs = [timeline([Panel(name, {"x": minutes([1.0, 2.0])})], [], title=name) for name in ("one", "first", "second")]
+    for fig in figs:
+        fig.canvas.mpl_connect("draw_event", lambda event: draws.append(event.canvas.figure.get_suptitle()))
+    try:
+        print_figure(figs[0], "png", bbox_inches="tight")
+        per_png = len(draws)  # the draws one PNG takes
+        assert per_png >= 1
+        for fig in figs[1:]:
+            shown, _ = display.format(fig)
+            assert shown["text/html"] == f'<img src="data:image/png;base64,{shown["image/png"]}" ' \
+                                         f'alt="{figure_alt(fig)}">'
+            assert base64.b64decode(shown["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
+        assert draws == ["one"] * per_png + ["first"] * per_png + ["second"] * per_png
+        shown, _ = display.format(figs[1])  # shown again: drawn again (nothing stale is reused)
+        assert draws[-per_png:] == ["first"] * per_png and len(draws) == 4 * per_png
+    finally:
+        for fig in figs:
+            plt.close(fig)
+
+
+def test_a_trace_waterfall_is_shown_where_it_is_displayed_not_again_by_pyplot() -> None:
+    from autonomic_lib.render import trace_waterfall
+    from autonomic_lib.traces import TREE_COLUMNS
+
+    before = plt.get_fignums()
+    tree = pd.DataFrame([["message", "workflow", 0.0, 5.0, None, None, None, None, None, "pass"]],
+                        columns=list(TREE_COLUMNS))
+    fig = trace_waterfall(tree, title="one span")
+    assert plt.get_fignums() == before  # the inline backend shows pyplot's open figures at a cell's end
+    assert figure_data_uri(fig).startswith("data:image/png;base64,")
+
+
 def test_a_trace_waterfall_has_a_bar_per_span_in_tree_order_with_tokens_cost_and_verdict() -> None:
     from autonomic_lib.render import trace_waterfall
     from autonomic_lib.traces import TREE_COLUMNS
