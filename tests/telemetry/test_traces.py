@@ -11,7 +11,8 @@ from autonomic_lib.swarm_traces import message_traces
 from autonomic_lib.telemetry import MemorySink
 from autonomic_lib.telemetry.prices import price_for
 from autonomic_lib.telemetry.traces import (BUDGET_BREACH, LATENCY_SPIKE, MAX_EVALUATIONS, OPTIMIZATION, ROOT_PARENT,
-                                            SAMPLED, LlmCall, MessageTrace, build_spans, choose, evaluation_requests,
+                                            SAMPLED, SPIKES_PER_AGENT, LlmCall, MessageTrace, build_spans, choose,
+                                            evaluation_requests,
                                             sample_rate_for, span_requests, verdict_evaluation)
 from autonomic_lib.traffic import run_scenario
 
@@ -44,11 +45,20 @@ def test_choose_samples_by_the_draw_and_keeps_every_incident_whatever_the_draw()
     assert sampled[42] == (SAMPLED, BUDGET_BREACH)
 
 
-def test_a_long_spike_keeps_one_trace_per_minute() -> None:
+def test_a_spike_keeps_one_trace_per_minute() -> None:
+    time = START + np.arange(600, dtype=float)
+    latency = np.full(600, 25.0)  # slow for ten minutes
+    chosen = choose(np.ones(600), 0.0, cost=np.zeros(600), budget_usd=0.1, latency=latency, time=time)
+    assert len(chosen) == 10
+
+
+def test_a_long_spike_keeps_the_slowest_minutes_of_the_agent_only() -> None:
+    """A steady day's ~100 slow minutes per agent, traced whole, made the full day 15 s slower and 140 MB bigger."""
     time = START + np.arange(3600, dtype=float)
-    latency = np.full(3600, 25.0)  # slow for an hour
+    latency = 20.0 + np.arange(3600) / 3600  # slow for an hour, slower and slower
     chosen = choose(np.ones(3600), 0.0, cost=np.zeros(3600), budget_usd=0.1, latency=latency, time=time)
-    assert len(chosen) == 60
+    assert len(chosen) == SPIKES_PER_AGENT < 60
+    assert sorted(chosen) == [60 * minute + 59 for minute in range(60 - SPIKES_PER_AGENT, 60)]  # each minute's last
 
 
 def test_the_rate_traces_about_two_thousand_messages_a_run_whatever_its_length() -> None:
