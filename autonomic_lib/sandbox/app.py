@@ -77,7 +77,8 @@ class Sandbox:
         clock = self.policy.clock
         self.metrics = Metrics(self.store, self.policy, self.catalog, self.documents)
         self.logs = Logs(self.documents, clock)
-        self.metrics.sources["logs"] = self.logs.formula_source  # logs as a data source of /api/v2/query/*
+        self.metrics.sources["logs"] = self.logs.formula_source  # logs and events as data sources of /api/v2/query/*
+        self.metrics.sources["events"] = self.logs.events_formula_source
         self.llmobs = LLMObs(self.documents, self.metrics)
         self.dashboards = Dashboards(self.documents, clock, self.metrics, self.address)
         self.automation = Automation(self.documents, clock, self.address)

@@ -108,6 +108,20 @@ class Logs:
 
         The metrics product calls this through `Metrics.sources` (wired by app.py): logs never import metrics.
         """
+        return self._formula(self._matching, query, where, start_ms=start_ms, end_ms=end_ms,
+                             interval_ms=interval_ms, total=total)
+
+    def events_formula_source(self, query: dict[str, Any], where: str, *, start_ms: int, end_ms: int,
+                              interval_ms: int | None, total: bool) -> list[tuple[tuple[str, ...], Computed | None]]:
+        """An `events` query of /api/v2/query/*: as `formula_source`, over the events (v1 and v2 alike), each seen
+        as the event search sees it (events_v2.search_view: title and text, tags with host and source, status,
+        `@` attributes)."""
+        return self._formula(self._matching_events, query, where, start_ms=start_ms, end_ms=end_ms,
+                             interval_ms=interval_ms, total=total)
+
+    def _formula(self, matching: Callable[[str | None, int, int], list[dict[str, Any]]], query: dict[str, Any],
+                 where: str, *, start_ms: int, end_ms: int, interval_ms: int | None,
+                 total: bool) -> list[tuple[tuple[str, ...], Computed | None]]:
         search = query.get("search") or {}
         text = search.get("query") if isinstance(search, dict) else None
         if text is not None and not isinstance(text, str):
@@ -115,7 +129,20 @@ class Logs:
         spec = formula_aggregation(query, where, start_ms=start_ms, end_ms=end_ms, interval_ms=interval_ms,
                                    total=total)
         return [(tuple(f"{facet}:{value}" for facet, value in by.items()), computes.get("c0"))
-                for by, computes in evaluate(self._matching(text, start_ms, end_ms), spec, start_ms, end_ms)]
+                for by, computes in evaluate(matching(text, start_ms, end_ms), spec, start_ms, end_ms)]
+
+    def _matching_events(self, query: str | None, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
+        """The events matching `query` in [start_ms, end_ms], shaped as the aggregation reads a log ("k" its time
+        in ms; message, status, tags, attributes as the event search sees them); a 400 past MAX_LOGS."""
+        matcher = parse_query(query)
+        docs = self._documents.list(_EVENT, since=start_ms, until=end_ms + 1, limit=MAX_LOGS + 1)
+        if len(docs) > MAX_LOGS:
+            raise IntakeError(400, f"More than {MAX_LOGS} events in the time range; the sandbox aggregates at most "
+                                   "that many: narrow the time range")
+        views = [search_view(event) for event in docs]
+        return [{**view.doc, "k": [event["date_happened"] * 1000, event["id"]], "hostname": event.get("host"),
+                 "ddsource": event.get("source_type_name")}
+                for event, view in zip(docs, views) if matcher.matches(view)]
 
     def _matching(self, query: str | None, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
         """The logs matching `query` timed in [start_ms, end_ms]; a 400 past MAX_LOGS logs in the range."""
