@@ -291,11 +291,10 @@ def closed_port() -> int:
 
 
 def unreachable_error(settings: Settings, call: Any) -> BackendUnreachable:
-    """What `call(api)` raises (it must be BackendUnreachable), checked to take well under a second."""
-    started = time.monotonic()
+    """What `call(api)` raises (it must be BackendUnreachable): one line, no chained urllib3 error. How fast is
+    bench/unreachable.py's (a ratio to the CLI's start-up); the callers check nothing slept (no back-off)."""
     with make_api_client(settings) as api, pytest.raises(BackendUnreachable) as info:
         call(api)
-    assert time.monotonic() - started < 2
     assert info.value.__cause__ is None and info.value.__suppress_context__  # no urllib3 chain repeating the URL
     assert "\n" not in str(info.value)
     return info.value
