@@ -418,17 +418,11 @@ class _Parser:
             raise self.fail(f"{text!r} is not a number") from None
 
     def phrase(self) -> str:
-        self.i += 1
-        out = []
-        while self.i < len(self.s) and self.s[self.i] != '"':
-            if self.s[self.i] == "\\" and self.i + 1 < len(self.s):
-                self.i += 1
-            out.append(self.s[self.i])
-            self.i += 1
-        if self.i >= len(self.s):
+        text, end = read_quoted(self.s, self.i)
+        if end is None:
             raise self.fail("unterminated quoted sequence")
-        self.i += 1
-        return "".join(out)
+        self.i = end
+        return text
 
     def word(self, *, stop_colon: bool) -> list[tuple[str, bool]]:
         """Characters up to whitespace, a parenthesis or a quote, each with whether it was escaped."""
@@ -458,3 +452,16 @@ class _Parser:
         if not any(c in "*?" and not escaped for c, escaped in chars):
             return Pattern(text)
         return Pattern(text, tuple(chars))
+
+
+def read_quoted(s: str, i: int) -> tuple[str, int | None]:
+    """The double-quoted text opening at `s[i]` (a backslash escapes the next character) and the index after its
+    closing quote; None for the index when the quote is never closed. One pass, no regex."""
+    i += 1
+    out = []
+    while i < len(s) and s[i] != '"':
+        if s[i] == "\\" and i + 1 < len(s):
+            i += 1
+        out.append(s[i])
+        i += 1
+    return "".join(out), (i + 1 if i < len(s) else None)

@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass
 
 from autonomic_lib.errors import QueryError
+from autonomic_lib.sandbox.logs.search import read_quoted
 from autonomic_lib.sandbox.monitors.unevaluated import trailing_comparison
 
 MAX_QUERY_CHARS = 8192
@@ -86,16 +87,11 @@ class _Scanner:
     def string(self) -> str:
         """A double-quoted argument; a backslash escapes the next character."""
         self.expect('"')
-        out: list[str] = []
-        while self.i < len(self.s) and self.s[self.i] != '"':
-            if self.s[self.i] == "\\" and self.i + 1 < len(self.s):
-                self.i += 1
-            out.append(self.s[self.i])
-            self.i += 1
-        if self.i >= len(self.s):
+        text, end = read_quoted(self.s, self.i - 1)
+        if end is None:
             raise self.fail("unterminated string")
-        self.i += 1
-        return "".join(out)
+        self.i = end
+        return text
 
     def arguments(self) -> list[str]:
         self.expect("(")
