@@ -29,6 +29,16 @@ def story(notebooks: dict[str, Path], notebook_sandbox: SandboxServer) -> dict[s
     }
 
 
+@pytest.fixture(scope="module")
+def explicit_muted(story: dict, notebooks: dict[str, Path],
+                   notebook_sandbox: SandboxServer) -> tuple[Path, dict[str, Any]]:
+    """02 once more after the story, with every parameter a user may pass: an explicit scenario and seed (not 00's
+    plan) and a muted phase. One kernel run read by two tests (explicit parameters, muting); it starts a new run in
+    the story's sandbox, so it comes after the story's five runs."""
+    return execute(notebooks["traffic"], "02_traffic_explicit_muted", SANDBOX_DIR=str(notebook_sandbox.config.data_dir),
+                   SCENARIO=str(SHORT_STORY), SEED=7, MUTE_PHASE="optimization_failure")
+
+
 def test_setup_finds_the_running_sandbox_and_writes_the_plan(story: dict, notebook_sandbox: SandboxServer) -> None:
     _, records = story["setup"]
     assert records["backend"] == "sandbox"
@@ -83,11 +93,9 @@ def test_analysis_reads_back_the_story_and_gives_verdicts(story: dict) -> None:
     assert records["dashboard_png"].startswith("data:image/png;base64,")
 
 
-def test_traffic_runs_headless_with_explicit_scenario_and_seed(story: dict, notebooks: dict[str, Path],
-                                                               notebook_sandbox: SandboxServer) -> None:
+def test_traffic_runs_headless_with_explicit_scenario_and_seed(story: dict, explicit_muted: tuple) -> None:
     """The issue's command: papermill notebooks/02_traffic.ipynb out.ipynb -p SCENARIO ... -p SEED 7."""
-    _, records = execute(notebooks["traffic"], "02_traffic_explicit", SANDBOX_DIR=str(notebook_sandbox.config.data_dir),
-                         SCENARIO=str(SHORT_STORY), SEED=7)
+    _, records = explicit_muted
     _, planned = story["traffic"]
     assert (records["scenario"], records["seed"]) == (str(SHORT_STORY), 7)
     assert records["points"] > 0 and records["points"] != planned["points"]  # another seed, another run
@@ -166,13 +174,12 @@ def test_analysis_shows_each_incidents_worst_trace_and_the_two_pass_rates_agree(
     assert rates["tolerance"] == 0.0 and rates["evaluation"] == pytest.approx(rates["metric"])
 
 
-def test_traffic_can_mute_a_monitor_for_a_phase(story: dict, notebooks: dict[str, Path],
+def test_traffic_can_mute_a_monitor_for_a_phase(story: dict, explicit_muted: tuple,
                                                 notebook_sandbox: SandboxServer) -> None:
     """MUTE_PHASE (off by default): a v2 downtime over the phase; the monitor still changes state inside it (its
-    history shows it) but nothing inside it is notified, so the workflow does not run for it. Runs last: it starts a
-    new run in the story's sandbox."""
-    _, records = execute(notebooks["traffic"], "02_traffic_muted", SANDBOX_DIR=str(notebook_sandbox.config.data_dir),
-                         MUTE_PHASE="optimization_failure")
+    history shows it) but nothing inside it is notified, so the workflow does not run for it. The sandbox holds
+    `explicit_muted`'s run: the last that sent anything there."""
+    _, records = explicit_muted
     muted, sandbox = records["muted"], notebook_sandbox.sandbox
     downtime = sandbox.downtimes.get(muted["downtime"])
     assert muted["phase"] == "optimization_failure" and downtime is not None
