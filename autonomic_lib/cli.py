@@ -62,6 +62,13 @@ def _sandbox_keys(args: argparse.Namespace) -> dict[str, tuple[str, str]]:
     return keys
 
 
+def _seconds(text: str) -> int:
+    """Whole seconds from 1 to 3600 (argparse names the option when this refuses)."""
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 3600:
+        raise argparse.ArgumentTypeError("must be whole seconds from 1 to 3600")
+    return int(text)
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from .sandbox.config import SandboxConfig
     from .sandbox.server import STATE_FILE, SandboxServer, mask
@@ -70,7 +77,7 @@ def _sandbox(args: argparse.Namespace) -> int:
     (api_key, api_source), (app_key, app_source) = keys["DD_API_KEY"], keys["DD_APP_KEY"]
     config = SandboxConfig(api_key=api_key, app_key=app_key, data_dir=Path(args.data_dir).resolve(),
                            late_data=tuple(args.late_data), memory_limit=args.memory_limit,
-                           dogstatsd_port=args.dogstatsd_port)
+                           dogstatsd_port=args.dogstatsd_port, dogstatsd_interval=args.dogstatsd_interval)
     server = SandboxServer(config, port=args.port)
     state_file = Path(args.data_dir).resolve() / STATE_FILE
     print(f"Datadog sandbox listening on {server.url}  (data: {config.data_dir})", flush=True)
@@ -266,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--dogstatsd-port", type=int, default=None, metavar="N",
                     help="also take DogStatsD datagrams on UDP 127.0.0.1:N (0: a free port, published in "
                          "sandbox.json), aggregated in 10 s buckets like the Datadog Agent (default: off)")
+    sb.add_argument("--dogstatsd-interval", type=_seconds, default=10, metavar="S",
+                    help="seconds per DogStatsD bucket (default 10, the Agent's); shorter only to wait less in tests")
     sb.set_defaults(run=_sandbox)
 
     env = add_command("sandbox-env", help="print the environment lines that aim ddtrace and DogStatsD at the running "

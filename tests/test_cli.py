@@ -202,3 +202,12 @@ def test_sandbox_env_prints_the_agent_variables_of_the_running_sandbox_and_no_ke
         proc.communicate(timeout=30)
     stopped = run_cli("sandbox-env", "--data-dir", str(tmp_path))
     assert stopped.returncode == 2 and "no sandbox runs from" in stopped.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1.5", "²", "3601"])
+def test_a_dogstatsd_interval_outside_whole_seconds_1_to_3600_is_refused_naming_the_option(
+        value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sandbox", "--dogstatsd-interval", value])
+    assert exit_info.value.code == 2
+    assert "--dogstatsd-interval: must be whole seconds from 1 to 3600" in capsys.readouterr().err

@@ -88,7 +88,8 @@ class Sandbox:
         self.monitors.silenced_groups = self.downtimes.silenced_groups
         self.pages = Pages(monitors=self.monitors, dashboards=self.dashboards, automation=self.automation,
                            metrics=self.metrics, llmobs=self.llmobs)
-        self.dogstatsd = DogStatsD(self.metrics, self.logs, self.documents, clock=clock)  # fed by server.py's listener
+        self.dogstatsd = DogStatsD(self.metrics, self.logs, self.documents, clock=clock,  # fed by server.py's listener
+                                   interval=config.dogstatsd_interval)
         self.evaluator = MonitorEvaluator(monitors=self.monitors, events=self.logs, metrics=self.metrics,
                                           notify=self._notify, quiet_seconds=config.evaluation_quiet_seconds,
                                           silence=self.downtimes.silence)

@@ -14,6 +14,8 @@ class SandboxConfig:
         evaluation_quiet_seconds: the background evaluator waits until ingest has been quiet this long, so
             minutes whose data is still arriving are not judged (tests set 0 rather than wait on the clock).
         dogstatsd_port: UDP port on 127.0.0.1 for DogStatsD datagrams (0: a free one); None: no DogStatsD.
+        dogstatsd_interval: seconds per DogStatsD aggregation bucket; the Agent's is 10 (tests shorten it rather
+            than wait for a bucket to close).
     """
 
     api_key: str
@@ -24,3 +26,4 @@ class SandboxConfig:
     memory_limit: str = "256MB"
     evaluation_quiet_seconds: float = 2.0
     dogstatsd_port: int | None = None
+    dogstatsd_interval: int = 10

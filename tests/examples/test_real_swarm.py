@@ -1,5 +1,6 @@
 """examples/real_swarm.py, run as a user runs it (a subprocess, only the environment `sandbox-env` prints) against a
-sandbox with its DogStatsD port: its metrics in the query API after the 10 s flush, its traces in the Export API."""
+sandbox with its DogStatsD port: its metrics in the query API once their bucket is flushed (1 s buckets here, so the
+test does not wait up to 10 s for the Agent's), its traces in the Export API."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ MESSAGES = 12
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
-    server = start_sandbox(tmp_path_factory.mktemp("real-swarm"), dogstatsd_port=0)
+    server = start_sandbox(tmp_path_factory.mktemp("real-swarm"), dogstatsd_port=0, dogstatsd_interval=1)
     yield server
     server.stop()
 
@@ -48,7 +49,7 @@ def ran(sandbox: SandboxServer) -> tuple[int, str]:
 
 
 def _poll(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    """`check()` once it returns something truthy: the sandbox flushes DogStatsD every 10 s, so poll, bounded."""
+    """`check()` once it returns something truthy: the sandbox flushes DogStatsD buckets once closed, so poll, bounded."""
     deadline = time.monotonic() + timeout
     while True:
         found = check()

@@ -102,10 +102,10 @@ class DogStatsD:
     """
 
     def __init__(self, metrics: Metrics, logs: Logs, documents: DocumentStore, *,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, interval: int = INTERVAL):
         self.metrics, self.logs, self._documents, self.clock = metrics, logs, documents, clock
         self.parser = Parser()
-        self.aggregator = Aggregator(clock=clock)
+        self.aggregator = Aggregator(clock=clock, interval=interval)
         self.counters = Counters()
         self.listening: dict[str, Any] | None = None  # set by the listener: host, port, its bounds
         self.throttled = ThrottledLog(log)
@@ -218,7 +218,7 @@ class DogStatsD:
         """The intake's counters and settings (GET /sandbox/dogstatsd)."""
         with self._lock:
             pending = self.aggregator.pending()
-        return {"listening": self.listening is not None, **(self.listening or {}), "flush_interval": INTERVAL,
+        return {"listening": self.listening is not None, **(self.listening or {}), "flush_interval": self.aggregator.interval,
                 "counter_expiry": COUNTER_EXPIRY, "pending_contexts": pending,
                 "suppressed_log_lines": self.throttled.suppressed, "counters": asdict(self.counters)}
 

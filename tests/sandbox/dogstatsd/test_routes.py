@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import urllib3
 from datadog import DogStatsd
 from datadog_api_client import ApiClient
 from datadog_api_client.v1.api.events_api import EventsApi
@@ -133,6 +134,7 @@ def test_the_routes_need_keys_like_the_others(server: SandboxServer) -> None:
     assert (status, body) == (403, {"errors": ["Application key required"]})
     status, body = raw(server, "GET", "/sandbox/dogstatsd")
     assert body["listening"] is True and body["port"] == server.dogstatsd.port and body["max_datagram_bytes"] == 8192
+    assert body["flush_interval"] == 10  # the Agent's bucket, unless the sandbox is told otherwise
 
 
 def test_a_sandbox_without_dogstatsd_says_so(session_sandbox: SandboxServer) -> None:
@@ -143,11 +145,12 @@ def test_a_sandbox_without_dogstatsd_says_so(session_sandbox: SandboxServer) -> 
 
 @pytest.mark.slow
 def test_cli_sandbox_takes_dogstatsd_and_flushes_closed_buckets_itself(tmp_path: Path) -> None:
-    """`python -m autonomic_lib sandbox --port P --dogstatsd-port U`: what the client sends is queryable within
-    20 s, with no flush asked for (10 s buckets, flushed once closed); SIGTERM stops it cleanly."""
+    """`python -m autonomic_lib sandbox --port P --dogstatsd-port U --dogstatsd-interval 1`: what the client sends
+    is queryable within 20 s, with no flush asked for (its buckets flushed once closed: 1 s buckets here, so the test
+    does not wait up to 10 s for the Agent's); SIGTERM stops it cleanly."""
     proc = subprocess.Popen([sys.executable, "-m", "autonomic_lib", "sandbox", "--data-dir", str(tmp_path),
-                             "--port", "0", "--dogstatsd-port", "0"], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                             "--port", "0", "--dogstatsd-port", "0", "--dogstatsd-interval", "1"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         state = None
         for _ in range(600):
@@ -169,6 +172,9 @@ def test_cli_sandbox_takes_dogstatsd_and_flushes_closed_buckets_itself(tmp_path:
                 total = sum(points(api, f"sum:{metric}{{via:cli}}.as_count()", int(sent) - 60, int(sent) + 60))
                 time.sleep(0.25)
         assert total == 5, f"not queryable within 20 s of sending ({time.time() - sent:.1f} s)"
+        stats = urllib3.request("GET", state.url + "/sandbox/dogstatsd", retries=False, headers={
+            "DD-API-KEY": state.api_key, "DD-APPLICATION-KEY": state.app_key})
+        assert stats.status == 200 and stats.json()["flush_interval"] == 1  # the option reached the aggregator
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=30)
