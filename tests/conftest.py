@@ -115,3 +115,18 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
         yield DemoRun(done, out, server, server.sandbox.store.count_points())
     finally:
         server.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with a `slow` test first (in collection order), then the others by test count, most first.
+
+    `make test` hands out whole files to two workers (`--dist loadfile`); xdist's own order (by test count, which
+    pyproject turns off with --no-loadscope-reorder) started the four-test demo file last, so one worker ran it
+    alone at the end. Long files first and short ones last lets both workers end together. Order within a file is
+    kept."""
+    files: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::")[0], []).append(item)
+    slow = {name for name, tests in files.items() if any(t.get_closest_marker("slow") for t in tests)}
+    order = sorted(files, key=lambda name: (name not in slow, 0 if name in slow else -len(files[name])))
+    items[:] = [item for name in order for item in files[name]]

@@ -25,6 +25,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "real_swarm.py"
 APP = "real-swarm-example"
 MESSAGES = 12
 
+pytestmark = pytest.mark.slow  # a subprocess with ddtrace and the DogStatsD client
+
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:

@@ -36,6 +36,7 @@ def sent(sandbox: SandboxServer) -> Ledger:
         return run_scenario("seed-demo", 7, api_client=client)
 
 
+@pytest.mark.slow
 def test_seed_demo_ledger_equals_query_back(sandbox: SandboxServer, sent: Ledger) -> None:
     ledger = sent
     with make_api_client(_settings(sandbox)) as client:
@@ -60,6 +61,7 @@ def test_reconcile_notices_a_point_that_is_not_there(sandbox: SandboxServer, sen
     assert result.table.loc[~result.table["match"], "name"].tolist() == ["autonomic.agent.version"]
 
 
+@pytest.mark.slow
 def test_traffic_command_prints_the_phase_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["traffic", "--scenario", "seed-demo", "--seed", "7", "--data-dir", str(tmp_path / "sb"), "--reconcile"])
     out = capsys.readouterr().out

@@ -264,6 +264,7 @@ def test_history_of_an_unknown_monitor_is_a_404(server: SandboxServer):
     assert info.value.response.status_code == 404
 
 
+@pytest.mark.slow
 def test_seed_demo_makes_the_three_kit_monitors_alert_at_their_incidents_and_recover(tmp_path: Path):
     from autonomic_lib.assets import import_assets
     from autonomic_lib.client import make_api_client
