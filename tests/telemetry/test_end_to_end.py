@@ -44,15 +44,20 @@ def test_seed_demo_ledger_equals_query_back(sandbox: SandboxServer) -> None:
     assert len(table[table["kind"] == "metric"]) == len(ledger.series)
 
 
-def test_reconcile_notices_a_point_that_is_not_there(sandbox: SandboxServer) -> None:
+def test_reconcile_notices_a_point_and_a_log_that_are_not_there(sandbox: SandboxServer) -> None:
     with make_api_client(_settings(sandbox)) as client:
         # its own env: runs in one sandbox are told apart by env and time range
         ledger = run_scenario(replace(seed_demo(), env="demo-mutated"), 7, api_client=client)
         key = next(k for k in ledger.series if k[0] == "autonomic.agent.version")
         ledger.series[key].values[0] = ledger.series[key].values[0] + 1  # the ledger claims something else was sent
-        result = reconcile(ledger, client, logs=False, events=False)
+        phase, service, status = log_group = sorted(ledger.logs)[0]
+        ledger.logs[log_group] += 1  # and one log more than was sent in that group
+        result = reconcile(ledger, client, events=False)
     assert not result.ok
-    assert result.table.loc[~result.table["match"], "name"].tolist() == ["autonomic.agent.version"]
+    wrong = result.table[~result.table["match"]]
+    assert wrong["name"].tolist() == ["autonomic.agent.version", service]
+    assert wrong["tags"].iloc[1] == f"phase:{phase},status:{status}"
+    assert wrong["sent"].iloc[1] == wrong["read"].iloc[1] + 1
 
 
 def test_traffic_command_prints_the_phase_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
