@@ -60,6 +60,23 @@ def test_reconcile_notices_a_point_and_a_log_that_are_not_there(sandbox: Sandbox
     assert wrong["sent"].iloc[1] == wrong["read"].iloc[1] + 1
 
 
+def test_without_points_counts_and_sums_are_compared_per_series(sandbox: SandboxServer) -> None:
+    """The long runs' reconciliation (keep_points=False): each series' point count and value sum, read in one
+    scalar call per metric; a count or a sum the ledger got wrong is found in its row."""
+    with make_api_client(_settings(sandbox)) as client:
+        ledger = run_scenario(replace(seed_demo(), env="demo-totals"), 7, api_client=client, keep_points=False)
+        assert reconcile(ledger, client, logs=False, events=False, traces=False).ok
+        counted, summed = sorted(k for k in ledger.series if k[0] == "autonomic.agent.messages")[:2]
+        ledger.series[counted].points += 1
+        ledger.series[summed].total *= 1 + 1e-6
+        result = reconcile(ledger, client, logs=False, events=False, traces=False)
+    table = result.table
+    assert not result.ok and len(table) == len(ledger.series)
+    wrong = table[~table["match"]]
+    assert wrong["tags"].tolist() == [",".join(counted[1]), ",".join(summed[1])]
+    assert (wrong["sent"] - wrong["read"]).tolist() == [1, 0]
+
+
 def test_traffic_command_prints_the_phase_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["traffic", "--scenario", "seed-demo", "--seed", "7", "--data-dir", str(tmp_path / "sb"), "--reconcile"])
     out = capsys.readouterr().out
