@@ -240,7 +240,8 @@ def _traces(ledger: Ledger, api: ApiClient) -> list[dict[str, Any]]:
     from .traces import search_spans
 
     read = {"spans": 0, "evaluations": 0}
-    for span in search_spans(api, ledger.start - 60, ledger.end + 3600, tags={"env": ledger.env}):  # counted, not kept
+    for span in search_spans(api, ledger.start - 60, ledger.end + 3600, tags={"env": ledger.env},
+                             page_limit=1000):  # counted, not kept: a page of 5000 spans held 30 MB
         read["spans"] += 1
         read["evaluations"] += VERDICT_LABEL in (span.get("evaluation") or {})
     sent = {"spans": int(ledger.traces["spans"]), "evaluations": int(ledger.traces["evaluations"])}

@@ -46,7 +46,7 @@ def expected_messages(scenario: Scenario) -> dict[str, int]:
 
 def run_scenario(scenario: Scenario | str, seed: int = 7, *, api_client: Any = None, sink: Sink | None = None,
                  pacing: Pacing | None = None, keep_points: bool = True, progress: Progress | None = None,
-                 chunk_points: int = 1_000_000, trace_rate: float | None = None) -> Ledger:
+                 chunk_points: int = 250_000, trace_rate: float | None = None) -> Ledger:
     """Simulate `scenario`, send its telemetry to `sink` (or the backend of `api_client`), return the ledger.
 
     Args:
@@ -54,7 +54,8 @@ def run_scenario(scenario: Scenario | str, seed: int = 7, *, api_client: Any = N
         seed: same seed and same timeline -> identical ledger.
         pacing: Backfill() (default; ends now) or Live().
         keep_points: keep every acknowledged point in the ledger for a point-by-point reconciliation.
-        chunk_points: backfill sends once this many points are buffered (bounds memory).
+        chunk_points: backfill sends once this many points are buffered (bounds memory: one chunk is sent while
+            the next is built, so two are alive).
         trace_rate: the share of messages traced uniformly (LLM Observability); default
             `traces.sample_rate_for(expected messages)`; 0 traces only the incidents. Incidents are always traced.
     """

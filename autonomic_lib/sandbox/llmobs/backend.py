@@ -173,7 +173,11 @@ class LLMObs:
         """
         match = _matcher(flt)
         after = _decode_cursor(cursor) if cursor else None
-        docs = self._documents.list(SPAN, since=flt.start_ms, until=flt.end_ms + 1)
+        since, until = flt.start_ms, flt.end_ms + 1
+        if after is not None:  # only what lies past the cursor is read: paging through n spans reads each once
+            since, until = (since, min(until, after[0] // 10**6 + 1)) if newest_first else \
+                (max(since, after[0] // 10**6), until)
+        docs = self._documents.list(SPAN, since=since, until=until)
         docs.sort(key=_order, reverse=newest_first)
         found: list[dict[str, Any]] = []
         for doc in docs:

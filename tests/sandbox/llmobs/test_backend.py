@@ -116,8 +116,9 @@ def test_search_filters_and_query_terms(llmobs: LLMObs) -> None:
 
 
 def test_paging_with_the_cursor_visits_each_span_once_in_time_order(llmobs: LLMObs) -> None:
-    t = now_ns()
-    llmobs.ingest_spans(spans_payload("app-p", *[span("tp", str(i), start_ns=t + i * 1000) for i in range(7)]))
+    t = now_ns() - 10**9  # all seven start before the filter's end, which is read after the intake
+    # 0.4 ms apart: pages end inside a millisecond and across them (the read starts at the cursor's millisecond)
+    llmobs.ingest_spans(spans_payload("app-p", *[span("tp", str(i), start_ns=t + i * 400_000) for i in range(7)]))
     now_ms = time.time_ns() // 10**6
     flt = SpanFilter(start_ms=now_ms - 3_600_000, end_ms=now_ms, ml_app="app-p")
     for newest_first in (True, False):
