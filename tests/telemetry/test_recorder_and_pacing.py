@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from autonomic_lib.errors import CatalogError
 from autonomic_lib.swarm import load_scenario
-from autonomic_lib.telemetry import Live, MemorySink, Recorder
+from autonomic_lib.telemetry import Backfill, Live, MemorySink, Recorder
 from autonomic_lib.traffic import run_scenario
 from autonomic_lib.telemetry.sink import log_batches
 
@@ -96,8 +98,9 @@ def test_a_backfill_sent_in_background_chunks_sends_what_one_chunk_sends() -> No
             return super().send_series(series)
 
     whole, chunked = Counting(), Counting()
-    one = run_scenario(scenario, 3, sink=whole)
-    many = run_scenario(scenario, 3, sink=chunked, chunk_points=500)
+    end = Backfill(end=time.time())  # both runs on one timeline (each "now" could fall in another 10 s window)
+    one = run_scenario(scenario, 3, sink=whole, pacing=end)
+    many = run_scenario(scenario, 3, sink=chunked, chunk_points=500, pacing=end)
     points = lambda sink: sorted((s.metric, tuple(s.tags), t, v) for s in sink.series  # noqa: E731
                                  for t, v in zip(s.timestamps.tolist(), s.values.tolist()))
     assert chunked.sends > whole.sends  # really sent in several chunks (a send per phase of each)
