@@ -18,9 +18,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from .resources import NOTEBOOKS_DIR
 
 RECORD_MIME = "application/vnd.autonomic.record+json"
@@ -36,6 +33,9 @@ class RecordError(ValueError):
 
 def plain(value: Any) -> Any:
     """`value` as JSON-able data: frames become lists of row dicts, NaN becomes None, times ISO strings."""
+    import numpy as np  # here, not above: the demo imports this module for its runner, before it needs pandas
+    import pandas as pd
+
     if isinstance(value, pd.DataFrame):
         frame = value.reset_index() if not isinstance(value.index, pd.RangeIndex) else value
         return [plain(row) for row in frame.to_dict(orient="records")]
@@ -254,12 +254,13 @@ def render_html(ipynb: Path, html_path: Path, secrets: Iterable[str] = ()) -> Pa
 
 def run_notebook(source: Path, out_dir: Path, parameters: Mapping[str, Any], *, secrets: Iterable[str] = (),
                  cwd: Path | None = None, progress: bool = True, timeout: int | None = 1800,
-                 render: bool = True) -> NotebookRun:
+                 render: bool = True, kernel_manager: Any = None) -> NotebookRun:
     """Execute `source` with papermill into `out_dir/<name>.ipynb`, scrub keys, render `<name>.html`.
 
     A failing notebook is still saved and rendered (papermill writes it with the error before raising);
     the run says `ok=False` and carries the error's first line. `render=False` leaves the page to the caller
-    (`render_html(run.ipynb, ...)`), e.g. to draw it while the next notebook runs.
+    (`render_html(run.ipynb, ...)`), e.g. to draw it while the next notebook runs. `kernel_manager`: a kernel
+    started already (`kernels.StartedKernel.manager`), which its owner stops; else papermill starts and stops one.
     """
     import nbformat
     import papermill
@@ -271,9 +272,11 @@ def run_notebook(source: Path, out_dir: Path, parameters: Mapping[str, Any], *, 
     out_dir.mkdir(parents=True, exist_ok=True)
     run = NotebookRun(source.stem, out_dir / f"{source.stem}.ipynb")
     started = time.monotonic()
+    kernel = {"km": kernel_manager} if kernel_manager is not None else {}
     try:
         papermill.execute_notebook(str(source), str(run.ipynb), parameters=dict(parameters), progress_bar=progress,
-                                   cwd=str(cwd) if cwd else None, kernel_name="python3", execution_timeout=timeout)
+                                   cwd=str(cwd) if cwd else None, kernel_name="python3", execution_timeout=timeout,
+                                   **kernel)
         run.ok = True
     except Exception as exc:  # noqa: BLE001 - PapermillExecutionError, a dead kernel, a timeout: all a failed step
         run.error = scrub(f"{type(exc).__name__}: {getattr(exc, 'ename', '')} {getattr(exc, 'evalue', exc)}",
