@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 # Kernels started before their notebook's turn: the next one boots and imports while the current notebook runs. One
 # is enough: a kernel boots in less time than a notebook runs, and more would take CPU from the running one.
-KERNELS_AHEAD = 2
+KERNELS_AHEAD = int(__import__("os").environ.get("AUTONOMIC_KERNELS_AHEAD", "1"))  # XXX experiment
 # Re-exported for the tests (PEP 562: the index page's pandas, Jinja2 and matplotlib load only when asked for, not
 # before the demo has started its sandbox and first kernel).
 _LAZY = {"write_index": "index_page", "_cards": "index_page", "Card": "index_page", "Line": "index_page",
@@ -87,12 +87,11 @@ def run_demo(out_dir: Path, scenario: str = "seed-demo", seed: int = 7, *, progr
         from .kernels import KernelQueue  # jupyter_client: imported while the sandbox boots
 
         kernels = KernelQueue(sources, cwd=project_root(), ahead=KERNELS_AHEAD)
-        kernels.start(0)
-        kernels.start(1)
+        kernels.start_from(0)
         importer = threading.Thread(target=_import_runner, name="import-papermill", daemon=True)
         importer.start()
         if sandbox is not None:
-            from .sandbox.server import read_state
+            from .sandbox.state import read_state
 
             target = wait_for_sandbox(state / "sandbox", sandbox).target
             sandbox_state = read_state(state / "sandbox")

@@ -114,9 +114,9 @@ class KernelQueue:
     Usage::
 
         kernels = KernelQueue(paths, cwd=root, ahead=1)
-        kernels.start(0)               # as early as possible
+        kernels.start_from(0)          # the first kernel and the next one, as early as possible
         for i, path in enumerate(paths):
-            kernel = kernels.take(i)   # started already; the next one starts now
+            kernel = kernels.take(i)   # started already; the one after the next starts now
             ...                        # run the notebook on kernel.manager
             kernel.shut_down()
         kernels.close()                # every kernel stopped (those of notebooks never run too)
@@ -131,11 +131,14 @@ class KernelQueue:
         if index < len(self.notebooks) and index not in self.kernels:
             self.kernels[index] = StartedKernel(self.notebooks[index], self.cwd)
 
+    def start_from(self, index: int) -> None:
+        """Start the kernels of notebook `index` and of the `ahead` notebooks after it (those not started yet)."""
+        for number in range(index, index + 1 + self.ahead):
+            self.start(number)
+
     def take(self, index: int) -> StartedKernel:
-        """The kernel of notebook `index`; the kernels of the `ahead` notebooks after it start now."""
-        self.start(index)
-        for later in range(index + 1, index + 1 + self.ahead):
-            self.start(later)
+        """The kernel of notebook `index`, to run it now; the kernels of the `ahead` notebooks after it start."""
+        self.start_from(index)
         return self.kernels[index]
 
     def close(self) -> None:

@@ -106,7 +106,7 @@ def wait_for_sandbox(folder: Path, process: subprocess.Popen[bytes], timeout: fl
 
 def stop_sandbox_process(folder: Path, timeout: float = 30.0) -> bool:
     """SIGTERM the sandbox running from `folder` (it checkpoints and removes its state file); True if one ran."""
-    from .sandbox.server import read_state
+    from .sandbox.state import read_state
 
     state = read_state(folder)
     if state is None or state.pid == os.getpid():
