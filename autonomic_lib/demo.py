@@ -52,7 +52,7 @@ def _import_runner() -> None:
     jsonschema, which nbformat validates with, imports rfc3987-syntax when it is installed (JupyterLab's
     dependencies bring it) and compiles its Lark grammar on import: ~0.9 s of CPU for the "iri" string formats,
     which no notebook schema uses. It is kept out of this process."""
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]  # None: "not installed" to import
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]  # None: "not installed" to import
     try:
         import papermill  # noqa: F401
     except Exception:  # noqa: BLE001 - run_notebook imports them again and says what failed

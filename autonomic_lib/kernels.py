@@ -7,6 +7,11 @@ as it boots (IPython's `exec_lines`, in a namespace of their own: the notebook's
 history `In` stays empty), so its import cell finds them loaded. papermill then runs the notebook on that kernel
 (`execute_notebook(..., km=kernel.manager)`), which leaves the kernel and the client it opened to their owner:
 `shut_down()` closes that client and stops the kernel, which exits on its own while the next notebook runs.
+
+The client papermill gets is made with the kernel, its output subscription connected while the kernel boots, and it
+is ready as soon as the kernel has answered one `kernel_info` request and that request's idle status has come through
+(jupyter_client's own check also waits for 0.2 s of silence, and ZeroMQ drops what a kernel publishes before the
+subscription is live, which costs a retry: 0.3-0.4 s per notebook on this machine).
 """
 
 from __future__ import annotations
@@ -14,14 +19,18 @@ from __future__ import annotations
 import ast
 import asyncio
 import threading
+import time
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import orjson
+from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
 KERNEL_NAME = "python3"
+READY_TIMEOUT = 60.0  # s for a kernel to answer, when the caller gives none (papermill gives its start_timeout)
 
 
 def imported_modules(notebook: Path) -> list[str]:
@@ -52,15 +61,60 @@ def preload_line(modules: list[str]) -> str:
     return f"exec({code!r}, {{}})"
 
 
-class _Manager(AsyncKernelManager):  # type: ignore[misc]
-    """A kernel manager that remembers the clients made from it: papermill opens one and, when the kernel is not its
-    own, leaves it open."""
+class _Client(AsyncKernelClient):
+    """A kernel client that is ready when the kernel has answered `kernel_info` and its idle status for that request
+    has reached the output channel (so nothing the notebook prints next can be lost)."""
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (READY_TIMEOUT if timeout is None else timeout)
+        while time.monotonic() < deadline:
+            request = self.kernel_info()
+            reply = await self._reply_to(request, self.shell_channel, until=time.monotonic() + 1)
+            if reply is not None and await self._reply_to(request, self.iopub_channel, until=time.monotonic() + 1,
+                                                          idle=True) is not None:
+                self._handle_kernel_info_reply(reply)
+                return
+            if not await self.is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+        raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+
+    @staticmethod
+    async def _reply_to(request: str, channel: Any, until: float, idle: bool = False) -> dict[str, Any] | None:
+        """The first message on `channel` answering `request` (with `idle`: its idle status) before `until`; the
+        messages before it (a previous attempt's, the kernel's start-up status) are dropped."""
+        while (left := until - time.monotonic()) > 0:
+            try:
+                msg = await channel.get_msg(timeout=left)
+            except Empty:
+                return None
+            if msg.get("parent_header", {}).get("msg_id") != request:
+                continue
+            if not idle or (msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle"):
+                return dict(msg)
+        return None
+
+
+class _Manager(AsyncKernelManager):
+    """A kernel manager whose client is made with the kernel, its output subscription connecting while the kernel
+    boots; it remembers the clients made from it: papermill opens one and, when the kernel is not its own, leaves it
+    open."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.client_factory = _Client
         self.clients: list[Any] = []
+        self._early: Any = None
+
+    def connect_early(self) -> None:
+        """Make the client now and connect its shell and output channels (the heartbeat's thread starts when the
+        client's user starts its channels)."""
+        self._early = self.client()
+        self._early.start_channels(hb=False, stdin=False, control=False)
 
     def client(self, **kwargs: Any) -> Any:
+        if self._early is not None and not kwargs:
+            made, self._early = self._early, None
+            return made
         made = super().client(**kwargs)
         self.clients.append(made)
         return made
@@ -85,6 +139,7 @@ class StartedKernel:
         except (OSError, ValueError, KeyError):  # an unreadable notebook: papermill will say so; boot it bare
             preload = []
         run_sync(self.manager.start_kernel)(cwd=str(cwd), extra_arguments=preload)
+        self.manager.connect_early()
 
     def shut_down(self, wait: bool = False) -> None:
         """Close the clients opened on the kernel (here: their sockets belong to this thread's event loop), then
