@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -239,6 +240,17 @@ def offline_exporter() -> Any:
     return exporter
 
 
+_EXPORTERS = threading.local()
+
+
+def _thread_exporter() -> Any:
+    """This thread's `offline_exporter()`, made once: making one loads and compiles nbconvert's templates (0.2-0.4 s
+    of each page); an exporter keeps state while it renders, so threads do not share one."""
+    if getattr(_EXPORTERS, "exporter", None) is None:
+        _EXPORTERS.exporter = offline_exporter()
+    return _EXPORTERS.exporter
+
+
 def render_html(ipynb: Path, html_path: Path, secrets: Iterable[str] = ()) -> Path:
     """Render an executed notebook to a self-contained HTML page, scrubbed of keys."""
     import nbformat
@@ -247,7 +259,7 @@ def render_html(ipynb: Path, html_path: Path, secrets: Iterable[str] = ()) -> Pa
     for cell in nb.cells:  # records are data for the index and tests, not something to show
         if "outputs" in cell:
             cell.outputs = [o for o in cell.outputs if RECORD_MIME not in o.get("data", {})]
-    body, _ = offline_exporter().from_notebook_node(nb, resources={"metadata": {"name": ipynb.stem}})
+    body, _ = _thread_exporter().from_notebook_node(nb, resources={"metadata": {"name": ipynb.stem}})
     html_path.write_text(scrub(body, list(secrets)), encoding="utf-8")
     return html_path
 
