@@ -5,6 +5,10 @@ Starts a sandbox process (unless Datadog keys are set), runs 00_setup, 01_import
 folder), renders each to self-contained HTML, writes `index.html` from what the notebooks recorded, and
 stops the sandbox. Keys are never parameters and are scrubbed from every output. A failed notebook is
 still rendered with its error; the steps after it are not run, and the index says which step failed.
+
+Nothing a notebook needs is started on its turn: the sandbox boots with the first kernels, each kernel boots and
+imports its notebook's modules before its turn (kernels.py), each page is drawn while the next notebook runs. The
+index page is index_page.py's.
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ if TYPE_CHECKING:
     from .kernels import KernelQueue
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
-# Kernels started before their notebook's turn: the next one boots and imports while the current notebook runs. One
-# is enough: a kernel boots in less time than a notebook runs, and more would take CPU from the running one.
-KERNELS_AHEAD = int(__import__("os").environ.get("AUTONOMIC_KERNELS_AHEAD", "1"))  # XXX experiment
+# Kernels started before their notebook's turn, booting and importing while the notebooks before them run: 00's and
+# 01's with the sandbox, then each two notebooks ahead, so 03's boots during 01 (which mostly waits on the sandbox),
+# not during 02, whose simulation and the sandbox's ingest take both cores on the way to the alerts and the Case.
+KERNELS_AHEAD = 2
 # Re-exported for the tests (PEP 562: the index page's pandas, Jinja2 and matplotlib load only when asked for, not
 # before the demo has started its sandbox and first kernel).
 _LAZY = {"write_index": "index_page", "_cards": "index_page", "Card": "index_page", "Line": "index_page",
@@ -87,7 +92,8 @@ def run_demo(out_dir: Path, scenario: str = "seed-demo", seed: int = 7, *, progr
         from .kernels import KernelQueue  # jupyter_client: imported while the sandbox boots
 
         kernels = KernelQueue(sources, cwd=project_root(), ahead=KERNELS_AHEAD)
-        kernels.start_from(0)
+        kernels.start(0)
+        kernels.start(1)  # with the sandbox and 00's: the rest when 00 starts (KERNELS_AHEAD)
         importer = threading.Thread(target=_import_runner, name="import-papermill", daemon=True)
         importer.start()
         if sandbox is not None:
