@@ -124,8 +124,11 @@ def sample_cpu(pid: int, cpu: dict[int, tuple[str, float]]) -> None:
     for process in tree:
         try:
             times = process.cpu_times()
-            # classified at every sample: a child seen between fork and exec still has its parent's command line
-            cpu[process.pid] = (kind_of(" ".join(process.cmdline())), times.user + times.system)
+            # classified at every sample (a child seen between fork and exec still has its parent's command line),
+            # except once it has exited: a zombie's command line is empty
+            command = " ".join(process.cmdline())
+            kind = kind_of(command) if command else cpu.get(process.pid, (kind_of(command), 0.0))[0]
+            cpu[process.pid] = (kind, times.user + times.system)
         except psutil.Error:
             pass
 
