@@ -50,17 +50,20 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _import_runner() -> None:
-    """Import what runs the notebooks (papermill, nbformat) while the sandbox and the first kernels start; the first
-    notebook then finds them loaded. A failed import is left to that notebook to report.
+def _import_runner(first: Path) -> None:
+    """Import what runs the notebooks (papermill, nbformat) and read the first notebook as papermill will (nbformat
+    builds its schema validator on first use) while the sandbox and the first kernels start; the first notebook then
+    finds all that done. A failure is left to that notebook to report.
 
     jsonschema, which nbformat validates with, imports rfc3987-syntax when it is installed (JupyterLab's
     dependencies bring it) and compiles its Lark grammar on import: ~0.9 s of CPU for the "iri" string formats,
     which no notebook schema uses. It is kept out of this process."""
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]  # None: "not installed" to import
     try:
-        import papermill  # noqa: F401
-    except Exception:  # noqa: BLE001 - run_notebook imports them again and says what failed
+        from papermill.iorw import load_notebook_node
+
+        load_notebook_node(str(first))
+    except Exception:  # noqa: BLE001 - run_notebook imports and reads them again and says what failed
         pass
 
 
@@ -94,7 +97,7 @@ def run_demo(out_dir: Path, scenario: str = "seed-demo", seed: int = 7, *, progr
         kernels = KernelQueue(sources, cwd=project_root(), ahead=KERNELS_AHEAD)
         kernels.start(0)
         kernels.start(1)  # with the sandbox and 00's: the rest when 00 starts (KERNELS_AHEAD)
-        importer = threading.Thread(target=_import_runner, name="import-papermill", daemon=True)
+        importer = threading.Thread(target=_import_runner, args=(sources[0],), name="import-papermill", daemon=True)
         importer.start()
         if sandbox is not None:
             from .sandbox.state import read_state
