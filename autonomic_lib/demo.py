@@ -13,6 +13,7 @@ index page is index_page.py's.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import shutil
 import subprocess
@@ -44,8 +45,6 @@ _LAZY = {"write_index": "index_page", "_cards": "index_page", "Card": "index_pag
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(f".{_LAZY[name]}", __package__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -128,13 +127,18 @@ def run_demo(out_dir: Path, scenario: str = "seed-demo", seed: int = 7, *, progr
             html = out_dir / f"{name}.html"
             if run.ipynb.is_file():  # drawn while the next notebook runs (its kernel mostly waits on the sandbox)
                 pages.append((run, renderer.submit(render_html, run.ipynb, html, secrets)))
+            if number == 0:  # the index page's modules (pandas, Jinja2, the analysis' captions): loaded by then
+                renderer.submit(importlib.import_module, ".index_page", __package__)
             print(f"      {'ok' if run.ok else 'FAILED'} in {run.seconds:.1f} s -> {html}"
                   + (f"\n      {run.error}" if run.error else ""), flush=True)
-        if sandbox is not None:  # it checkpoints and exits while the last page is drawn
+        if sandbox is not None:  # it checkpoints and exits while the last page and the index are drawn
             stopper = threading.Thread(target=stop_sandbox_process, args=(state / "sandbox",), name="stop-sandbox")
             stopper.start()
         for run, page in pages:
             run.html = page.result()
+        from .index_page import write_index
+
+        index, good = write_index(out_dir, runs, scenario=scenario, seed=seed, target=target, secrets=secrets)
     finally:
         renderer.shutdown(wait=True)
         if kernels is not None:
@@ -145,9 +149,6 @@ def run_demo(out_dir: Path, scenario: str = "seed-demo", seed: int = 7, *, progr
             sandbox.terminate()  # stopped before it published its state file
             sandbox.wait(timeout=30)
         shutil.rmtree(state, ignore_errors=True)
-    from .index_page import write_index
-
-    index, good = write_index(out_dir, runs, scenario=scenario, seed=seed, target=target, secrets=secrets)
     records: dict[str, Any] = {}
     for run in runs:
         records.update(run.records)
