@@ -37,18 +37,6 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 # 01's with the sandbox, then each two notebooks ahead, so 03's boots during 01 (which mostly waits on the sandbox),
 # not during 02, whose simulation and the sandbox's ingest take both cores on the way to the alerts and the Case.
 KERNELS_AHEAD = 2
-# Re-exported for the tests (PEP 562: the index page's pandas, Jinja2 and matplotlib load only when asked for, not
-# before the demo has started its sandbox and first kernel).
-_LAZY = {"write_index": "index_page", "_cards": "index_page", "Card": "index_page", "Line": "index_page",
-         "latency_spikes": "expectations"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __package__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def _import_runner(first: Path) -> None:
     """Import what runs the notebooks (papermill, nbformat) and read the first notebook as papermill will (nbformat
     builds its schema validator on first use) while the sandbox and the first kernels start; the first notebook then
