@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import orjson
@@ -49,8 +49,7 @@ def query_frame(api_client: ApiClient, query: str, start: int, end: int) -> pd.D
         frame = pd.DataFrame({"time": pd.to_datetime(points[:, 0], unit="ms", utc=True),
                               "group": np.repeat(groups, [len(p) for p in pointlists]), "value": points[:, 1]})
     else:
-        frame = pd.DataFrame({"time": pd.to_datetime([], utc=True), "group": pd.Series([], dtype=object),
-                              "value": pd.Series([], dtype=float)})
+        frame = _empty_frame()
     intervals = {s["interval"] for s in series}
     frame.attrs.update(query=query, interval=max(intervals) if intervals else None)
     return frame
@@ -93,27 +92,113 @@ def read_v1_answer(raw: bytes) -> tuple[dict[str, Any], list[np.ndarray]]:
     return orjson.loads(b"".join(rest)), arrays
 
 
+def query_frames(api_client: ApiClient, queries: Mapping[str, str], start: int, end: int, interval: int
+                 ) -> dict[str, pd.DataFrame]:
+    """Several metric queries in one `POST /api/v2/query/timeseries` (fewer round trips than a v1 call each): per
+    name, the frame `query_frame` would give (time, group, value), points without a value left out.
+
+    Args:
+        queries: name -> metric query; each may group by its own tags.
+        interval: seconds between points, the request's interval; give each query the same `.rollup(..., interval)`
+            so Datadog keeps it rather than widening to a coarser one.
+    """
+    body = {"data": {"type": "timeseries_request", "attributes": {
+        "from": start * 1000, "to": end * 1000, "interval": interval * 1000,
+        "queries": [{"data_source": "metrics", "name": name, "query": query} for name, query in queries.items()]}}}
+    attrs = _v2_answer(api_client, "/api/v2/query/timeseries", body)
+    times = np.asarray(attrs.get("times") or [], dtype=np.float64)
+    series = attrs.get("series") or []
+    values = np.array(attrs.get("values") or [], dtype=np.float64).reshape(len(series), len(times))  # null: NaN
+    names = list(queries)
+    index = np.array([s["query_index"] for s in series], dtype=np.int64)
+    groups = np.array([",".join(s.get("group_tags") or []) or "*" for s in series], dtype=object)
+    frames = {}
+    for i, name in enumerate(names):
+        rows = np.flatnonzero(index == i)
+        row, column = np.nonzero(~np.isnan(values[rows]))  # each point with a value, series by series
+        frame = pd.DataFrame({"time": pd.to_datetime(times[column], unit="ms", utc=True),
+                              "group": groups[rows][row], "value": values[rows][row, column]}) if len(row) \
+            else _empty_frame()
+        frame.attrs.update(query=queries[name], interval=interval)
+        frames[name] = frame
+    return frames
+
+
+def query_scalars(api_client: ApiClient, queries: Mapping[str, tuple[str, str]], start: int, end: int
+                  ) -> pd.DataFrame:
+    """Several metric queries, each reduced over the range by its aggregator, in one `POST /api/v2/query/scalar`:
+    a row per group (indexed by the group-by tags' values; one row "*" when ungrouped), a column per name (NaN where
+    a group has no value).
+
+    Args:
+        queries: name -> (metric query, aggregator: avg, min, max, sum or last); all must group by the same tags.
+    """
+    body = {"data": {"type": "scalar_request", "attributes": {
+        "from": start * 1000, "to": end * 1000,
+        "queries": [{"data_source": "metrics", "name": name, "query": query, "aggregator": aggregator}
+                    for name, (query, aggregator) in queries.items()]}}}
+    columns = _v2_answer(api_client, "/api/v2/query/scalar", body).get("columns") or []
+    groups = [c for c in columns if c.get("type") == "group"]
+    numbers = {c["name"]: [np.nan if v is None else v for v in c.get("values") or []]
+               for c in columns if c.get("type") == "number"}
+    rows = max((len(v) for v in numbers.values()), default=0)
+    if groups:
+        index = pd.MultiIndex.from_arrays([[",".join(v) for v in g["values"]] for g in groups],
+                                          names=[g["name"] for g in groups]) if len(groups) > 1 else \
+            pd.Index([",".join(v) for v in groups[0]["values"]], name=groups[0]["name"])
+    else:
+        index = pd.Index(["*"] * rows, name="group")
+    return pd.DataFrame({name: numbers.get(name, [np.nan] * rows) for name in queries}, index=index, dtype=float)
+
+
+def _v2_answer(api_client: ApiClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """`data.attributes` of a v2 query answer; a QueryError with Datadog's message when it has none."""
+    answer = orjson.loads(raw_request(api_client, "POST", path, body=orjson.dumps(body), app_key=True))
+    attrs = (answer.get("data") or {}).get("attributes")
+    if not isinstance(attrs, dict):
+        raise QueryError(f"{path} answered without data: {str(answer.get('errors') or answer)[:300]}")
+    return attrs
+
+
+def _empty_frame() -> pd.DataFrame:
+    return pd.DataFrame({"time": pd.to_datetime([], utc=True), "group": pd.Series([], dtype=object),
+                         "value": pd.Series([], dtype=float)})
+
+
 def metric_series(api_client: ApiClient, query: str, start: int, end: int) -> pd.Series:
     """An ungrouped query as one Series indexed by UTC time (empty when there is no data)."""
-    frame = query_frame(api_client, query, start, end)
-    return frame.set_index("time")["value"].sort_index()
+    return _series(query_frame(api_client, query, start, end))
 
 
 def counts_by(api_client: ApiClient, metric: str, tag: str, scope: str, start: int, end: int, interval: int
               ) -> pd.DataFrame:
     """Counts of `metric` per `interval` seconds, one column per value of `tag` (0 where none happened)."""
-    frame = query_frame(api_client, metric_query("sum", metric, [scope], by=[tag], as_count=True,
-                                                 rollup=("sum", interval)),
-                        start, end)
+    return _by_value(query_frame(api_client, _count_query(metric, scope, interval, by=[tag]), start, end))
+
+
+def _count_query(metric: str, scope: str, interval: int, by: Sequence[str] = ()) -> str:
+    return metric_query("sum", metric, [scope], by=by, as_count=True, rollup=("sum", interval))
+
+
+def _by_value(frame: pd.DataFrame) -> pd.DataFrame:
+    """A `by {tag}` frame as one column per value of the tag, a row per time (0 where a value has no point)."""
     if frame.empty:
         return pd.DataFrame()
-    frame["group"] = frame["group"].str.partition(":")[2]
+    frame = frame.assign(group=frame["group"].str.partition(":")[2])
     return frame.pivot_table(index="time", columns="group", values="value", aggfunc="sum").fillna(0.0)
+
+
+def _series(frame: pd.DataFrame) -> pd.Series:
+    """An ungrouped frame as a Series indexed by UTC time."""
+    return frame.set_index("time")["value"].sort_index()
 
 
 def pass_rate(api_client: ApiClient, scope: str, start: int, end: int, interval: int = 300) -> pd.Series:
     """The dashboard's Pass Rate %: pass / (pass + fail) * 100 per interval."""
-    verdicts = counts_by(api_client, "autonomic.audit.verdict", "verdict", scope, start, end, interval)
+    return _pass_rate(counts_by(api_client, "autonomic.audit.verdict", "verdict", scope, start, end, interval))
+
+
+def _pass_rate(verdicts: pd.DataFrame) -> pd.Series:
     if verdicts.empty:
         return pd.Series(dtype=float)
     passed = verdicts.get("pass", 0.0)
@@ -124,12 +209,18 @@ def pass_rate(api_client: ApiClient, scope: str, start: int, end: int, interval:
 def optimization_rate(api_client: ApiClient, scope: str, start: int, end: int, interval: int = 300) -> pd.Series:
     """The dashboard's Optimization Rate %: success / (success + failed) * 100, cumulative over the run
     (optimizations are rare, so a per-window rate would be mostly undefined)."""
-    def count(metric: str) -> pd.Series:
-        return metric_series(api_client, metric_query("sum", metric, [scope], as_count=True, rollup=("sum", interval)),
-                             start, end)
+    frames = query_frames(api_client, _optimization_queries(scope, interval), start, end, interval)
+    return _optimization_rate(frames)
 
-    success, failed = count("autonomic.deployments.success"), count("autonomic.optimization.failed")
-    both = pd.concat([success.rename("success"), failed.rename("failed")], axis=1).fillna(0.0).sort_index().cumsum()
+
+def _optimization_queries(scope: str, interval: int) -> dict[str, str]:
+    return {"success": _count_query("autonomic.deployments.success", scope, interval),
+            "failed": _count_query("autonomic.optimization.failed", scope, interval)}
+
+
+def _optimization_rate(frames: Mapping[str, pd.DataFrame]) -> pd.Series:
+    both = pd.concat([_series(frames["success"]).rename("success"), _series(frames["failed"]).rename("failed")],
+                     axis=1).fillna(0.0).sort_index().cumsum()
     total = both["success"] + both["failed"]
     return (100.0 * both["success"] / total.where(total > 0)).rename("optimization rate %")
 
@@ -157,10 +248,11 @@ class Peak:
 
     def by(self, api_client: ApiClient, scope: str, start: int, end: int, by: Sequence[str] = ()) -> pd.Series:
         """The figure over [start, end] per group of the `by` tags (index: their values), or one value ("*")."""
-        frame = _by_phase(api_client, self.query(scope, by), start, end).dropna(subset=["value"])
-        if frame.empty:
-            return pd.Series(dtype=float)
-        return frame.groupby(list(by) if len(by) > 1 else by[0] if by else "group")["value"].max()
+        return query_scalars(api_client, {"peak": self.scalar(scope, by)}, start, end)["peak"].dropna()
+
+    def scalar(self, scope: str, by: Sequence[str] = ()) -> tuple[str, str]:
+        """The query and aggregator of `query_scalars` that compute the figure: the max over the range of `query`."""
+        return self.query(scope, by), "max"
 
     def value(self, api_client: ApiClient, scope: str, start: int, end: int) -> float:
         """The figure over [start, end] (NaN without data)."""
@@ -188,9 +280,8 @@ CAPTIONS = {
 ROLES = ("chatbot", "auditor", "refiner", "evaluator")
 
 
-def _by_phase(api_client: ApiClient, query: str, start: int, end: int) -> pd.DataFrame:
-    """Points of a `by {phase,...}` query with the group split into one column per tag."""
-    frame = query_frame(api_client, query, start, end)
+def _tag_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame's group ("phase:x,role:y") split into one column per tag."""
     if frame.empty:
         return frame
     tags = frame["group"].str.split(",").apply(lambda parts: dict(p.split(":", 1) for p in parts if ":" in p))
@@ -198,7 +289,7 @@ def _by_phase(api_client: ApiClient, query: str, start: int, end: int) -> pd.Dat
 
 
 def phase_table(api_client: ApiClient, env: str, phases: list[str], start: int, end: int) -> pd.DataFrame:
-    """The run per phase, queried back from the backend (one row per phase).
+    """The run per phase, queried back from the backend (one row per phase), in five batched v2 queries.
 
     Counts are exact sums of the flushed counts. From the 10 s windows the backend holds (the Agent's flushes):
     p50 is the median of the windows' means or medians (a typical window); p95 and max are `Peak`s, the highest
@@ -208,42 +299,48 @@ def phase_table(api_client: ApiClient, env: str, phases: list[str], start: int, 
     scope, span = f"env:{env}", end - start
     table = pd.DataFrame(index=pd.Index(phases, name="phase"))
 
-    def total(metric: str, by: Sequence[str] = ("phase",)) -> pd.DataFrame:
-        query = metric_query("sum", metric, [scope], by=by, as_count=True, rollup=("sum", span))
-        return _by_phase(api_client, query, start, end)
+    def total(metric: str, by: Sequence[str] = ("phase",)) -> tuple[str, str]:
+        return _count_query(metric, scope, span, by), "sum"
 
-    verdicts = total("autonomic.audit.verdict", ("phase", "verdict"))
+    verdicts = query_scalars(api_client, {"n": total("autonomic.audit.verdict", ("phase", "verdict"))}, start, end)
+    by_verdict = verdicts["n"].unstack("verdict") if "verdict" in verdicts.index.names else pd.DataFrame()
     for verdict in ("pass", "fail"):
-        rows = verdicts[verdicts.get("verdict", pd.Series(dtype=object)) == verdict] if not verdicts.empty else verdicts
-        table[verdict] = rows.groupby("phase")["value"].sum() if not rows.empty else 0.0
+        table[verdict] = by_verdict[verdict] if verdict in by_verdict else 0.0
     table = table.fillna(0.0)
     table.insert(0, "messages", table["pass"] + table["fail"])
     table["pass rate %"] = 100 * table["pass"] / table["messages"].where(table["messages"] > 0)
-    for column, metric in (("deployments", "autonomic.deployments.success"),
-                           ("optimization failures", "autonomic.optimization.failed")):
-        found = total(metric)
-        table[column] = found.groupby("phase")["value"].sum() if not found.empty else 0.0
+    per_phase = query_scalars(api_client, {
+        "deployments": total("autonomic.deployments.success"),
+        "optimization failures": total("autonomic.optimization.failed"),
+        "cost p95 $": Peak("autonomic.agent.cost.95percentile").scalar(scope, ("phase",)),
+        "cost max $": MOST_EXPENSIVE_MESSAGE.scalar(scope, ("phase",)),
+        "user latency p95 s": USER_LATENCY_P95.scalar(scope, ("phase",))}, start, end)
+    for column in ("deployments", "optimization failures"):
+        table[column] = per_phase[column] if column in per_phase else 0.0
     table[["deployments", "optimization failures"]] = table[["deployments", "optimization failures"]].fillna(0.0)
     attempts = table["deployments"] + table["optimization failures"]
     table["optimization rate %"] = 100 * table["deployments"] / attempts.where(attempts > 0)
 
-    def typical(aggr: str, metric: str, by: Sequence[str] = ("phase",)) -> pd.Series:
-        """The median over the metric's 10 s windows, per group."""
-        query = metric_query(aggr, metric, [scope], by=by, rollup=(aggr, FLUSH_SECONDS))
-        frame = _by_phase(api_client, query, start, end).dropna(subset=["value"])
+    typical = query_frames(api_client, {  # the median over each metric's 10 s windows, per group
+        "cost p50 $": metric_query("avg", "autonomic.agent.cost", [scope], by=["phase"], rollup=("avg", FLUSH_SECONDS)),
+        "user latency p50 s": metric_query("avg", "autonomic.agent.latency.median", [scope], by=["phase"],
+                                           rollup=("avg", FLUSH_SECONDS)),
+        "role": metric_query("avg", "autonomic.component.latency.avg", [scope], by=["phase", "role"],
+                             rollup=("avg", FLUSH_SECONDS))}, start, end, FLUSH_SECONDS)
+
+    def median(name: str, by: Sequence[str] = ("phase",)) -> pd.Series:
+        frame = _tag_columns(typical[name])
         return frame.groupby(list(by) if len(by) > 1 else by[0])["value"].median() if not frame.empty \
             else pd.Series(dtype=float)
 
-    def peak(figure: Peak, by: Sequence[str] = ("phase",)) -> pd.Series:
-        return figure.by(api_client, scope, start, end, by)
-
-    table["cost p50 $"] = typical("avg", "autonomic.agent.cost")
-    table["cost p95 $"] = peak(Peak("autonomic.agent.cost.95percentile"))
-    table["cost max $"] = peak(MOST_EXPENSIVE_MESSAGE)
-    table["user latency p50 s"] = typical("avg", "autonomic.agent.latency.median")
-    table["user latency p95 s"] = peak(USER_LATENCY_P95)
-    for stat, by_role in (("p50", typical("avg", "autonomic.component.latency.avg", ("phase", "role"))),
-                          ("p95", peak(Peak("autonomic.component.latency.95percentile"), ("phase", "role")))):
+    table["cost p50 $"] = median("cost p50 $")
+    table["cost p95 $"] = per_phase["cost p95 $"]
+    table["cost max $"] = per_phase["cost max $"]
+    table["user latency p50 s"] = median("user latency p50 s")
+    table["user latency p95 s"] = per_phase["user latency p95 s"]
+    role_p95 = query_scalars(api_client, {"p95": Peak("autonomic.component.latency.95percentile").scalar(
+        scope, ("phase", "role"))}, start, end)["p95"].dropna()
+    for stat, by_role in (("p50", median("role", ("phase", "role"))), ("p95", role_p95)):
         for role in ROLES:
             if not by_role.empty and role in by_role.index.get_level_values("role"):
                 table[f"{role} latency {stat} s"] = by_role.xs(role, level="role")
@@ -316,17 +413,22 @@ def signal_onsets(api_client: ApiClient, env: str, start: int, end: int, *, budg
     scope = f"env:{env}"
     budget = message_budget() if budget is None else budget
 
-    def first(query: str, above: float) -> pd.Timestamp | None:
-        series = metric_series(api_client, query, start, end).dropna()
+    def first(frame: pd.DataFrame, above: float) -> pd.Timestamp | None:
+        series = _series(frame).dropna()
         hits = series[series >= above]
         return hits.index[0] if not hits.empty else None
 
-    return {"Budget breach": first(metric_query("max", "autonomic.budget.breach.amount", [scope],
-                                                rollup=("max", 10)), budget),
-            "Latency anomaly": first(metric_query("avg", "autonomic.agent.latency.avg", [scope], rollup=("avg", 60)),
-                                     slow),
-            "Optimization failure": first(metric_query("sum", "autonomic.optimization.failed", [scope], as_count=True,
-                                                       rollup=("sum", 10)), 1)}
+    per_10s = query_frames(api_client, {
+        "breach": metric_query("max", "autonomic.budget.breach.amount", [scope], rollup=("max", 10)),
+        "failed": _count_query("autonomic.optimization.failed", scope, 10)}, start, end, 10)
+    latency = query_frame(api_client, _latency_per_minute(scope), start, end)
+    return {"Budget breach": first(per_10s["breach"], budget), "Latency anomaly": first(latency, slow),
+            "Optimization failure": first(per_10s["failed"], 1)}
+
+
+def _latency_per_minute(scope: str) -> str:
+    """The dashboard's User Facing Latency: the mean per minute."""
+    return metric_query("avg", "autonomic.agent.latency.avg", [scope], rollup=("avg", 60))
 
 
 def detection_delays(history: pd.DataFrame, onsets: dict[str, pd.Timestamp | None]) -> pd.DataFrame:
@@ -460,45 +562,42 @@ def story_panels(api_client: ApiClient, env: str, start: int, end: int, *, budge
 
     scope = f"env:{env}"
     budget = message_budget() if budget is None else budget
-    latency = metric_series(api_client, metric_query("avg", "autonomic.agent.latency.avg", [scope],
-                                                     rollup=("avg", 60)), start, end)
-    cost = metric_series(api_client, metric_query("max", "autonomic.agent.cost.max", [scope], rollup=("max", 60)),
-                         start, end)
+    per_minute = query_frames(api_client, {
+        "latency": _latency_per_minute(scope),
+        "cost": metric_query("max", "autonomic.agent.cost.max", [scope], rollup=("max", 60))}, start, end, 60)
+    per_5min = query_frames(api_client, {"verdicts": _count_query("autonomic.audit.verdict", scope, 300, ["verdict"]),
+                                         **_optimization_queries(scope, 300)}, start, end, 300)
     bounds = (band["lower"], band["upper"]) if band is not None and not band.empty else None
     return [
-        Panel("Pass Rate % (Auditor), per 5 min", {"pass rate %": pass_rate(api_client, scope, start, end)}, "%"),
-        Panel("User Facing Latency (mean per minute)", {"latency": latency}, "s", band=bounds,
+        Panel("Pass Rate % (Auditor), per 5 min", {"pass rate %": _pass_rate(_by_value(per_5min["verdicts"]))}, "%"),
+        Panel("User Facing Latency (mean per minute)", {"latency": _series(per_minute["latency"])}, "s", band=bounds,
               band_label="anomaly monitor's expected band"),
-        Panel("ChatBot Agent Cost (most expensive message per minute)", {"cost": cost}, "USD",
+        Panel("ChatBot Agent Cost (most expensive message per minute)", {"cost": _series(per_minute["cost"])}, "USD",
               threshold=budget, threshold_label=f"budget ${budget:.2f}"),
         Panel("Optimization Rate % (cumulative)",
-              {"optimization rate %": hold_to(optimization_rate(api_client, scope, start, end), end)}, "%",
-              steps=True),
+              {"optimization rate %": hold_to(_optimization_rate(per_5min), end)}, "%", steps=True),
     ]
 
 
 def headline(api_client: ApiClient, env: str, start: int, end: int) -> dict[str, float]:
-    """The run's numbers for a summary (what each means: `CAPTIONS`): pass rate, optimization rate, LLM cost,
-    the most expensive message, user latency."""
+    """The run's numbers for a summary (what each means: `CAPTIONS`), in one batched scalar query: pass rate,
+    optimization rate, LLM cost, the most expensive message, user latency."""
     scope, span = f"env:{env}", end - start
 
-    def total(metric: str) -> float:
-        series = metric_series(api_client, metric_query("sum", metric, [scope], as_count=True, rollup=("sum", span)),
-                               start, end)
-        return float(series.sum()) if not series.empty else 0.0
+    def total(metric: str, *scopes: str) -> tuple[str, str]:
+        return metric_query("sum", metric, [scope, *scopes], as_count=True, rollup=("sum", span)), "sum"
 
-    passed = total("autonomic.audit.verdict") and metric_series(
-        api_client, metric_query("sum", "autonomic.audit.verdict", [scope, "verdict:pass"], as_count=True,
-                                 rollup=("sum", span)),
-        start, end).sum()
-    audits = total("autonomic.audit.verdict")
-    success, failed = total("autonomic.deployments.success"), total("autonomic.optimization.failed")
-    latency = metric_series(api_client, metric_query("avg", "autonomic.agent.latency.avg", [scope],
-                                                     rollup=("avg", 60)), start, end)
-    return {"messages": audits, "pass rate %": 100 * float(passed) / audits if audits else float("nan"),
+    found = query_scalars(api_client, {
+        "passed": total("autonomic.audit.verdict", "verdict:pass"), "audits": total("autonomic.audit.verdict"),
+        "success": total("autonomic.deployments.success"), "failed": total("autonomic.optimization.failed"),
+        "cost": total("autonomic.agent.cost.total"), "cost max": MOST_EXPENSIVE_MESSAGE.scalar(scope),
+        "latency": (_latency_per_minute(scope), "avg"),
+        "latency p95": USER_LATENCY_P95.scalar(scope)}, start, end)
+    row = found.iloc[0] if len(found) else pd.Series(np.nan, index=found.columns)
+    sums = row[["passed", "audits", "success", "failed", "cost"]].fillna(0.0)
+    audits, success, failed = float(sums["audits"]), float(sums["success"]), float(sums["failed"])
+    return {"messages": audits, "pass rate %": 100 * float(sums["passed"]) / audits if audits else float("nan"),
             "optimization rate %": 100 * success / (success + failed) if success + failed else float("nan"),
-            "deployments": success, "optimization failures": failed,
-            "LLM cost $": total("autonomic.agent.cost.total"),
-            "cost max $": MOST_EXPENSIVE_MESSAGE.value(api_client, scope, start, end),
-            "user latency mean s": float(latency.mean()) if not latency.empty else float("nan"),
-            "user latency p95 s": USER_LATENCY_P95.value(api_client, scope, start, end)}
+            "deployments": success, "optimization failures": failed, "LLM cost $": float(sums["cost"]),
+            "cost max $": float(row["cost max"]), "user latency mean s": float(row["latency"]),
+            "user latency p95 s": float(row["latency p95"])}

@@ -46,7 +46,7 @@ def _alive(pid: int) -> bool:
 
 def running_sandbox(data_dir: Path = SANDBOX_DIR) -> Settings | None:
     """Settings for the sandbox whose state file is in `data_dir`, if its process is alive."""
-    from .sandbox.server import read_state
+    from .sandbox.state import read_state
 
     state = read_state(Path(data_dir))
     if state is None or not _alive(state.pid):

@@ -11,15 +11,13 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-import pandas as pd
 
 from .resources import NOTEBOOKS_DIR
 
@@ -36,6 +34,9 @@ class RecordError(ValueError):
 
 def plain(value: Any) -> Any:
     """`value` as JSON-able data: frames become lists of row dicts, NaN becomes None, times ISO strings."""
+    import numpy as np  # here, not above: the demo imports this module for its runner, before it needs pandas
+    import pandas as pd
+
     if isinstance(value, pd.DataFrame):
         frame = value.reset_index() if not isinstance(value.index, pd.RangeIndex) else value
         return [plain(row) for row in frame.to_dict(orient="records")]
@@ -239,6 +240,17 @@ def offline_exporter() -> Any:
     return exporter
 
 
+_EXPORTERS = threading.local()
+
+
+def _thread_exporter() -> Any:
+    """This thread's `offline_exporter()`, made once: making one loads and compiles nbconvert's templates (0.2-0.4 s
+    of each page); an exporter keeps state while it renders, so threads do not share one."""
+    if getattr(_EXPORTERS, "exporter", None) is None:
+        _EXPORTERS.exporter = offline_exporter()
+    return _EXPORTERS.exporter
+
+
 def render_html(ipynb: Path, html_path: Path, secrets: Iterable[str] = ()) -> Path:
     """Render an executed notebook to a self-contained HTML page, scrubbed of keys."""
     import nbformat
@@ -247,19 +259,20 @@ def render_html(ipynb: Path, html_path: Path, secrets: Iterable[str] = ()) -> Pa
     for cell in nb.cells:  # records are data for the index and tests, not something to show
         if "outputs" in cell:
             cell.outputs = [o for o in cell.outputs if RECORD_MIME not in o.get("data", {})]
-    body, _ = offline_exporter().from_notebook_node(nb, resources={"metadata": {"name": ipynb.stem}})
+    body, _ = _thread_exporter().from_notebook_node(nb, resources={"metadata": {"name": ipynb.stem}})
     html_path.write_text(scrub(body, list(secrets)), encoding="utf-8")
     return html_path
 
 
 def run_notebook(source: Path, out_dir: Path, parameters: Mapping[str, Any], *, secrets: Iterable[str] = (),
                  cwd: Path | None = None, progress: bool = True, timeout: int | None = 1800,
-                 render: bool = True) -> NotebookRun:
+                 render: bool = True, kernel_manager: Any = None) -> NotebookRun:
     """Execute `source` with papermill into `out_dir/<name>.ipynb`, scrub keys, render `<name>.html`.
 
     A failing notebook is still saved and rendered (papermill writes it with the error before raising);
     the run says `ok=False` and carries the error's first line. `render=False` leaves the page to the caller
-    (`render_html(run.ipynb, ...)`), e.g. to draw it while the next notebook runs.
+    (`render_html(run.ipynb, ...)`), e.g. to draw it while the next notebook runs. `kernel_manager`: a kernel
+    started already (`kernels.StartedKernel.manager`), which its owner stops; else papermill starts and stops one.
     """
     import nbformat
     import papermill
@@ -271,9 +284,11 @@ def run_notebook(source: Path, out_dir: Path, parameters: Mapping[str, Any], *, 
     out_dir.mkdir(parents=True, exist_ok=True)
     run = NotebookRun(source.stem, out_dir / f"{source.stem}.ipynb")
     started = time.monotonic()
+    kernel = {"km": kernel_manager} if kernel_manager is not None else {}
     try:
         papermill.execute_notebook(str(source), str(run.ipynb), parameters=dict(parameters), progress_bar=progress,
-                                   cwd=str(cwd) if cwd else None, kernel_name="python3", execution_timeout=timeout)
+                                   cwd=str(cwd) if cwd else None, kernel_name="python3", execution_timeout=timeout,
+                                   **kernel)
         run.ok = True
     except Exception as exc:  # noqa: BLE001 - PapermillExecutionError, a dead kernel, a timeout: all a failed step
         run.error = scrub(f"{type(exc).__name__}: {getattr(exc, 'ename', '')} {getattr(exc, 'evalue', exc)}",

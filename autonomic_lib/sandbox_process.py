@@ -47,7 +47,8 @@ def state_dir(sandbox_dir: str | Path) -> Path:
 
 def start_sandbox_process(folder: Path, timeout: float = 60.0, *, late_data: Sequence[str] = KIT_LATE_DATA,
                           memory_limit: str | None = None, dogstatsd_port: int | None = 0) -> Settings:
-    """Start `python -m autonomic_lib sandbox --data-dir <folder> --late-data 'autonomic.*'` on its own.
+    """Start `python -m autonomic_lib sandbox --data-dir <folder> --late-data 'autonomic.*'` on its own, and wait
+    until it serves (`launch_sandbox_process`, then `wait_for_sandbox`).
 
     It takes DogStatsD on UDP `dogstatsd_port` (default 0: a free port; None: no DogStatsD); the port is in its
     state file: `read_state(folder).dogstatsd_port`.
@@ -57,6 +58,15 @@ def start_sandbox_process(folder: Path, timeout: float = 60.0, *, late_data: Seq
     variable reaches it (it would take DD_API_KEY/DD_APP_KEY, the user's Datadog keys, as its own), and no key is
     in its argv.
     """
+    process = launch_sandbox_process(folder, late_data=late_data, memory_limit=memory_limit,
+                                     dogstatsd_port=dogstatsd_port)
+    return wait_for_sandbox(folder, process, timeout)
+
+
+def launch_sandbox_process(folder: Path, *, late_data: Sequence[str] = KIT_LATE_DATA, memory_limit: str | None = None,
+                           dogstatsd_port: int | None = 0) -> subprocess.Popen[bytes]:
+    """Start the sandbox process (as `start_sandbox_process` does) and return at once: it boots (about a second of
+    imports and opening its database) while the caller does something else, then `wait_for_sandbox`."""
     private_dir(folder)
     (folder / "sandbox.json").unlink(missing_ok=True)  # a stale file of a dead sandbox
     late = [arg for glob in late_data for arg in ("--late-data", glob)]
@@ -68,24 +78,35 @@ def start_sandbox_process(folder: Path, timeout: float = 60.0, *, late_data: Seq
                                    start_new_session=True, env={k: v for k, v in os.environ.items()
                                                                 if not k.startswith("DD_")})
     _STARTED[process.pid] = process
+    return process
+
+
+def wait_for_sandbox(folder: Path, process: subprocess.Popen[bytes], timeout: float = 60.0) -> Settings:
+    """Wait until the sandbox `process` launched from `folder` has published its state file, and connect.
+
+    Raises:
+        SandboxError: it exited first (with its log's tail), or did not publish within `timeout` (it is stopped).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = running_sandbox(folder)
         if found is not None:
             return found
         if process.poll() is not None:
+            _STARTED.pop(process.pid, None)
             tail = (folder / LOG_FILE).read_text(errors="replace")[-600:]
             raise SandboxError(f"the sandbox exited with code {process.returncode}; its log ({folder / LOG_FILE}) "
                                f"ends with:\n{tail}")
-        time.sleep(0.1)
+        time.sleep(0.05)
     process.terminate()
     process.wait(timeout=30)
+    _STARTED.pop(process.pid, None)
     raise SandboxError(f"the sandbox did not publish {folder / 'sandbox.json'} within {timeout:.0f} s")
 
 
 def stop_sandbox_process(folder: Path, timeout: float = 30.0) -> bool:
     """SIGTERM the sandbox running from `folder` (it checkpoints and removes its state file); True if one ran."""
-    from .sandbox.server import read_state
+    from .sandbox.state import read_state
 
     state = read_state(folder)
     if state is None or state.pid == os.getpid():

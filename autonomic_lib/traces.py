@@ -38,16 +38,17 @@ TREE_COLUMNS = ("span", "kind", "start s", "duration s", "model", "input tokens"
 
 def search_spans(api_client: ApiClient, start: int, end: int, *, span_kind: str | None = None,
                  span_name: str | None = None, trace_id: str | None = None, tags: Mapping[str, str] | None = None,
-                 ml_app: str = ML_APP) -> Iterator[dict[str, Any]]:
-    """Every span matching the filter that started in [start, end] (epoch s), oldest first, with its evaluations."""
+                 ml_app: str = ML_APP, page_limit: int = PAGE_LIMIT) -> Iterator[dict[str, Any]]:
+    """Every span matching the filter that started in [start, end] (epoch s), oldest first, with its evaluations;
+    `page_limit` spans per request (a smaller page holds less in memory at once)."""
     filt: dict[str, Any] = {"from": str(start * 1000), "to": str(end * 1000), "ml_app": ml_app}
     filt.update({k: v for k, v in (("span_kind", span_kind), ("span_name", span_name), ("trace_id", trace_id))
                  if v is not None})
     if tags:
         filt["tags"] = dict(tags)
     cursor: str | None = None
-    for _ in range(MAX_SPANS // PAGE_LIMIT):
-        page: dict[str, Any] = {"limit": PAGE_LIMIT, **({"cursor": cursor} if cursor else {})}
+    for _ in range(-(-MAX_SPANS // page_limit)):
+        page: dict[str, Any] = {"limit": page_limit, **({"cursor": cursor} if cursor else {})}
         body = {"data": {"type": "spans", "attributes": {"filter": filt, "page": page, "sort": "timestamp"}}}
         answer = orjson.loads(raw_request(api_client, "POST", SEARCH_PATH, body=orjson.dumps(body), app_key=True,
                                           headers={"Content-Type": "application/vnd.api+json"}))

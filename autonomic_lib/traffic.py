@@ -5,7 +5,8 @@
     reconcile(ledger, client).ok                                             # nothing lost
 
 Agents are simulated one at a time and their points sent in chunks, so memory stays bounded for
-day-long swarms. Progress is reported per phase through a callback (the CLI draws tqdm bars).
+day-long swarms; a backfill sends each chunk from a background thread while the next one is simulated (at most
+one chunk in flight, and the ledger counts only what the backend acknowledged). Progress is reported per phase through a callback (the CLI draws tqdm bars).
 
 Above both `swarm` (which only simulates) and `telemetry` (which only aggregates and sends), so
 neither of them imports the other's machinery.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -44,7 +46,7 @@ def expected_messages(scenario: Scenario) -> dict[str, int]:
 
 def run_scenario(scenario: Scenario | str, seed: int = 7, *, api_client: Any = None, sink: Sink | None = None,
                  pacing: Pacing | None = None, keep_points: bool = True, progress: Progress | None = None,
-                 chunk_points: int = 1_000_000, trace_rate: float | None = None) -> Ledger:
+                 chunk_points: int = 250_000, trace_rate: float | None = None) -> Ledger:
     """Simulate `scenario`, send its telemetry to `sink` (or the backend of `api_client`), return the ledger.
 
     Args:
@@ -52,7 +54,8 @@ def run_scenario(scenario: Scenario | str, seed: int = 7, *, api_client: Any = N
         seed: same seed and same timeline -> identical ledger.
         pacing: Backfill() (default; ends now) or Live().
         keep_points: keep every acknowledged point in the ledger for a point-by-point reconciliation.
-        chunk_points: backfill sends once this many points are buffered (bounds memory).
+        chunk_points: backfill sends once this many points are buffered (bounds memory: one chunk is sent while
+            the next is built, so two are alive).
         trace_rate: the share of messages traced uniformly (LLM Observability); default
             `traces.sample_rate_for(expected messages)`; 0 traces only the incidents. Incidents are always traced.
     """
@@ -75,6 +78,16 @@ def run_scenario(scenario: Scenario | str, seed: int = 7, *, api_client: Any = N
     ledger.traces["sample_rate"] = rate
     sender = _Sender(sink, ledger, names, progress, oldest_log=now - MAX_LOG_AGE, oldest_span=now - MAX_SPAN_AGE,
                      env=scenario.env, price=price_for(scenario.model))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="traffic-send") as background:
+        try:
+            _run(scenario, seed, start, ledger, sender, background, pacing, chunk_points, rate, timeline, names, now)
+        finally:
+            sender.settle()
+    return ledger
+
+
+def _run(scenario: Scenario, seed: int, start: float, ledger: Ledger, sender: _Sender, background: ThreadPoolExecutor,
+         pacing: Pacing, chunk_points: int, rate: float, timeline: Timeline, names: Sequence[str], now: float) -> None:
     buf = PointBuffer(scenario.env)
     logs: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
@@ -90,19 +103,17 @@ def run_scenario(scenario: Scenario | str, seed: int = 7, *, api_client: Any = N
                                  budget_usd=scenario.budget_usd, phases=names)
         messages.append((run.messages.done, run.messages.phase))
         if isinstance(pacing, Backfill) and buf.points >= chunk_points:
-            sender.send(buf.to_series(), logs, _per_phase(messages, names))
-            sender.traces(traces)
-            buf.clear()
+            sender.send_in(background, buf.to_series(), logs, _per_phase(messages, names), traces)
+            buf.clear()  # the sent chunk's series hold their own (concatenated) arrays
             logs, messages, traces = [], [], []
     events.sort(key=lambda e: (e["date_happened"], e["title"]))
     if isinstance(pacing, Backfill):
-        sender.send(buf.to_series(), logs, _per_phase(messages, names))
-        sender.traces(traces)
+        sender.send_in(background, buf.to_series(), logs, _per_phase(messages, names), traces)
+        sender.settle()
         for body in events:
             sender.event(body)
     else:
         _play_live(pacing, sender, buf.to_series(), logs, events, messages, names, timeline, now, traces)
-    return ledger
 
 
 def aggregate_run(buf: PointBuffer, run: AgentRun, scenario: Scenario, names: Sequence[str]) -> None:
@@ -167,6 +178,25 @@ class _Sender:
         self.sink, self.ledger, self.names, self.progress = sink, ledger, names, progress
         self.oldest_log_ms = oldest_log * 1000
         self.oldest_span, self.env, self.price = oldest_span, env, price
+        self._in_flight: Future[None] | None = None
+
+    def send_in(self, background: ThreadPoolExecutor, series: Sequence[Series], logs: Sequence[dict[str, Any]],
+                messages: dict[str, int], traces: Sequence[MessageTrace]) -> None:
+        """Send a chunk (points, logs, then traces) from `background` once the previous chunk is acknowledged; its
+        failure is raised here, or by `settle`."""
+        self.settle()
+        self._in_flight = background.submit(self._chunk, series, logs, messages, traces)
+
+    def _chunk(self, series: Sequence[Series], logs: Sequence[dict[str, Any]], messages: dict[str, int],
+               traces: Sequence[MessageTrace]) -> None:
+        self.send(series, logs, messages)
+        self.traces(traces)
+
+    def settle(self) -> None:
+        """Wait for the chunk in flight, if any; raise its failure."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.result()
 
     def traces(self, traces: Sequence[MessageTrace]) -> None:
         """LLM Observability spans and verdicts of `traces`; those Datadog would refuse as too old are counted."""

@@ -105,8 +105,7 @@ def run_once() -> tuple[list[tuple[str, float, bool]], dict[str, float], float]:
     steps = [(f"notebook {name} (run)", float(seconds), status == "ok") for name, status, seconds in STEP.findall(out)]
     for kind in ("the demo process (papermill, nbconvert)", "the sandbox process", "kernel"):
         used = [seconds for what, seconds in cpu.values() if what == kind]
-        label = f"CPU of {kind}" + (f"s ({len(used)})" if kind == "kernel" else "")
-        steps.append((label, sum(used), True))
+        steps.append((f"CPU of {kind}" + ("s (one per notebook)" if kind == "kernel" else ""), sum(used), True))
     steps.append(("CPU of all", sum(seconds for _, seconds in cpu.values()), True))
     return steps, seen, total
 
@@ -125,7 +124,10 @@ def sample_cpu(pid: int, cpu: dict[int, tuple[str, float]]) -> None:
     for process in tree:
         try:
             times = process.cpu_times()
-            kind = cpu[process.pid][0] if process.pid in cpu else kind_of(" ".join(process.cmdline()))
+            # classified at every sample (a child seen between fork and exec still has its parent's command line),
+            # except once it has exited: a zombie's command line is empty
+            command = " ".join(process.cmdline())
+            kind = kind_of(command) if command else cpu.get(process.pid, (kind_of(command), 0.0))[0]
             cpu[process.pid] = (kind, times.user + times.system)
         except psutil.Error:
             pass

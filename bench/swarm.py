@@ -10,25 +10,31 @@ Prints, measured side by side in one run (these machines are shared and noisy):
       level 1 beside the path before issue 14 (a Python dict per point, zstd level 3).
 Tests never assert these figures; they go in the issue note.
 
-Run: `.venv/bin/python bench/swarm.py [--agents 100 --hours 24 --rate 1]`.
+With `--against REF` the day (b, c) also runs with the kit at git revision REF (exported to a temporary folder;
+each run in its own child process and sandbox), alternating with this tree for `--rounds`, and prints the medians
+side by side with their ratio, wall and CPU seconds: only figures measured in one run compare on a shared machine.
+
+Run: `.venv/bin/python bench/swarm.py [--agents 100 --hours 24 --rate 1] [--only day --against 3e0d8e2 --rounds 2]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from unittest import mock
 
 import orjson
-from pathlib import Path
 
-
-
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
+TREE = Path(os.environ.get("AUTONOMIC_BENCH_TREE") or Path(__file__).resolve().parent.parent)
+sys.path[:0] = [str(TREE), str(Path(__file__).resolve().parent)]
 
 from autonomic_lib.client import make_api_client  # noqa: E402
 from autonomic_lib.swarm import steady_swarm  # noqa: E402
@@ -121,7 +127,16 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=24.0)
     parser.add_argument("--rate", type=float, default=1.0, help="messages per second per agent")
     parser.add_argument("--only", choices=("engine", "day", "encoding"), help="run one part")
+    parser.add_argument("--against", metavar="REF", help="the day (b, c) also at this git revision, side by side")
+    parser.add_argument("--rounds", type=int, default=1, help="with --against: days of each tree, alternating")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # one day, machine-readable
     args = parser.parse_args()
+    if args.json:
+        print(json.dumps(day(args.agents, args.hours, args.rate, quiet=True)))
+        return
+    if args.against:
+        side_by_side(args)
+        return
     print(f"machine: {os.cpu_count()} cores; scenario: {args.agents} agents x {args.hours:g} h x {args.rate:g} msg/s")
 
     if args.only in (None, "engine"):
@@ -137,8 +152,10 @@ def main() -> None:
         encoding(args.rate)
 
 
-def day(agents: int, hours: float, rate: float) -> None:
-    """(b) and (c): the whole run against a sandbox process, then reconciled."""
+def day(agents: int, hours: float, rate: float, quiet: bool = False) -> dict[str, float]:
+    """(b) and (c): the whole run against a sandbox process, then reconciled; the figures, printed unless quiet."""
+    import psutil
+
     scenario = steady_swarm(agents, hours, rate)
     with sandbox_process(late_data=("autonomic.*",), memory_limit="512MB") as (settings, pid):
         with make_api_client(settings) as client:
@@ -148,16 +165,52 @@ def day(agents: int, hours: float, rate: float) -> None:
             result = reconcile(ledger, client)
             t_all = time.perf_counter() - t0
         rss = rss_mb(pid) * 2**20
+        sandbox_cpu = sum(psutil.Process(pid).cpu_times()[:2])
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    peak = own.ru_maxrss / 1024
+    figures = {"send": t_send, "reconcile": t_all - t_send, "total": t_all, "peak_mb": peak,
+               "sandbox_mb": rss / 2**20, "cpu_self": own.ru_utime + own.ru_stime, "cpu_sandbox": sandbox_cpu,
+               "ok": float(result.ok)}
+    if quiet:
+        return figures
     total = int(ledger.summary()["messages"].sum())
     print(f"(b) simulate + aggregate + send   : {t_send:6.1f} s  ({total:,} messages -> {ledger.points:,} points in "
           f"{ledger.requests} requests, {ledger.log_count:,} logs, all acknowledged; {total / t_send:,.0f} messages/s)")
     print(f"    + reconcile (query back)      : {t_all - t_send:6.1f} s  ({len(result.table)} series and log groups; "
           f"{'everything agrees' if result.ok else 'MISMATCH'})")
     print(f"    total                         : {t_all:6.1f} s  (target: 30 s)")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if ledger.skipped:
         print(f"    not sent (Datadog would refuse them): {ledger.skipped}")
     print(f"(c) peak RSS of this process {peak:,.0f} MB; sandbox process RSS {rss / 2**20:,.0f} MB (target: < 1 GB)")
+    print(f"    CPU: this process {figures['cpu_self']:.1f} s, the sandbox {sandbox_cpu:.1f} s")
+    return figures
+
+
+def side_by_side(args: argparse.Namespace) -> None:
+    """The day with this tree and with the kit at `args.against`, each in a child process, alternating."""
+    with tempfile.TemporaryDirectory(prefix="bench-swarm-baseline-") as tmp:
+        archive = subprocess.run(["git", "-C", str(TREE), "archive", args.against], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        trees = {"this tree": TREE, f"at {args.against}": Path(tmp)}
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+        for _ in range(args.rounds):
+            for name, tree in trees.items():
+                env = {**os.environ, "AUTONOMIC_BENCH_TREE": str(tree),
+                       "PYTHONPATH": os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")])}
+                done = subprocess.run([sys.executable, __file__, "--json", "--agents", str(args.agents), "--hours",
+                                       str(args.hours), "--rate", str(args.rate)], env=env, capture_output=True,
+                                      text=True, check=True)
+                runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    names = list(runs)
+    print(f"The full day side by side (median of {args.rounds}, alternating; ratio = this tree / baseline):")
+    print(f"  {'':<34}" + "".join(f"{n:>16}" for n in names) + "       ratio")
+    for key, label in (("send", "simulate + aggregate + send s"), ("reconcile", "reconcile s"),
+                       ("total", "total s (target 30)"), ("cpu_self", "CPU of this process s"),
+                       ("cpu_sandbox", "CPU of the sandbox s"), ("peak_mb", "peak RSS of this process MB"),
+                       ("sandbox_mb", "sandbox RSS MB"), ("ok", "everything agrees (1 = yes)")):
+        values = [statistics.median(r[key] for r in runs[n]) for n in names]
+        print(f"  {label:<34}" + "".join(f"{v:>16.1f}" for v in values) + f"   {values[0] / values[1]:8.2f}x")
 
 
 if __name__ == "__main__":

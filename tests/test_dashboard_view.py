@@ -16,7 +16,7 @@ from datadog_api_client import ApiClient
 from autonomic_lib.analysis import MOST_EXPENSIVE_MESSAGE, USER_LATENCY_P95, headline, phase_table, query_frame
 from autonomic_lib.budget import message_budget
 from autonomic_lib.dashboard_view import WidgetData, draw_dashboard, load_dashboard, widget_data
-from autonomic_lib.demo import _cards
+from autonomic_lib.index_page import _cards
 from autonomic_lib.expectations import check_expectations
 from autonomic_lib.notebook import plain
 from autonomic_lib.query.language import MetricQuery, metric_queries, parse_query

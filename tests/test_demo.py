@@ -11,7 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autonomic_lib.demo import run_demo, write_index
+from autonomic_lib.demo import run_demo
+from autonomic_lib.index_page import write_index
 from autonomic_lib.notebook import KEY_PATTERN, NOTEBOOKS, NotebookRun
 from autonomic_lib.render import describe, figure_data_uri, png_data_uri
 

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from autonomic_lib.demo import latency_spikes
+from autonomic_lib.expectations import latency_spikes
 from autonomic_lib.render import (Panel, PhaseSpan, break_gaps, figure_alt, figure_data_uri, format_cell, format_number,
                                   format_time, frame_html, plot_line, plural, png_description, register_formats,
                                   segments, timeline)

@@ -8,7 +8,6 @@ the sandbox writes in it 0600, whatever the umask (storage/private.py): it holds
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import secrets
@@ -16,7 +15,6 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -26,28 +24,11 @@ import uvicorn
 from autonomic_lib.errors import SandboxError
 from autonomic_lib.sandbox.app import Sandbox, SandboxConfig, create_app
 from autonomic_lib.sandbox.dogstatsd.listener import Listener
-from autonomic_lib.sandbox.storage.private import OWNER_ONLY_UMASK, open_private, owner_only_umask
+from autonomic_lib.sandbox.state import STATE_FILE, SandboxState, read_state, write_state  # noqa: F401 - re-exported
+from autonomic_lib.sandbox.storage.private import OWNER_ONLY_UMASK, owner_only_umask
 
 log = logging.getLogger("autonomic_lib.sandbox")
-STATE_FILE = "sandbox.json"
 HOST = "127.0.0.1"
-
-
-@dataclass(frozen=True)
-class SandboxState:
-    """What a client needs to reach a running sandbox. Its repr never shows the keys."""
-
-    url: str
-    pid: int
-    api_key: str
-    app_key: str
-    data_dir: str
-    started_at: float
-    dogstatsd_port: int | None = None  # UDP on the url's host; None when the sandbox takes no DogStatsD
-
-    def __repr__(self) -> str:
-        return (f"SandboxState(url={self.url!r}, pid={self.pid}, data_dir={self.data_dir!r}, "
-                f"dogstatsd_port={self.dogstatsd_port}, keys=****)")
 
 
 def generate_keys() -> tuple[str, str]:
@@ -58,24 +39,6 @@ def generate_keys() -> tuple[str, str]:
 def mask(key: str) -> str:
     """A key as it may be shown: its last four characters only."""
     return f"****{key[-4:]}" if len(key) > 8 else "****"
-
-
-def read_state(data_dir: Path) -> SandboxState | None:
-    """The state file of the sandbox owning `data_dir`, or None when there is none or it is unreadable."""
-    path = Path(data_dir) / STATE_FILE
-    try:
-        return SandboxState(**json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-def _write_state(state: SandboxState) -> None:
-    path = Path(state.data_dir) / STATE_FILE
-    tmp = path.with_suffix(".tmp")
-    fd = open_private(tmp, os.O_WRONLY | os.O_TRUNC)  # keys inside: owner-only from the start
-    with os.fdopen(fd, "w") as handle:
-        json.dump(asdict(state), handle)
-    os.replace(tmp, path)
 
 
 class _Server(uvicorn.Server):
@@ -150,7 +113,7 @@ class SandboxServer:
 
     def _publish(self) -> None:
         if self.config.data_dir is not None:
-            _write_state(SandboxState(self.url, os.getpid(), self.config.api_key, self.config.app_key,
+            write_state(SandboxState(self.url, os.getpid(), self.config.api_key, self.config.app_key,
                                       str(self.config.data_dir), time.time(),
                                       self.dogstatsd.port if self.dogstatsd else None))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -12,6 +13,7 @@ from autonomic_lib.client import make_api_client
 from autonomic_lib.sandbox.server import SandboxServer
 from autonomic_lib.settings import Settings
 from autonomic_lib.telemetry import Ledger
+from autonomic_lib.swarm import seed_demo
 from autonomic_lib.reconciliation import reconcile
 from autonomic_lib.traffic import run_scenario
 
@@ -51,14 +53,36 @@ def test_seed_demo_ledger_equals_query_back(sandbox: SandboxServer, sent: Ledger
     assert len(table[table["kind"] == "metric"]) == len(ledger.series)
 
 
-def test_reconcile_notices_a_point_that_is_not_there(sandbox: SandboxServer, sent: Ledger) -> None:
+def test_reconcile_notices_a_point_and_a_log_that_are_not_there(sandbox: SandboxServer, sent: Ledger) -> None:
     ledger = Ledger.from_json(sent.to_json())  # a copy (exact: the round trip test below): `sent` stays as sent
     with make_api_client(_settings(sandbox)) as client:
         key = next(k for k in ledger.series if k[0] == "autonomic.agent.version")
         ledger.series[key].values[0] = ledger.series[key].values[0] + 1  # the ledger claims something else was sent
-        result = reconcile(ledger, client, logs=False, events=False)
+        phase, service, status = log_group = sorted(ledger.logs)[0]
+        ledger.logs[log_group] += 1  # and one log more than was sent in that group
+        result = reconcile(ledger, client, events=False)
     assert not result.ok
-    assert result.table.loc[~result.table["match"], "name"].tolist() == ["autonomic.agent.version"]
+    wrong = result.table[~result.table["match"]]
+    assert wrong["name"].tolist() == ["autonomic.agent.version", service]
+    assert wrong["tags"].iloc[1] == f"phase:{phase},status:{status}"
+    assert wrong["sent"].iloc[1] == wrong["read"].iloc[1] + 1
+
+
+def test_without_points_counts_and_sums_are_compared_per_series(sandbox: SandboxServer) -> None:
+    """The long runs' reconciliation (keep_points=False): each series' point count and value sum, read in one
+    scalar call per metric; a count or a sum the ledger got wrong is found in its row."""
+    with make_api_client(_settings(sandbox)) as client:
+        ledger = run_scenario(replace(seed_demo(), env="demo-totals"), 7, api_client=client, keep_points=False)
+        assert reconcile(ledger, client, logs=False, events=False, traces=False).ok
+        counted, summed = sorted(k for k in ledger.series if k[0] == "autonomic.agent.messages")[:2]
+        ledger.series[counted].points += 1
+        ledger.series[summed].total *= 1 + 1e-6
+        result = reconcile(ledger, client, logs=False, events=False, traces=False)
+    table = result.table
+    assert not result.ok and len(table) == len(ledger.series)
+    wrong = table[~table["match"]]
+    assert wrong["tags"].tolist() == [",".join(counted[1]), ",".join(summed[1])]
+    assert (wrong["sent"] - wrong["read"]).tolist() == [1, 0]
 
 
 @pytest.mark.slow

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from autonomic_lib.errors import CatalogError
 from autonomic_lib.swarm import load_scenario
-from autonomic_lib.telemetry import Live, MemorySink, Recorder
+from autonomic_lib.telemetry import Backfill, Live, MemorySink, Recorder
 from autonomic_lib.traffic import run_scenario
 from autonomic_lib.telemetry.sink import log_batches
 
@@ -83,3 +85,43 @@ def test_live_pacing_backfills_history_then_sends_each_window_after_it_closes() 
         assert when - (newest + 10) < 15  # and each window soon after it closes
     assert clock.now >= now + 1200
     assert ledger.points == sum(p.points for p in ledger.phases.values())
+
+
+def test_a_backfill_sent_in_background_chunks_sends_what_one_chunk_sends() -> None:
+    scenario = load_scenario(FIXTURES / "small.yaml")
+
+    class Counting(MemorySink):
+        sends = 0
+
+        def send_series(self, series):  # type: ignore[no-untyped-def]
+            self.sends += 1
+            return super().send_series(series)
+
+    whole, chunked = Counting(), Counting()
+    end = Backfill(end=time.time())  # both runs on one timeline (each "now" could fall in another 10 s window)
+    one = run_scenario(scenario, 3, sink=whole, pacing=end)
+    many = run_scenario(scenario, 3, sink=chunked, chunk_points=500, pacing=end)
+    points = lambda sink: sorted((s.metric, tuple(s.tags), t, v) for s in sink.series  # noqa: E731
+                                 for t, v in zip(s.timestamps.tolist(), s.values.tolist()))
+    assert chunked.sends > whole.sends  # really sent in several chunks (a send per phase of each)
+    assert points(chunked) == points(whole)
+    assert many.points == one.points == len(points(whole))
+    assert sorted(map(str, chunked.logs)) == sorted(map(str, whole.logs))
+
+
+def test_a_refused_chunk_stops_the_backfill_and_raises() -> None:
+    scenario = load_scenario(FIXTURES / "small.yaml")
+
+    class Refusing(MemorySink):
+        calls = 0
+
+        def send_series(self, series):  # type: ignore[no-untyped-def]
+            Refusing.calls += 1
+            if Refusing.calls == 2:
+                raise ConnectionError("the backend went away")
+            return super().send_series(series)
+
+    sink = Refusing()
+    with pytest.raises(ConnectionError, match="went away"):
+        run_scenario(scenario, 3, sink=sink, chunk_points=500)
+    assert Refusing.calls <= 3  # at most the chunk being built when the refusal came back was sent after it

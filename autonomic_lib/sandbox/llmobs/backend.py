@@ -87,6 +87,7 @@ class LLMObs:
         self._documents, self.metrics = documents, metrics
         self.clock = clock or metrics.clock
         self._lock = threading.Lock()  # a request's spans and the recount of their buckets, one request at a time
+        self._filled: set[int] | None = None  # buckets (epoch s) holding stored spans; read from the store once
 
     # ------------------------------------------------------------------------------------------ intake
     def ingest_spans(self, body: Any) -> Accepted:
@@ -134,7 +135,7 @@ class LLMObs:
         if stored:
             with self._lock:
                 self._documents.put_many(SPAN, [(d["_key"], d["start_ns"] // 10**6, d) for d in stored])
-                self._recount({derived.bucket_of(d["start_ns"]) for d in stored})
+                self._recount(stored)
             result.stored.extend(stored)
 
     @staticmethod
@@ -146,9 +147,19 @@ class LLMObs:
             doc["metrics"][f"estimated_{key}"] = round(dollars * derived.NANODOLLARS, 3)
         return doc
 
-    def _recount(self, buckets: set[int]) -> None:
-        spans = self._documents.list_in_buckets(SPAN, (b * 1000 for b in buckets), derived.BUCKET_SECONDS * 1000)
-        self.metrics.write(derived.metric_points(spans))
+    def _recount(self, stored: list[dict[str, Any]]) -> None:
+        """Write the metrics of every bucket the just-stored spans fall in, from all the spans each bucket holds.
+
+        Only buckets that held spans before are read back; a new bucket holds just this request's spans (spans are
+        mostly sent in time order, so reading every touched bucket back was most of the intake's work)."""
+        if self._filled is None:
+            self._filled = {b // 1000 for b in self._documents.buckets(SPAN, derived.BUCKET_SECONDS * 1000)}
+        touched = {derived.bucket_of(d["start_ns"]) for d in stored}
+        earlier = touched & self._filled
+        spans = self._documents.list_in_buckets(SPAN, (b * 1000 for b in earlier), derived.BUCKET_SECONDS * 1000)
+        new = {d["_key"]: d for d in stored if derived.bucket_of(d["start_ns"]) not in earlier}  # a key's last wins
+        self.metrics.write(derived.metric_points(spans + list(new.values())))
+        self._filled |= touched
 
     def ingest_evaluations(self, body: Any) -> Accepted:
         """Store every valid evaluation of a request, each under a new id. IntakeError when none is valid."""
@@ -173,7 +184,11 @@ class LLMObs:
         """
         match = _matcher(flt)
         after = _decode_cursor(cursor) if cursor else None
-        docs = self._documents.list(SPAN, since=flt.start_ms, until=flt.end_ms + 1)
+        since, until = flt.start_ms, flt.end_ms + 1
+        if after is not None:  # only what lies past the cursor is read: paging through n spans reads each once
+            since, until = (since, min(until, after[0] // 10**6 + 1)) if newest_first else \
+                (max(since, after[0] // 10**6), until)
+        docs = self._documents.list(SPAN, since=since, until=until)
         docs.sort(key=_order, reverse=newest_first)
         found: list[dict[str, Any]] = []
         for doc in docs:
@@ -222,8 +237,10 @@ class LLMObs:
 
     def clear(self) -> dict[str, int]:
         """Forget every span and evaluation (a new run; their metrics go with the metric store's points)."""
-        return {"llm_spans": self._documents.delete_kind(SPAN),
-                "llm_evaluations": self._documents.delete_kind(EVALUATION)}
+        with self._lock:
+            self._filled = None
+            return {"llm_spans": self._documents.delete_kind(SPAN),
+                    "llm_evaluations": self._documents.delete_kind(EVALUATION)}
 
 
 def span_key(trace_id: str, span_id: str) -> str:

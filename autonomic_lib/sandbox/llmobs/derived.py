@@ -54,8 +54,8 @@ def span_costs(metrics: dict[str, float]) -> dict[str, float]:
 
 
 def metric_points(spans: Iterable[dict[str, Any]]) -> list[SeriesPoints]:
-    """Every standard metric of `spans` (the whole content of the buckets they fall in), one point per series and
-    bucket."""
+    """Every standard metric of `spans` (the whole content of the buckets they fall in): a point per series and
+    bucket, each series' points together."""
     counts: dict[tuple[str, tuple[str, ...], int], int] = defaultdict(int)
     values: dict[tuple[str, tuple[str, ...], int], list[float]] = defaultdict(list)
     for span in spans:
@@ -84,9 +84,12 @@ def metric_points(spans: Iterable[dict[str, Any]]) -> list[SeriesPoints]:
             if "input_cost" in metrics:
                 values[("ml_obs.span.embedding.input.cost", (*tags, "source:user"), bucket)].append(
                     metrics["input_cost"] * NANODOLLARS)
-    points = [_point(name, tags, bucket, float(n), "count") for (name, tags, bucket), n in counts.items()]
-    points += [_point(name, tags, bucket, float(np.mean(v)), "gauge") for (name, tags, bucket), v in values.items()]
-    return points
+    by_series: dict[tuple[str, tuple[str, ...], str], list[tuple[int, float]]] = defaultdict(list)
+    for (name, tags, bucket), n in counts.items():
+        by_series[(name, tags, "count")].append((bucket, float(n)))
+    for (name, tags, bucket), v in values.items():
+        by_series[(name, tags, "gauge")].append((bucket, float(np.mean(v))))
+    return [_series(name, tags, kind, sorted(points)) for (name, tags, kind), points in by_series.items()]
 
 
 def _tags(span: dict[str, Any]) -> tuple[str, ...]:
@@ -97,6 +100,9 @@ def _tags(span: dict[str, Any]) -> tuple[str, ...]:
     return tuple(normalise_tag(t) for t in tags)
 
 
-def _point(name: str, tags: tuple[str, ...], bucket: int, value: float, kind: str) -> SeriesPoints:
-    return SeriesPoints(name, tags, np.array([bucket], dtype=np.int64), np.array([value]), type=kind,
+def _series(name: str, tags: tuple[str, ...], kind: str, points: list[tuple[int, float]]) -> SeriesPoints:
+    """One series' points, a point per bucket: one entry of the store's write however many buckets a request
+    touched (a write per bucket and series was most of a traced full day's intake)."""
+    return SeriesPoints(name, tags, np.array([b for b, _ in points], dtype=np.int64),
+                        np.array([v for _, v in points], dtype=np.float64), type=kind,
                         interval=BUCKET_SECONDS if kind == "count" else None)

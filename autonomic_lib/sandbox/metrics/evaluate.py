@@ -202,12 +202,20 @@ def evaluate_scalar(queries: Mapping[str, tuple[str, str]], formulas: Sequence[s
     return out
 
 
+def _parse_named(name: str, text: str) -> Expr:
+    """A query of a batch, parsed; its error names which query it is."""
+    try:
+        return parse_query(text)
+    except QueryError as exc:
+        raise type(exc)(f"query {name!r}: {exc}", query=exc.query, position=exc.position) from None
+
+
 def _prepare(queries: Mapping[str, str], formulas: Sequence[str]) -> tuple[dict[str, Expr], list[tuple[str, Expr]]]:
     """Parse and check everything before evaluating anything; returns the queries and the named outputs.
 
     The outputs are the formulas, or each query by its name when there are no formulas.
     """
-    parsed = {name: parse_query(text) for name, text in queries.items()}
+    parsed = {name: _parse_named(name, text) for name, text in queries.items()}
     named = [(f, parse_formula(f, queries.keys())) for f in formulas] or [(n, QueryRef(n)) for n in parsed]
     for expr in itertools.chain(parsed.values(), (e for _, e in named)):
         _check_supported(expr)

@@ -7,11 +7,13 @@ sandbox refuses the whole payload with a 400 naming the point: a loud refusal be
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 
+import msgspec
 import numpy as np
 import orjson
 
@@ -50,8 +52,46 @@ class IntakePolicy:
         return any(Glob.compile(g).fullmatch(metric) for g in self.late_data)
 
 
+class _Point(msgspec.Struct, gc=False):  # numbers only, never in a cycle: not tracked, a quarter faster
+    timestamp: Annotated[int, msgspec.Meta(ge=0, le=MAX_EPOCH_S)]
+    value: float
+
+
+class _Series(msgspec.Struct, gc=False):  # decoded JSON is a tree: no cycle to collect
+    """A v2 series with well-formed points; its other fields are checked by `_parse_one` as on the general path."""
+
+    points: list[_Point]
+    metric: Any = None
+    tags: Any = None
+    type: Any = None
+    interval: Any = None
+    unit: Any = None
+    resources: Any = None
+
+
+class _Payload(msgspec.Struct, gc=False):
+    series: list[_Series]
+
+
+_V2_DECODER = msgspec.json.Decoder(_Payload)
+
+
 def parse_series_payload(raw: bytes, *, version: int, policy: IntakePolicy) -> list[SeriesPoints]:
-    """Validate a v1 or v2 series payload and return its points; IntakeError(400) names the first bad field."""
+    """Validate a v1 or v2 series payload and return its points; IntakeError(400) names the first bad field.
+
+    A valid v2 payload is decoded by msgspec straight into typed points, about twice as fast as a dict per point
+    (the intake's costliest step in a full day's send). Whatever the fast path refuses is parsed again by the
+    general path, which names what is wrong."""
+    if version == 2:
+        try:
+            return _parse_v2_fast(raw, policy)
+        except (msgspec.DecodeError, IntakeError):
+            pass
+    return _parse_general(raw, version, policy)
+
+
+def _parse_general(raw: bytes, version: int, policy: IntakePolicy) -> list[SeriesPoints]:
+    """Any payload, v1 or v2, through Python objects: slower, and the path that words every refusal."""
     try:
         payload = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -64,7 +104,25 @@ def parse_series_payload(raw: bytes, *, version: int, policy: IntakePolicy) -> l
     return [_parse_one(s, f"series[{i}]", version, policy, now) for i, s in enumerate(payload["series"])]
 
 
-def _parse_one(s: Any, where: str, version: int, policy: IntakePolicy, now: float) -> SeriesPoints:
+def _parse_v2_fast(raw: bytes, policy: IntakePolicy) -> list[SeriesPoints]:
+    """The points of a valid v2 payload; DecodeError or IntakeError for anything else (the caller falls back)."""
+    payload = _V2_DECODER.decode(raw)
+    if not payload.series or not all(s.points for s in payload.series):
+        raise IntakeError(400, "no series, or a series without points")
+    now = policy.clock()
+    out = []
+    for i, s in enumerate(payload.series):
+        header = {k: v for k, v in (("metric", s.metric), ("tags", s.tags), ("type", s.type), ("interval", s.interval),
+                                    ("unit", s.unit), ("resources", s.resources)) if v is not None}
+        n = len(s.points)
+        points = (np.fromiter((p.timestamp for p in s.points), np.int64, n),
+                  _finite(np.fromiter((p.value for p in s.points), np.float64, n), f"series[{i}].points"))
+        out.append(_parse_one(header, f"series[{i}]", 2, policy, now, points))
+    return out
+
+
+def _parse_one(s: Any, where: str, version: int, policy: IntakePolicy, now: float,
+               points: tuple[np.ndarray, np.ndarray] | None = None) -> SeriesPoints:
     if not isinstance(s, dict):
         raise IntakeError(400, f"{where} must be an object")
     metric = s.get("metric")
@@ -83,7 +141,7 @@ def _parse_one(s: Any, where: str, version: int, policy: IntakePolicy, now: floa
     if unit is not None and not isinstance(unit, str):
         raise IntakeError(400, f"{where}.unit must be a string")
     tags += _hosts(s, where, version)
-    timestamps, values = _points(s.get("points"), f"{where}.points", version)
+    timestamps, values = points or _points(s.get("points"), f"{where}.points", version)
 
     oldest, newest = int(timestamps.min()), int(timestamps.max())
     if newest > now + MAX_FUTURE_SECONDS:
@@ -165,24 +223,27 @@ def _points(raw: Any, where: str, version: int) -> tuple[np.ndarray, np.ndarray]
         j = int(outside[0])
         raise IntakeError(400, f"{where}[{j}].timestamp must be epoch seconds from 0 to {MAX_EPOCH_S}, "
                                f"got {ts_list[j]!r:.40}")
-    values = values.astype(np.float64)
+    return timestamps.astype(np.int64), _finite(values.astype(np.float64), where)
+
+
+def _finite(values: np.ndarray, where: str) -> np.ndarray:
     if not np.isfinite(values).all():
         j = int(np.argmin(np.isfinite(values)))
         raise IntakeError(400, f"{where}[{j}].value must be a finite number")
-    return timestamps.astype(np.int64), values
+    return values
 
 
 def _column(items: list[Any], where: str, what: str, floats: bool) -> np.ndarray:
     """A flat numeric array of JSON numbers (integers, or floats too), at numpy's speed; a 400 naming the first
-    other item (a string, a bool, a list: numpy would make a 2-D or object array of lists, or refuse ragged ones)."""
-    try:
-        column = np.array(items)
-    except (ValueError, TypeError):  # ragged nested lists
-        column = np.empty(0, dtype=object)
-    if column.ndim == 1 and column.dtype.kind in ("iuf" if floats else "iu"):  # u: past int64, refused by range
-        return column
+    other item (a string, a bool: numpy would take True for 1, a list: numpy would make a 2-D array of lists).
+    Integers past 64 bits become floats (infinite past float's range), which the range and finiteness checks judge."""
     allowed = (int, float) if floats else (int,)
-    j = next((j for j, v in enumerate(items) if type(v) not in allowed), 0)
+    if set(map(type, items)).issubset(allowed):
+        column = np.array(items)
+        if column.dtype.kind in "iuf":
+            return column
+        return np.array([v if abs(v) < 2**1023 else math.copysign(math.inf, v) for v in items], dtype=np.float64)
+    j = next(j for j, v in enumerate(items) if type(v) not in allowed)
     raise IntakeError(400, f"{where.format(j)} must be {what}, got {items[j]!r:.40}")
 
 

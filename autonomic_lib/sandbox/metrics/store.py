@@ -152,6 +152,7 @@ class MetricStore:
             new_series: list[Series] = []
             updated: list[Series] = []
             ids, chunks_ts, chunks_val = [], [], []
+            spans: dict[int, tuple[int, int]] = {}  # per series id, its first and last second in the batch
             next_id = len(self._series_by_key) + 1
             for sp in batch:
                 known = self._series_by_key.get(sp._key)
@@ -168,6 +169,10 @@ class MetricStore:
                         updated.append(fresh)
                         self._series_by_key[sp._key] = fresh
                         known = fresh
+                if len(sp.timestamps):
+                    lo, hi = int(sp.timestamps.min()), int(sp.timestamps.max())
+                    seen = spans.get(known.id, (lo, hi))
+                    spans[known.id] = (min(lo, seen[0]), max(hi, seen[1]))
                 ids.append(np.full(len(sp.timestamps), known.id, dtype=np.int32))
                 chunks_ts.append(sp.timestamps.astype(np.int64, copy=False))
                 chunks_val.append(sp.values.astype(np.float64, copy=False))
@@ -175,7 +180,7 @@ class MetricStore:
             ts = np.concatenate(chunks_ts)
             val = np.concatenate(chunks_val)
             sid, ts, val = _keep_last(sid, ts, val)
-            overlapping = self._overlapping_series(sid, ts)
+            overlapping = np.array([i for i, (lo, _) in spans.items() if lo <= self._max_ts.get(i, -1)], dtype=np.int32)
             try:
                 self._commit(new_series, updated, sid, ts, val, overlapping)
             except BaseException:
@@ -188,20 +193,12 @@ class MetricStore:
                 raise
             for s in new_series + updated:
                 self._remember(s)
-            for series_id, top in pd.Series(ts).groupby(sid).max().items():
-                if top > self._max_ts.get(int(series_id), -1):
-                    self._max_ts[int(series_id)] = int(top)
+            for series_id, (_, top) in spans.items():
+                if top > self._max_ts.get(series_id, -1):
+                    self._max_ts[series_id] = top
         for listener in self._write_listeners:
             listener(batch)
         return int(len(ts))
-
-    def _overlapping_series(self, sid: np.ndarray, ts: np.ndarray) -> np.ndarray:
-        """Series ids in the batch whose points may replace stored ones (not strictly after the stored max)."""
-        if not self._max_ts:
-            return np.empty(0, dtype=np.int32)
-        mins = pd.Series(ts).groupby(sid).min()
-        stored = mins.index.map(lambda i: self._max_ts.get(int(i), -1))
-        return np.asarray(mins.index[mins.values <= np.asarray(stored)], dtype=np.int32)
 
     def _commit(self, new_series: list[Series], updated: list[Series], sid: np.ndarray, ts: np.ndarray,
                 val: np.ndarray, overlapping: np.ndarray) -> None:

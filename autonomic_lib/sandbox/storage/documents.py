@@ -110,6 +110,11 @@ class DocumentStore:
                "AND ts - ts % ? IN (SELECT unnest(?::BIGINT[])) ORDER BY ts, seq")
         return [orjson.loads(body) for (body,) in self._read(sql, [kind, starts[0], starts[-1] + width, width, starts])]
 
+    def buckets(self, kind: str, width: int) -> set[int]:
+        """The starts of the `width`-long buckets holding at least one document of a kind."""
+        return {int(b) for (b,) in self._read("SELECT DISTINCT ts - ts % ? FROM documents WHERE kind = ?",
+                                               [width, kind])}
+
     def count(self, kind: str) -> int:
         """How many documents of a kind exist."""
         return int(self._read("SELECT count(*) FROM documents WHERE kind = ?", [kind])[0][0])

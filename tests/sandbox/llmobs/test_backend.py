@@ -116,8 +116,9 @@ def test_search_filters_and_query_terms(llmobs: LLMObs) -> None:
 
 
 def test_paging_with_the_cursor_visits_each_span_once_in_time_order(llmobs: LLMObs) -> None:
-    t = now_ns()
-    llmobs.ingest_spans(spans_payload("app-p", *[span("tp", str(i), start_ns=t + i * 1000) for i in range(7)]))
+    t = now_ns() - 10**9  # all seven start before the filter's end, which is read after the intake
+    # 0.4 ms apart: pages end inside a millisecond and across them (the read starts at the cursor's millisecond)
+    llmobs.ingest_spans(spans_payload("app-p", *[span("tp", str(i), start_ns=t + i * 400_000) for i in range(7)]))
     now_ms = time.time_ns() // 10**6
     flt = SpanFilter(start_ms=now_ms - 3_600_000, end_ms=now_ms, ml_app="app-p")
     for newest_first in (True, False):
@@ -147,6 +148,21 @@ def test_the_documented_ml_obs_metrics_are_derived_and_a_resent_span_counts_once
     assert points(llmobs, "ml_obs.span.llm.total.cost") == {tuple(sorted((*llm_tags, "source:user"))): 3e6}
     assert list(points(llmobs, "ml_obs.trace").values()) == [1.0]
     assert sorted(points(llmobs, "ml_obs.span.duration").values()) == [2.0, 3.0]  # seconds
+
+
+def test_a_bucket_counts_every_span_it_holds_whichever_request_and_process_brought_it(llmobs: LLMObs) -> None:
+    """A bucket new to the backend is counted from the request's spans, one it held is read back: both count each
+    span once, also a span sent twice in one request, and also after a restart (a new backend on the same store)."""
+    t = now_ns() // 10**10 * 10**10  # the start of a 10 s bucket
+    first = span("tb", "1", kind="task", start_ns=t)
+    llmobs.ingest_spans(spans_payload("app-b", first, first, span("tb", "2", kind="task", start_ns=t + 10**9)))
+    assert points(llmobs, "ml_obs.span") == {("env:test", "error:0", "ml_app:app-b", "service:swarm",
+                                              "span_kind:task"): 2.0}
+    llmobs.ingest_spans(spans_payload("app-b", span("tc", "3", kind="task", start_ns=t + 2 * 10**9)))
+    assert sum(points(llmobs, "ml_obs.span").values()) == 3.0
+    restarted = LLMObs(llmobs._documents, llmobs.metrics)
+    restarted.ingest_spans(spans_payload("app-b", span("td", "4", kind="task", start_ns=t + 3 * 10**9)))
+    assert sum(points(restarted, "ml_obs.span").values()) == 4.0  # the bucket was known from the store
 
 
 def test_clear_forgets_spans_and_evaluations(llmobs: LLMObs) -> None:
