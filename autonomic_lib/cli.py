@@ -37,7 +37,7 @@ def _sandbox_keys(args: argparse.Namespace) -> dict[str, tuple[str, str]]:
     """{variable: (key, where it came from)} for the sandbox: --key-file, else --api-key/--app-key, else
     DD_API_KEY/DD_APP_KEY from the environment, else a fresh key. argv is readable by every local user, so
     --api-key/--app-key (kept for compatibility) warn."""
-    from .sandbox.server import generate_keys
+    from .sandbox.keys import generate_keys
     from .settings import read_key_file
 
     given: dict[str, tuple[str, str]] = {}  # {variable: (key, the name an error gives it)}
@@ -70,10 +70,11 @@ def _seconds(text: str) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
+    keys = _sandbox_keys(args)  # checked before the sandbox app is imported: a refusal comes at once
     from .sandbox.config import SandboxConfig
-    from .sandbox.server import STATE_FILE, SandboxServer, mask
+    from .sandbox.keys import mask
+    from .sandbox.server import STATE_FILE, SandboxServer
 
-    keys = _sandbox_keys(args)
     (api_key, api_source), (app_key, app_source) = keys["DD_API_KEY"], keys["DD_APP_KEY"]
     config = SandboxConfig(api_key=api_key, app_key=app_key, data_dir=Path(args.data_dir).resolve(),
                            late_data=tuple(args.late_data), memory_limit=args.memory_limit,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import secrets
 import signal
 import socket
 import threading
@@ -24,21 +23,12 @@ import uvicorn
 from autonomic_lib.errors import SandboxError
 from autonomic_lib.sandbox.app import Sandbox, SandboxConfig, create_app
 from autonomic_lib.sandbox.dogstatsd.listener import Listener
+from autonomic_lib.sandbox.keys import generate_keys, mask  # noqa: F401 - re-exported
 from autonomic_lib.sandbox.state import STATE_FILE, SandboxState, read_state, write_state  # noqa: F401 - re-exported
 from autonomic_lib.sandbox.storage.private import OWNER_ONLY_UMASK, owner_only_umask
 
 log = logging.getLogger("autonomic_lib.sandbox")
 HOST = "127.0.0.1"
-
-
-def generate_keys() -> tuple[str, str]:
-    """Fresh keys shaped like Datadog's: a 32-hex API key and a 40-hex application key."""
-    return secrets.token_hex(16), secrets.token_hex(20)
-
-
-def mask(key: str) -> str:
-    """A key as it may be shown: its last four characters only."""
-    return f"****{key[-4:]}" if len(key) > 8 else "****"
 
 
 class _Server(uvicorn.Server):
