@@ -27,8 +27,13 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml | venv-python
 	$(PY) -m pip install --quiet --no-deps -e .  # so notebooks and kernels import autonomic_lib from any folder
 	touch $(STAMP)
 
+# Python caches compiled modules by default; an environment that turns that off (PYTHONDONTWRITEBYTECODE) makes every
+# process of a run (the sandbox, each kernel, each pytest worker) compile the kit and rewrite the tests again.
+# The caches go to the git-ignored __pycache__ folders.
+CACHE_BYTECODE := PYTHONDONTWRITEBYTECODE=
+
 demo: venv-python $(STAMP)  ## run the whole demo on the sandbox and write reports/
-	$(PY) -m autonomic_lib demo --out reports
+	$(CACHE_BYTECODE) $(PY) -m autonomic_lib demo --out reports
 
 CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):  # the browser test drives Debian's chromium: installed here when missing, if we may (root + apt)
@@ -37,7 +42,7 @@ $(CHROMIUM):  # the browser test drives Debian's chromium: installed here when m
 	else echo "note: no $(CHROMIUM) and no root apt-get: the browser test will be skipped (apt-get install chromium)"; fi
 
 test: venv-python $(STAMP) $(CHROMIUM)  ## run the test suite, on every core
-	$(PY) -m pytest -n auto --dist loadfile
+	$(CACHE_BYTECODE) $(PY) -m pytest -n auto --dist loadfile
 
 bench: venv-python $(STAMP)  ## print the benchmarks (never part of the tests)
 	$(PY) bench/ingest_query.py
