@@ -53,16 +53,15 @@ class Sandbox:
         assert state is not None
         self.folder, self.state, self.stopped = folder, state, False
 
-    def stop(self, within: float) -> float:
-        """SIGTERM it and wait for it to exit; the seconds that took. Deaf to SIGTERM, it is killed and this fails."""
-        self.stopped, started = True, time.monotonic()
+    def stop(self, within: float) -> None:
+        """SIGTERM it and wait for it to exit. Deaf to SIGTERM, it is killed and this fails."""
+        self.stopped = True
         try:
             stop_sandbox_process(self.folder, timeout=within)  # SIGTERM, then waits for the child to exit
         except subprocess.TimeoutExpired:
             os.kill(self.state.pid, signal.SIGKILL)  # our own child, not reaped yet: its pid is still its own
             os.waitpid(self.state.pid, 0)
             pytest.fail(f"the sandbox did not exit within {within} s of SIGTERM; it was killed")
-        return time.monotonic() - started
 
 
 @pytest.fixture
@@ -162,7 +161,7 @@ REPRODUCTIONS: list[Callable[[Client], None]] = [
 # ------------------------------------------------------------------------------------------ the test
 @pytest.mark.timeout(120)
 def test_validate_is_answered_throughout_and_sigterm_stops_the_sandbox(sandbox: Sandbox) -> None:
-    worst: dict[str, float] = {}
+    unanswered: set[str] = set()  # reproductions during which a poll got no 200 within its request timeout
     current = ["start"]
     failures: list[str] = []
 
@@ -180,17 +179,15 @@ def test_validate_is_answered_throughout_and_sigterm_stops_the_sandbox(sandbox: 
     worker = threading.Thread(target=fire, daemon=True)
     worker.start()
     while worker.is_alive():
-        started = time.monotonic()
         try:
-            status, _ = poll("GET", "/api/v1/validate", timeout=5.0)
+            status, _ = poll("GET", "/api/v1/validate", timeout=BLOCKED_S)
         except urllib3.exceptions.HTTPError:
             status = 0
-        latency = time.monotonic() - started if status == 200 else 5.0
-        worst[current[0]] = max(worst.get(current[0], 0.0), latency)
-        time.sleep(max(0.0, POLL_S - latency))
+        if status != 200:
+            unanswered.add(current[0])
+        time.sleep(POLL_S)
     assert not failures, failures
-    blocked = [name for name, seconds in worst.items() if seconds >= BLOCKED_S]
-    assert not blocked, f"GET /api/v1/validate got no answer within {BLOCKED_S} s while these ran: {blocked}"
+    assert not unanswered, f"GET /api/v1/validate got no answer within {BLOCKED_S} s while these ran: {unanswered}"
 
     sandbox.stop(within=STOP_WITHIN_S)  # fails the test if SIGTERM does not end it within the bound
     assert read_state(sandbox.folder) is None
