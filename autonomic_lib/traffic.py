@@ -78,42 +78,36 @@ def run_scenario(scenario: Scenario | str, seed: int = 7, *, api_client: Any = N
     ledger.traces["sample_rate"] = rate
     sender = _Sender(sink, ledger, names, progress, oldest_log=now - MAX_LOG_AGE, oldest_span=now - MAX_SPAN_AGE,
                      env=scenario.env, price=price_for(scenario.model))
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="traffic-send") as background:
-        try:
-            _run(scenario, seed, start, ledger, sender, background, pacing, chunk_points, rate, timeline, names, now)
-        finally:
+    try:
+        buf = PointBuffer(scenario.env)
+        logs: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        traces: list[MessageTrace] = []
+        messages: list[tuple[np.ndarray, np.ndarray]] = []  # (done time, phase) per agent, for progress
+        for index, run in enumerate(simulate(scenario, seed, start)):
+            aggregate_run(buf, run, scenario, names)
+            summarize(ledger, run, names, scenario.budget_usd)
+            records = message_logs(run.agent_id, run.messages, names, scenario.log_sample_rate, scenario.budget_usd)
+            logs += [log_item(r, scenario.env) for r in records + run.logs]
+            events += [event_body(e, scenario.env) for e in run.events]
+            traces += message_traces(run, index, run_key=f"{scenario.name}/{seed}/{int(start)}", seed=seed, rate=rate,
+                                     budget_usd=scenario.budget_usd, phases=names)
+            messages.append((run.messages.done, run.messages.phase))
+            if isinstance(pacing, Backfill) and buf.points >= chunk_points:
+                sender.send_in_background(buf.to_series(), logs, _per_phase(messages, names), traces)
+                buf.clear()  # the sent chunk's series hold their own (concatenated) arrays
+                logs, messages, traces = [], [], []
+        events.sort(key=lambda e: (e["date_happened"], e["title"]))
+        if isinstance(pacing, Backfill):
+            sender.send_in_background(buf.to_series(), logs, _per_phase(messages, names), traces)
             sender.settle()
+            for body in events:
+                sender.event(body)
+        else:
+            _play_live(pacing, sender, buf.to_series(), logs, events, messages, names, timeline, now, traces)
+    finally:
+        sender.close()
     return ledger
-
-
-def _run(scenario: Scenario, seed: int, start: float, ledger: Ledger, sender: _Sender, background: ThreadPoolExecutor,
-         pacing: Pacing, chunk_points: int, rate: float, timeline: Timeline, names: Sequence[str], now: float) -> None:
-    buf = PointBuffer(scenario.env)
-    logs: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
-    traces: list[MessageTrace] = []
-    messages: list[tuple[np.ndarray, np.ndarray]] = []  # (done time, phase) per agent, for progress
-    for index, run in enumerate(simulate(scenario, seed, start)):
-        aggregate_run(buf, run, scenario, names)
-        summarize(ledger, run, names, scenario.budget_usd)
-        records = message_logs(run.agent_id, run.messages, names, scenario.log_sample_rate, scenario.budget_usd)
-        logs += [log_item(r, scenario.env) for r in records + run.logs]
-        events += [event_body(e, scenario.env) for e in run.events]
-        traces += message_traces(run, index, run_key=f"{scenario.name}/{seed}/{int(start)}", seed=seed, rate=rate,
-                                 budget_usd=scenario.budget_usd, phases=names)
-        messages.append((run.messages.done, run.messages.phase))
-        if isinstance(pacing, Backfill) and buf.points >= chunk_points:
-            sender.send_in(background, buf.to_series(), logs, _per_phase(messages, names), traces)
-            buf.clear()  # the sent chunk's series hold their own (concatenated) arrays
-            logs, messages, traces = [], [], []
-    events.sort(key=lambda e: (e["date_happened"], e["title"]))
-    if isinstance(pacing, Backfill):
-        sender.send_in(background, buf.to_series(), logs, _per_phase(messages, names), traces)
-        sender.settle()
-        for body in events:
-            sender.event(body)
-    else:
-        _play_live(pacing, sender, buf.to_series(), logs, events, messages, names, timeline, now, traces)
 
 
 def aggregate_run(buf: PointBuffer, run: AgentRun, scenario: Scenario, names: Sequence[str]) -> None:
@@ -178,14 +172,15 @@ class _Sender:
         self.sink, self.ledger, self.names, self.progress = sink, ledger, names, progress
         self.oldest_log_ms = oldest_log * 1000
         self.oldest_span, self.env, self.price = oldest_span, env, price
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="traffic-send")
         self._in_flight: Future[None] | None = None
 
-    def send_in(self, background: ThreadPoolExecutor, series: Sequence[Series], logs: Sequence[dict[str, Any]],
-                messages: dict[str, int], traces: Sequence[MessageTrace]) -> None:
-        """Send a chunk (points, logs, then traces) from `background` once the previous chunk is acknowledged; its
-        failure is raised here, or by `settle`."""
+    def send_in_background(self, series: Sequence[Series], logs: Sequence[dict[str, Any]], messages: dict[str, int],
+                           traces: Sequence[MessageTrace]) -> None:
+        """Send a chunk (points, logs, then traces) from the sender's thread once the previous chunk is
+        acknowledged; its failure is raised here, or by `settle`."""
         self.settle()
-        self._in_flight = background.submit(self._chunk, series, logs, messages, traces)
+        self._in_flight = self._background.submit(self._chunk, series, logs, messages, traces)
 
     def _chunk(self, series: Sequence[Series], logs: Sequence[dict[str, Any]], messages: dict[str, int],
                traces: Sequence[MessageTrace]) -> None:
@@ -197,6 +192,11 @@ class _Sender:
         in_flight, self._in_flight = self._in_flight, None
         if in_flight is not None:
             in_flight.result()
+
+    def close(self) -> None:
+        """Wait for the chunk in flight and stop the thread, raising nothing: on success `settle` has already run,
+        and after a failure the caller's exception is the one to see."""
+        self._background.shutdown(wait=True)
 
     def traces(self, traces: Sequence[MessageTrace]) -> None:
         """LLM Observability spans and verdicts of `traces`; those Datadog would refuse as too old are counted."""
