@@ -138,14 +138,15 @@ def query_scalars(api_client: ApiClient, queries: Mapping[str, tuple[str, str]],
         "queries": [{"data_source": "metrics", "name": name, "query": query, "aggregator": aggregator}
                     for name, (query, aggregator) in queries.items()]}}}
     columns = _v2_answer(api_client, "/api/v2/query/scalar", body).get("columns") or []
-    groups = [c for c in columns if c.get("type") == "group"]
+    labels = {c["name"]: [",".join(v) for v in c["values"]] for c in columns if c.get("type") == "group"}
     numbers = {c["name"]: [np.nan if v is None else v for v in c.get("values") or []]
                for c in columns if c.get("type") == "number"}
     rows = max((len(v) for v in numbers.values()), default=0)
-    if groups:
-        index = pd.MultiIndex.from_arrays([[",".join(v) for v in g["values"]] for g in groups],
-                                          names=[g["name"] for g in groups]) if len(groups) > 1 else \
-            pd.Index([",".join(v) for v in groups[0]["values"]], name=groups[0]["name"])
+    if len(labels) > 1:
+        index = pd.MultiIndex.from_arrays(list(labels.values()), names=list(labels))
+    elif labels:
+        [(key, values)] = labels.items()
+        index = pd.Index(values, name=key)
     else:
         index = pd.Index(["*"] * rows, name="group")
     return pd.DataFrame({name: numbers.get(name, [np.nan] * rows) for name in queries}, index=index, dtype=float)
